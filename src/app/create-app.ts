@@ -1,0 +1,141 @@
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { MemoryBroker, type Broker } from '../core/broker/index.js';
+import { DisposableStore, toDisposable, type Disposable } from '../core/lifecycle.js';
+import { describeError, type Logger } from '../core/logger.js';
+import { Dispatcher, MethodRegistry, type Scope } from '../core/rpc/index.js';
+import { createTokenVerifier, isLoopbackHost } from '../core/security.js';
+import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
+import { createEventsMethods, eventsLagged } from '../services/events/index.js';
+import { createSystemMethods } from '../services/system/index.js';
+import { createHttpServer } from '../transports/http/index.js';
+import { WsGateway } from '../transports/websocket/index.js';
+import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
+import { createLogger } from './logger.js';
+
+export const VERSION: string = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export interface App extends Disposable {
+  readonly config: IcpyConfig;
+  readonly broker: Broker;
+  readonly registry: MethodRegistry;
+  readonly dispatcher: Dispatcher;
+  readonly connections: ConnectionManager;
+  readonly logger: Logger;
+  /** Start listening; resolves with the base URL (without token). */
+  listen(): Promise<{ url: string; port: number; host: string }>;
+  /** Base URL once listening (http://HOST:PORT). */
+  readonly url: string;
+  /** Dispose everything in reverse order of creation. */
+  close(): Promise<void>;
+}
+
+export interface CreateAppOptions {
+  logger?: Logger;
+}
+
+const ALL_SCOPES: ReadonlySet<Scope> = new Set(['read', 'write', 'execute', 'admin']);
+
+/** The one composition root: builds every service and transport and owns their lifetimes. */
+export async function createApp(input: IcpyConfigInput = {}, options: CreateAppOptions = {}): Promise<App> {
+  const config = resolveConfig(input);
+  const logger = options.logger ?? createLogger(config.logLevel, config.token);
+  const store = new DisposableStore();
+
+  const broker = store.add(
+    new MemoryBroker({
+      historyEvents: config.historyEvents,
+      historyBytes: config.historyBytes,
+      maxQueue: config.subscriptionQueue,
+      onHandlerError: (err, ev) => logger.error('broker: subscriber threw', { topic: ev.topic, ...describeError(err) }),
+    }),
+  );
+  const registry = new MethodRegistry();
+  const dispatcher = new Dispatcher(registry, {
+    checkResults: config.checkResults,
+    onInternalError: (err, method) => logger.error('rpc: handler failed', { method, ...describeError(err) }),
+  });
+  const connections = new ConnectionManager(broker);
+  const startedAt = Date.now();
+
+  registry.register(
+    ...createSystemMethods(registry, { name: 'icpy', version: VERSION, root: config.root, pid: process.pid, startedAt }),
+    ...createEventsMethods(broker, { maxQueue: config.subscriptionQueue }),
+    ...createConnectionsMethods(connections),
+  );
+  registry.registerEvents(eventsLagged, ...connectionEvents);
+
+  const verifyToken = createTokenVerifier(config.token);
+  const boundToLoopback = isLoopbackHost(config.host);
+  const common = {
+    dispatcher,
+    logger,
+    verifyToken,
+    scopes: ALL_SCOPES,
+    boundToLoopback,
+    allowedHosts: config.allowedHosts,
+    maxMessageBytes: config.maxMessageBytes,
+    highWaterBytes: config.highWaterBytes,
+  };
+
+  const ws = new WsGateway({
+    ...common,
+    allowedOrigins: config.allowedOrigins,
+    hardMaxMessageBytes: Math.max(config.maxMessageBytes * 2, config.maxMessageBytes + 1024 * 1024),
+    heartbeatMs: config.heartbeatMs,
+    onConnection: (info, session) => connections.open(info, () => session.handles.size),
+  });
+  const http = createHttpServer({
+    ...common,
+    broker,
+    sseKeepaliveMs: config.sseKeepaliveMs,
+    sseMaxQueue: config.subscriptionQueue,
+    info: { title: 'icpy', version: VERSION },
+    onConnection: (info) => connections.open(info),
+  });
+  http.server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/api/ws') ws.handleUpgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  // Shutdown order (reverse of adds): WebSockets first, then HTTP, then the broker.
+  store.add(toDisposable(() => http.close()));
+  store.add(ws);
+
+  let url = '';
+  let closed = false;
+  const app: App = {
+    config,
+    broker,
+    registry,
+    dispatcher,
+    connections,
+    logger,
+    get url() {
+      return url;
+    },
+    async listen() {
+      await http.listen({ host: config.host, port: config.port });
+      const addr = http.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      url = `http://${host}:${addr.port}`;
+      logger.info('listening', { url, root: config.root });
+      return { url, port: addr.port, host };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await store.dispose();
+    },
+    dispose() {
+      return app.close();
+    },
+  };
+  return app;
+}

@@ -1,0 +1,125 @@
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describeError } from '../core/logger.js';
+import { removeRuntimeFile, runtimeDir, writeRuntimeFile } from '../transports/cli/runtime-file.js';
+import { createApp, VERSION, type App } from './create-app.js';
+
+const USAGE = `Usage: icpy serve [DIR] [--host 127.0.0.1] [--port 8000] [--token T]
+                  [--allow-origin ORIGIN]... [--allow-host HOST]... [--log-level info]
+
+Serve the workspace DIR (default: the current folder). Env: ICPY_TOKEN, ICPY_PORT, ICPY_HOST.
+Prints one line with the URL (http://HOST:PORT/?token=T) and writes a runtime file that the
+icpy command uses to find this server. Stops cleanly on SIGINT/SIGTERM.`;
+
+export interface Served {
+  app: App;
+  runtimeFile: string;
+  stop(): Promise<void>;
+}
+
+export async function serve(argv: string[]): Promise<Served | undefined> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        token: { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
+        'allow-host': { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`icpy serve: ${(err as Error).message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return undefined;
+  }
+  if (positionals.length > 1) {
+    process.stderr.write(`icpy serve: one folder at most\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  const root = resolve(positionals[0] ?? '.');
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    process.stderr.write(`icpy serve: '${root}' is not a folder\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      process.stderr.write(`icpy serve: --port must be 0-65535\n`);
+      process.exitCode = 2;
+      return undefined;
+    }
+  }
+  const logLevel = values['log-level'] as 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined;
+  if (logLevel && !['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    process.stderr.write(`icpy serve: --log-level must be debug|info|warn|error|silent\n`);
+    process.exitCode = 2;
+    return undefined;
+  }
+
+  const app = await createApp({
+    root,
+    host: values.host,
+    port,
+    token: values.token,
+    allowedOrigins: values['allow-origin'],
+    allowedHosts: values['allow-host'],
+    logLevel,
+  });
+  let url: string;
+  try {
+    ({ url } = await app.listen());
+  } catch (err) {
+    process.stderr.write(`icpy serve: cannot listen on ${app.config.host}:${app.config.port}: ${(err as Error).message}\n`);
+    await app.close();
+    process.exitCode = 1;
+    return undefined;
+  }
+  const runtimeFile = writeRuntimeFile(runtimeDir(app.config.runtimeDir), {
+    url,
+    token: app.config.token,
+    root,
+    pid: process.pid,
+    startedAt: Date.now(),
+    version: VERSION,
+  });
+  process.stdout.write(`icpy ${VERSION} serving ${root} at ${url}/?token=${app.config.token}\n`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      removeRuntimeFile(runtimeFile);
+      await app.close();
+    })());
+  const onSignal = (sig: NodeJS.Signals) => {
+    app.logger.info('shutting down', { signal: sig });
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        app.logger.error('shutdown failed', describeError(err));
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('exit', () => removeRuntimeFile(runtimeFile));
+  // One misbehaving client or resource must not take the server down: log and carry on.
+  process.on('uncaughtException', (err) => app.logger.error('uncaught exception', describeError(err)));
+  process.on('unhandledRejection', (err) => app.logger.error('unhandled rejection', describeError(err)));
+  return { app, runtimeFile, stop };
+}

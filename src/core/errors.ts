@@ -1,0 +1,84 @@
+/**
+ * The one error table. Every error a client can see has a stable string code, a JSON-RPC
+ * number and an HTTP status. Transports map errors through this table only.
+ */
+export const ERROR_TABLE = {
+  PARSE_ERROR: { rpc: -32700, http: 400, message: 'Parse error' },
+  INVALID_REQUEST: { rpc: -32600, http: 400, message: 'Invalid request' },
+  METHOD_NOT_FOUND: { rpc: -32601, http: 404, message: 'Method not found' },
+  INVALID_PARAMS: { rpc: -32602, http: 400, message: 'Invalid params' },
+  INTERNAL_ERROR: { rpc: -32603, http: 500, message: 'Internal error' },
+  UNAUTHORIZED: { rpc: -32001, http: 401, message: 'Unauthorized' },
+  FORBIDDEN: { rpc: -32003, http: 403, message: 'Forbidden' },
+  NOT_FOUND: { rpc: -32004, http: 404, message: 'Not found' },
+  MESSAGE_TOO_LARGE: { rpc: -32005, http: 413, message: 'Message too large' },
+  TIMEOUT: { rpc: -32006, http: 504, message: 'Timed out' },
+  UNAVAILABLE: { rpc: -32007, http: 503, message: 'Unavailable' },
+  EVENTS_GAP: { rpc: -32010, http: 410, message: 'Requested events are no longer in history' },
+  SUBSCRIPTION_NOT_FOUND: { rpc: -32011, http: 404, message: 'Subscription not found' },
+  FILE_NOT_FOUND: { rpc: -32020, http: 404, message: 'File not found' },
+  PATH_OUTSIDE_WORKSPACE: { rpc: -32021, http: 403, message: 'Path outside workspace' },
+  VERSION_CONFLICT: { rpc: -32022, http: 409, message: 'Version conflict' },
+  FILE_EXISTS: { rpc: -32023, http: 409, message: 'File already exists' },
+  NOT_A_DIRECTORY: { rpc: -32024, http: 400, message: 'Not a directory' },
+  IS_A_DIRECTORY: { rpc: -32025, http: 400, message: 'Is a directory' },
+  DIRECTORY_NOT_EMPTY: { rpc: -32026, http: 409, message: 'Directory not empty' },
+  READ_ONLY_PATH: { rpc: -32027, http: 403, message: 'Path is read-only' },
+  FILE_TOO_LARGE: { rpc: -32028, http: 413, message: 'File too large' },
+  SEARCH_UNAVAILABLE: { rpc: -32029, http: 503, message: 'Search tool unavailable' },
+  TERMINAL_NOT_FOUND: { rpc: -32030, http: 404, message: 'Terminal not found' },
+  TERMINAL_EXITED: { rpc: -32031, http: 409, message: 'Terminal has exited' },
+  OFFSET_TOO_OLD: { rpc: -32032, http: 410, message: 'Offset older than kept scrollback' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_TABLE, code);
+}
+
+/** An error meant for clients: its message and data are shown on the wire. */
+export class IcpyError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, data?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message ?? ERROR_TABLE[code].message, options);
+    this.name = 'IcpyError';
+    this.code = code;
+    this.data = data;
+  }
+
+  get rpcCode(): number {
+    return ERROR_TABLE[this.code].rpc;
+  }
+
+  get httpStatus(): number {
+    return ERROR_TABLE[this.code].http;
+  }
+}
+
+export interface WireError {
+  code: number;
+  message: string;
+  data: { code: ErrorCode } & Record<string, unknown>;
+}
+
+/**
+ * Turn anything thrown into what a client may see. Unknown throws become INTERNAL_ERROR with a
+ * generic message; the caller logs the original (never the stack on the wire).
+ */
+export function toWireError(err: unknown): WireError {
+  const e = err instanceof IcpyError ? err : new IcpyError('INTERNAL_ERROR');
+  return { code: e.rpcCode, message: e.message, data: { ...(e.data ?? {}), code: e.code } };
+}
+
+export function httpStatusOf(err: unknown): number {
+  return err instanceof IcpyError ? err.httpStatus : 500;
+}
+
+/** Find the table entry by JSON-RPC number (for clients decoding a wire error). */
+export function errorCodeFromRpc(rpc: number): ErrorCode | undefined {
+  for (const [k, v] of Object.entries(ERROR_TABLE)) if (v.rpc === rpc) return k as ErrorCode;
+  return undefined;
+}

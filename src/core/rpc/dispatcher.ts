@@ -1,0 +1,59 @@
+import { IcpyError } from '../errors.js';
+import type { MethodContext } from './method.js';
+import type { MethodRegistry } from './method-registry.js';
+import { invalidParams } from './validation.js';
+
+export interface DispatcherOptions {
+  /** Validate every result against its schema (on in tests; costs time in production). */
+  checkResults?: boolean;
+  /** Sees every non-IcpyError thrown by a handler, with its cause, for logging. */
+  onInternalError?: (err: unknown, method: string) => void;
+}
+
+/**
+ * The one place a method is called: lookup, scope check, params validation, handler,
+ * optional result check. Every transport goes through `call`.
+ */
+export class Dispatcher {
+  constructor(
+    readonly registry: MethodRegistry,
+    private readonly options: DispatcherOptions = {},
+  ) {}
+
+  async call(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
+    const def = this.registry.get(method);
+    if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Method not found: ${method}`, { method });
+    if (!ctx.scopes.has(def.scope) && !ctx.scopes.has('admin')) {
+      throw new IcpyError('FORBIDDEN', `Method ${method} needs the '${def.scope}' scope`, { scope: def.scope });
+    }
+    if (def.requiresSession && !ctx.session) {
+      throw new IcpyError(
+        'INVALID_REQUEST',
+        `Method ${method} needs a live connection (WebSocket at /api/ws); it cannot be called over ${ctx.connection.transport}`,
+      );
+    }
+    if (Array.isArray(params)) {
+      throw new IcpyError('INVALID_PARAMS', 'Invalid params: params must be an object (by-name), not an array', {
+        field: '(root)',
+      });
+    }
+    const parsed = def.params.safeParse(params ?? {});
+    if (!parsed.success) throw invalidParams(parsed.error);
+    let result: unknown;
+    try {
+      result = await def.handler(parsed.data, ctx);
+    } catch (err) {
+      if (!(err instanceof IcpyError)) this.options.onInternalError?.(err, method);
+      throw err;
+    }
+    if (this.options.checkResults) {
+      const checked = def.result.safeParse(result);
+      if (!checked.success) {
+        const err = new Error(`Result of ${method} does not match its schema: ${checked.error.message}`);
+        this.options.onInternalError?.(err, method);
+        throw err;
+      }
+    }
+    return result ?? null;
+  }
+}

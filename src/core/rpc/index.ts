@@ -1,0 +1,23 @@
+export { defineMethod, defineEvent, sourceOf, SCOPES } from './method.js';
+export type {
+  ConnectionInfo,
+  EventDefinition,
+  MethodContext,
+  MethodDefinition,
+  Scope,
+  Session,
+  TransportKind,
+} from './method.js';
+export { MethodRegistry } from './method-registry.js';
+export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export {
+  handleJsonRpc,
+  handleJsonRpcText,
+  encodeNotification,
+  errorResponse,
+  type JsonRpcId,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc.js';
+export { buildOpenRpc, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
+export { invalidParams, formatPath } from './validation.js';

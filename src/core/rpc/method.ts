@@ -1,0 +1,80 @@
+import type { z } from 'zod';
+import type { BrokerEvent, ClientKind, EventSource } from '../broker/broker.js';
+import type { DisposableStore } from '../lifecycle.js';
+
+export type Scope = 'read' | 'write' | 'execute' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'execute', 'admin'];
+
+export type TransportKind = 'ws' | 'http' | 'cli' | 'mcp' | 'internal';
+
+/** What a connection says about itself; becomes the `source` of events it causes. */
+export interface ConnectionInfo {
+  id: string;
+  kind: ClientKind;
+  name: string;
+  transport: TransportKind;
+  remoteAddress?: string;
+  connectedAt: number;
+}
+
+/**
+ * A live, two-way connection (WebSocket) that can receive notifications and owns resources
+ * disposed when it goes. HTTP requests have none.
+ */
+export interface Session {
+  notify(method: string, params: unknown): void;
+  /**
+   * Send one event on a subscription. Returns false when the connection's outgoing buffer is
+   * above its high-water mark; the caller should then wait for `onWritable`.
+   */
+  sendEvent(subscriptionId: string, event: BrokerEvent): boolean;
+  /** Call `cb` once when the outgoing buffer has drained below its low-water mark. */
+  onWritable(cb: () => void): void;
+  /** Disposed when the connection closes. */
+  readonly resources: DisposableStore;
+  /** Named resources (e.g. subscriptions by id), so methods can find and release them. */
+  readonly handles: Map<string, { dispose(): void }>;
+}
+
+export interface MethodContext {
+  connection: ConnectionInfo;
+  scopes: ReadonlySet<Scope>;
+  session?: Session;
+  signal?: AbortSignal;
+  /** Run `fn` once the reply to this call has been sent (immediately where there is no reply). */
+  afterReply?: (fn: () => void) => void;
+}
+
+export function sourceOf(ctx: MethodContext): EventSource {
+  return { connectionId: ctx.connection.id, kind: ctx.connection.kind, name: ctx.connection.name };
+}
+
+export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  /** Dotted name, `domain.verb` (`files.read`). */
+  name: string;
+  description: string;
+  params: P;
+  result: R;
+  scope: Scope;
+  /** Needs a Session (a WebSocket); HTTP callers get a clear error. */
+  requiresSession?: boolean;
+  /** Example params shown in docs and CLI help. */
+  examples?: z.input<P>[];
+  handler: (params: z.output<P>, ctx: MethodContext) => z.input<R> | Promise<z.input<R>>;
+}
+
+/** Declare a method once; every transport and document is derived from this. */
+export function defineMethod<P extends z.ZodType, R extends z.ZodType>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
+  return def;
+}
+
+export interface EventDefinition<D extends z.ZodType = z.ZodType> {
+  /** Past-tense dotted topic (`fs.file.changed`); may contain `{placeholder}` segments in docs. */
+  topic: string;
+  description: string;
+  data: D;
+}
+
+export function defineEvent<D extends z.ZodType>(def: EventDefinition<D>): EventDefinition<D> {
+  return def;
+}

@@ -1,0 +1,72 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export function generateToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Constant-time token check (hashing first makes lengths equal, so length does not leak). */
+export function createTokenVerifier(token: string): (candidate: string | undefined | null) => boolean {
+  const expected = createHash('sha256').update(token).digest();
+  return (candidate) => {
+    if (typeof candidate !== 'string' || candidate.length === 0 || candidate.length > 4096) return false;
+    const got = createHash('sha256').update(candidate).digest();
+    return timingSafeEqual(expected, got);
+  };
+}
+
+/** Replace the value of any `token` query parameter, so URLs can be logged. */
+export function redactToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || host.startsWith('127.') || host.endsWith('.localhost');
+}
+
+/** Host header → hostname without port ('[::1]:80' → '[::1]'). */
+export function hostnameOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) {
+    const end = hostHeader.indexOf(']');
+    return end > 0 ? hostHeader.slice(0, end + 1) : hostHeader;
+  }
+  const colon = hostHeader.lastIndexOf(':');
+  return (colon >= 0 ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
+}
+
+/**
+ * DNS-rebinding guard: when the server listens on loopback, the Host header must name a
+ * loopback host (or one explicitly allowed). Servers bound elsewhere accept any Host.
+ */
+export function hostAllowed(hostHeader: string | undefined, boundToLoopback: boolean, allowedHosts: readonly string[]): boolean {
+  if (!boundToLoopback) return true;
+  if (!hostHeader) return false;
+  const name = hostnameOf(hostHeader);
+  return isLoopbackHost(name) || allowedHosts.includes(name) || allowedHosts.includes(hostHeader.toLowerCase());
+}
+
+/**
+ * Cross-site WebSocket hijacking guard. No Origin header (CLI, agents, server-side clients) is
+ * allowed; a browser Origin must be same-origin with the Host header or listed in allowedOrigins
+ * ('*' allows any).
+ */
+export function originAllowed(origin: string | undefined, hostHeader: string | undefined, allowedOrigins: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return true;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  return hostHeader !== undefined && url.host.toLowerCase() === hostHeader.toLowerCase();
+}
+
+/** The token of an `Authorization: Bearer T` header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header);
+  return m?.[1]?.trim();
+}

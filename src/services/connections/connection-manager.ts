@@ -1,0 +1,50 @@
+import type { Broker } from '../../core/broker/index.js';
+import { toDisposable, type Disposable } from '../../core/lifecycle.js';
+import type { ConnectionInfo } from '../../core/rpc/index.js';
+
+export interface ConnectionSummary extends Omit<ConnectionInfo, 'remoteAddress'> {
+  subscriptions: number;
+}
+
+/**
+ * Who is connected. Live connections (WebSocket) register here for as long as they are open;
+ * opening and closing publish `connection.opened` / `connection.closed` (the basis of presence).
+ */
+export class ConnectionManager {
+  private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number }>();
+
+  constructor(private readonly broker: Broker) {}
+
+  open(info: ConnectionInfo, subscriptions: () => number = () => 0): Disposable {
+    this.live.set(info.id, { info, subscriptions });
+    this.broker.publish('connection.opened', publicInfo(info), sourceFor(info));
+    return toDisposable(() => this.close(info.id));
+  }
+
+  private close(id: string): void {
+    const entry = this.live.get(id);
+    if (!entry) return;
+    this.live.delete(id);
+    this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
+  }
+
+  get(id: string): ConnectionInfo | undefined {
+    return this.live.get(id)?.info;
+  }
+
+  list(): ConnectionSummary[] {
+    return [...this.live.values()].map(({ info, subscriptions }) => ({ ...publicInfo(info), subscriptions: subscriptions() }));
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+}
+
+function publicInfo(info: ConnectionInfo) {
+  return { id: info.id, kind: info.kind, name: info.name, transport: info.transport, connectedAt: info.connectedAt };
+}
+
+function sourceFor(info: ConnectionInfo) {
+  return { connectionId: info.id, kind: info.kind, name: info.name };
+}

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { defineEvent } from '../../core/rpc/index.js';
+import { connectionSchema } from './connections.methods.js';
+
+export const connectionEvents = [
+  defineEvent({
+    topic: 'connection.opened',
+    description: 'A client connected (WebSocket). The event source is the new connection.',
+    data: connectionSchema,
+  }),
+  defineEvent({
+    topic: 'connection.closed',
+    description: 'A client disconnected (closed, dropped, or failed the heartbeat).',
+    data: connectionSchema.extend({ closedAt: z.number() }),
+  }),
+];

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import type { Broker } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
+import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+
+const eventSchema = z.object({
+  topic: z.string(),
+  seq: z.number().int(),
+  time: z.number(),
+  source: z.object({ connectionId: z.string(), kind: z.enum(['browser', 'cli', 'agent', 'system']), name: z.string() }),
+  data: z.unknown(),
+});
+
+const pattern = z.string().min(1).max(256).describe("Dotted topic pattern; '*' = one segment, '**' = any number");
+
+/** Default queue bound (events) for one subscription whose connection is not reading. */
+export const DEFAULT_SUBSCRIPTION_QUEUE = 10_000;
+
+export function createEventsMethods(broker: Broker, options: { maxQueue?: number } = {}) {
+  const subscribe = defineMethod({
+    name: 'events.subscribe',
+    description:
+      'Subscribe this connection to events whose topic matches any pattern. With `since`, kept events after that seq are replayed first, then live ones follow with no gap and no duplicate. Returns the subscription id; events arrive as `event` notifications carrying it. If `since` is older than kept history the call fails with EVENTS_GAP (data.oldestSeq) so the client can resync.',
+    params: z.strictObject({
+      patterns: z.array(pattern).min(1).max(64),
+      since: z.number().int().min(0).optional().describe('Replay events with seq > since'),
+    }),
+    result: z.string().describe('Subscription id'),
+    scope: 'read',
+    requiresSession: true,
+    examples: [{ patterns: ['fs.**', 'workspace.*'] }, { patterns: ['**'], since: 120 }],
+    handler: ({ patterns, since }, ctx: MethodContext) => {
+      const session = ctx.session!;
+      let sub: ReturnType<Broker['subscribe']> | undefined;
+      const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
+        const ok = session.sendEvent(sub!.id, ev);
+        if (!ok) session.onWritable(() => sub!.resume());
+        return ok;
+      };
+      sub = broker.subscribe(patterns, handler, {
+        since,
+        paused: true,
+        maxQueue: options.maxQueue ?? DEFAULT_SUBSCRIPTION_QUEUE,
+        onLag: (info) => {
+          session.handles.delete(info.subscriptionId);
+          session.notify('events.lagged', {
+            subscription: info.subscriptionId,
+            lastDeliveredSeq: info.lastDeliveredSeq,
+            reason: `connection fell more than ${info.queued} events behind; resubscribe with since=${info.lastDeliveredSeq}`,
+          });
+        },
+      });
+      const id = sub.id;
+      session.handles.set(id, sub);
+      session.resources.add({ dispose: () => sub!.dispose() });
+      const start = () => sub!.resume();
+      if (ctx.afterReply) ctx.afterReply(start);
+      else start();
+      return id;
+    },
+  });
+
+  const unsubscribe = defineMethod({
+    name: 'events.unsubscribe',
+    description: 'Stop a subscription made on this connection.',
+    params: z.strictObject({ subscription: z.string().min(1) }),
+    result: z.object({ unsubscribed: z.boolean() }),
+    scope: 'read',
+    requiresSession: true,
+    handler: ({ subscription }, ctx) => {
+      const h = ctx.session!.handles.get(subscription);
+      if (!h) throw new IcpyError('SUBSCRIPTION_NOT_FOUND', `No subscription '${subscription}' on this connection`, { subscription });
+      ctx.session!.handles.delete(subscription);
+      h.dispose();
+      return { unsubscribed: true };
+    },
+  });
+
+  const status = defineMethod({
+    name: 'events.status',
+    description: "The event log's state: epoch (changes when seq restarts), last seq, oldest kept seq, history size.",
+    params: z.strictObject({}),
+    result: z.object({
+      epoch: z.string(),
+      lastSeq: z.number().int(),
+      oldestSeq: z.number().int(),
+      historyEvents: z.number().int(),
+      historyBytes: z.number(),
+      subscriptions: z.number().int(),
+    }),
+    scope: 'read',
+    handler: () => broker.stats(),
+  });
+
+  const history = defineMethod({
+    name: 'events.history',
+    description: 'Kept events with seq > since matching the patterns (all when omitted), oldest first, at most `limit`. EVENTS_GAP when since is older than kept history.',
+    params: z.strictObject({
+      since: z.number().int().min(0),
+      patterns: z.array(pattern).min(1).max(64).optional(),
+      limit: z.number().int().min(1).max(10_000).default(1000),
+    }),
+    result: z.object({ events: z.array(eventSchema), lastSeq: z.number().int(), more: z.boolean() }),
+    scope: 'read',
+    handler: ({ since, patterns, limit }) => {
+      const all = broker.history(since, patterns);
+      return { events: all.slice(0, limit), lastSeq: broker.stats().lastSeq, more: all.length > limit };
+    },
+  });
+
+  const emit = defineMethod({
+    name: 'events.emit',
+    description:
+      "Publish an application event. Topics must start with 'client.' so clients cannot forge server events; the event's source is the calling connection.",
+    params: z.strictObject({
+      topic: z.string().regex(/^client(\.[A-Za-z0-9_\-:@$]+)+$/, "must start with 'client.' and be dotted segments"),
+      data: z.unknown().optional(),
+    }),
+    result: z.object({ seq: z.number().int() }),
+    scope: 'write',
+    handler: ({ topic, data }, ctx) => ({ seq: broker.publish(topic, data ?? null, sourceOf(ctx)).seq }),
+  });
+
+  return [subscribe, unsubscribe, status, history, emit];
+}
+
+export { eventSchema };

@@ -1,0 +1,2 @@
+export { createEventsMethods, eventSchema, DEFAULT_SUBSCRIPTION_QUEUE } from './events.methods.js';
+export { eventsLagged } from './events.events.js';

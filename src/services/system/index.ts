@@ -1,0 +1,1 @@
+export { createSystemMethods, type ServerInfo } from './system.methods.js';

@@ -1,0 +1,1 @@
+export { WsGateway, WsSession, CloseCode, type WsGatewayOptions } from './ws-gateway.js';

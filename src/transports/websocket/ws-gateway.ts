@@ -1,0 +1,269 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { encodeEventNotification, type BrokerEvent, type ClientKind } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
+import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
+import { describeError, type Logger } from '../../core/logger.js';
+import {
+  encodeNotification,
+  errorResponse,
+  handleJsonRpcText,
+  type ConnectionInfo,
+  type Dispatcher,
+  type MethodContext,
+  type Scope,
+  type Session,
+} from '../../core/rpc/index.js';
+import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+
+/** Named close codes (Hocuspocus style). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  MessageTooBig: 1009,
+  Unauthorized: 4401,
+  Forbidden: 4403,
+} as const;
+
+export interface WsGatewayOptions {
+  dispatcher: Dispatcher;
+  logger: Logger;
+  verifyToken: (token: string | undefined) => boolean;
+  scopes: ReadonlySet<Scope>;
+  /** Listening on loopback turns on the Host-header check (DNS rebinding). */
+  boundToLoopback: boolean;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  /** Messages above this get a MESSAGE_TOO_LARGE error; the connection stays open. */
+  maxMessageBytes: number;
+  /** Frames above this are not even read: the connection is closed with 1009. */
+  hardMaxMessageBytes: number;
+  /** Ping period; a peer that misses one whole period is dropped (so within 2× this). */
+  heartbeatMs: number;
+  /** Event delivery pauses while the socket holds more than this many unsent bytes. */
+  highWaterBytes: number;
+  /** Register the connection (presence); disposed when it closes. */
+  onConnection: (info: ConnectionInfo, session: WsSession) => Disposable;
+}
+
+const KINDS = new Set<ClientKind>(['browser', 'cli', 'agent']);
+
+interface Peer {
+  ws: WebSocket;
+  alive: boolean;
+  session: WsSession;
+}
+
+/** A WebSocket connection as the rest of icpy sees it. */
+export class WsSession implements Session {
+  readonly resources = new DisposableStore();
+  readonly handles = new Map<string, { dispose(): void }>();
+  private writableWaiters: (() => void)[] = [];
+  private drainArmed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly info: ConnectionInfo,
+    private readonly highWater: number,
+  ) {}
+
+  send(text: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+  }
+
+  notify(method: string, params: unknown): void {
+    this.send(encodeNotification(method, params));
+  }
+
+  sendEvent(subscriptionId: string, event: BrokerEvent): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return true;
+    this.ws.send(encodeEventNotification(subscriptionId, event));
+    return this.ws.bufferedAmount < this.highWater;
+  }
+
+  onWritable(cb: () => void): void {
+    this.writableWaiters.push(cb);
+    if (this.drainArmed) return;
+    this.drainArmed = true;
+    const check = () => {
+      if (this.ws.readyState !== this.ws.OPEN) {
+        this.drainArmed = false;
+        this.writableWaiters = [];
+        return;
+      }
+      if (this.ws.bufferedAmount >= this.highWater / 2) {
+        timer = setTimeout(check, 10);
+        return;
+      }
+      this.drainArmed = false;
+      const waiters = this.writableWaiters;
+      this.writableWaiters = [];
+      for (const w of waiters) w();
+    };
+    let timer = setTimeout(check, 10);
+    this.resources.add({ dispose: () => clearTimeout(timer) });
+  }
+}
+
+/**
+ * JSON-RPC 2.0 over WebSocket at one path. Upgrades are checked in order: Host (403), Origin
+ * (403, whatever the token), token (close 4401). Each connection owns a DisposableStore.
+ */
+export class WsGateway implements Disposable {
+  private readonly wss: WebSocketServer;
+  private readonly peers = new Set<Peer>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly opts: WsGatewayOptions) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: opts.hardMaxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.peers.size;
+  }
+
+  private beat(): void {
+    for (const p of this.peers) {
+      if (!p.alive) {
+        this.opts.logger.info('ws: dropping peer that missed heartbeat', { connection: p.session.info.id });
+        p.ws.terminate();
+        continue;
+      }
+      p.alive = false;
+      try {
+        p.ws.ping();
+      } catch {
+        p.ws.terminate();
+      }
+    }
+  }
+
+  /** Handle an HTTP upgrade request for this gateway's path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const host = req.headers.host;
+    const origin = req.headers.origin;
+    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) {
+      return refuse(socket, 403, 'Host not allowed');
+    }
+    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
+      this.opts.logger.warn('ws: refused upgrade from foreign origin', { origin });
+      return refuse(socket, 403, 'Origin not allowed');
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!this.opts.verifyToken(token ?? undefined)) {
+        this.opts.logger.info('ws: unauthorized', { url: redactToken(req.url ?? '') });
+        ws.close(CloseCode.Unauthorized, 'Unauthorized');
+        setTimeout(() => ws.terminate(), 1000).unref();
+        return;
+      }
+      const kindParam = url.searchParams.get('kind') ?? 'browser';
+      const kind = (KINDS.has(kindParam as ClientKind) ? kindParam : 'browser') as ClientKind;
+      const id = `c-${randomUUID().slice(0, 8)}`;
+      const name = (url.searchParams.get('name') ?? '').slice(0, 100) || `${kind}-${id.slice(2, 6)}`;
+      const info: ConnectionInfo = {
+        id,
+        kind,
+        name,
+        transport: 'ws',
+        remoteAddress: req.socket.remoteAddress,
+        connectedAt: Date.now(),
+      };
+      this.accept(ws, info);
+    });
+  }
+
+  private accept(ws: WebSocket, info: ConnectionInfo): void {
+    const session = new WsSession(ws, info, this.opts.highWaterBytes);
+    const peer: Peer = { ws, alive: true, session };
+    this.peers.add(peer);
+    const registration = this.opts.onConnection(info, session);
+    const ctxBase = { connection: info, scopes: this.opts.scopes, session };
+
+    ws.on('pong', () => {
+      peer.alive = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      peer.alive = true;
+      if (isBinary) {
+        session.send(JSON.stringify(errorResponse(null, new IcpyError('INVALID_REQUEST', 'Binary frames are not accepted on this endpoint'))));
+        return;
+      }
+      if (data.length > this.opts.maxMessageBytes) {
+        session.send(
+          JSON.stringify(
+            errorResponse(
+              null,
+              new IcpyError('MESSAGE_TOO_LARGE', `Message of ${data.length} bytes exceeds the limit of ${this.opts.maxMessageBytes} bytes`, {
+                limit: this.opts.maxMessageBytes,
+                size: data.length,
+              }),
+            ),
+          ),
+        );
+        return;
+      }
+      void this.onMessage(data.toString('utf8'), ctxBase, session);
+    });
+    ws.on('error', (err) => this.opts.logger.debug('ws: socket error', { connection: info.id, ...describeError(err) }));
+    ws.once('close', () => {
+      this.peers.delete(peer);
+      void session.resources.dispose().catch((err) => this.opts.logger.error('ws: dispose failed', describeError(err)));
+      void registration.dispose();
+    });
+  }
+
+  private async onMessage(text: string, ctxBase: Omit<MethodContext, 'afterReply'>, session: WsSession): Promise<void> {
+    const after: (() => void)[] = [];
+    const ctx: MethodContext = { ...ctxBase, afterReply: (fn) => after.push(fn) };
+    try {
+      const reply = await handleJsonRpcText(this.opts.dispatcher, text, ctx);
+      if (reply !== undefined) session.send(JSON.stringify(reply));
+    } catch (err) {
+      this.opts.logger.error('ws: failed to handle message', describeError(err));
+    } finally {
+      for (const fn of after) {
+        try {
+          fn();
+        } catch (err) {
+          this.opts.logger.error('ws: afterReply callback failed', describeError(err));
+        }
+      }
+    }
+  }
+
+  /** Close every connection (1001 Going Away) and stop the heartbeat. */
+  async dispose(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const closing = [...this.peers].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          p.ws.once('close', () => resolve());
+          p.ws.close(CloseCode.GoingAway, 'Server shutting down');
+          setTimeout(() => {
+            p.ws.terminate();
+            resolve();
+          }, 500).unref();
+        }),
+    );
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const body = JSON.stringify({ error: reason });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
