@@ -8,10 +8,11 @@ import { createTokenVerifier, isLoopbackHost } from '../core/security.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
 import { createEventsMethods, eventsLagged } from '../services/events/index.js';
 import { createSystemMethods } from '../services/system/index.js';
-import { createHttpServer } from '../transports/http/index.js';
+import { createHttpServer, type ExtraPaths } from '../transports/http/index.js';
 import { WsGateway } from '../transports/websocket/index.js';
 import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
 import { createLogger } from './logger.js';
+import { loadModules, type AppContext } from './modules.js';
 
 export const VERSION: string = (() => {
   try {
@@ -91,6 +92,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     heartbeatMs: config.heartbeatMs,
     onConnection: (info, session) => connections.open(info, () => session.handles.size),
   });
+  const openApiExtra: ExtraPaths = {};
   const http = createHttpServer({
     ...common,
     broker,
@@ -98,6 +100,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     sseMaxQueue: config.subscriptionQueue,
     info: { title: 'icpy', version: VERSION },
     onConnection: (info) => connections.open(info),
+    extraOpenApiPaths: () => openApiExtra,
   });
   http.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
@@ -107,6 +110,24 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   // Shutdown order (reverse of adds): WebSockets first, then HTTP, then the broker.
   store.add(toDisposable(() => http.close()));
   store.add(ws);
+
+  // Domain modules start after the gateway exists and stop before it closes.
+  const ctx: AppContext = {
+    config,
+    broker,
+    registry,
+    dispatcher,
+    connections,
+    logger,
+    http,
+    addOpenApiPaths: (paths) => Object.assign(openApiExtra, paths),
+  };
+  try {
+    for (const mod of await loadModules()) store.add(await mod.setup(ctx));
+  } catch (err) {
+    await store.dispose();
+    throw err;
+  }
 
   let url = '';
   let closed = false;
