@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { IcpyError } from '../errors.js';
+import type { BrokerEvent } from './broker.js';
+import { MemoryBroker } from './memory-broker.js';
+import { topicMatches } from './topic-pattern.js';
+
+describe('topic patterns', () => {
+  it.each([
+    ['fs.file.changed', 'fs.file.changed', true],
+    ['fs.*.changed', 'fs.file.changed', true],
+    ['fs.*', 'fs.file.changed', false],
+    ['fs.**', 'fs.file.changed', true],
+    ['fs.**', 'fs', true],
+    ['**', 'a.b.c', true],
+    ['**.changed', 'fs.file.changed', true],
+    ['**.changed', 'fs.file.created', false],
+    ['fs.**.changed', 'fs.changed', true],
+    ['fs.**.changed', 'fs.a.b.c.changed', true],
+    ['*.*', 'a.b', true],
+    ['*.*', 'a', false],
+    ['terminal.*', 'terminals.created', false],
+  ])('%s vs %s → %s', (p, t, want) => {
+    expect(topicMatches(p, t)).toBe(want);
+  });
+
+  it('rejects malformed patterns and topics with INVALID_PARAMS', () => {
+    const b = new MemoryBroker();
+    expect(() => b.subscribe(['fs.f*'], () => {})).toThrow(IcpyError);
+    expect(() => b.subscribe(['a..b'], () => {})).toThrow(/segment/);
+    expect(() => b.publish('a.*', 1)).toThrow(IcpyError);
+    expect(() => b.subscribe([], () => {})).toThrow(/at least one/);
+  });
+});
+
+describe('MemoryBroker', () => {
+  it('assigns a seq rising by one and delivers in order to exact and wildcard subscribers once', () => {
+    const b = new MemoryBroker();
+    const got: number[] = [];
+    const wild: number[] = [];
+    b.subscribe(['a.b'], (e) => void got.push(e.seq));
+    // Two patterns matching the same topic deliver once.
+    b.subscribe(['a.*', '**'], (e) => void wild.push(e.seq));
+    for (let i = 0; i < 5; i++) b.publish('a.b', i);
+    b.publish('x.y', 0);
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(wild).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('bounds history by count and by bytes', () => {
+    const byCount = new MemoryBroker({ historyEvents: 10 });
+    for (let i = 0; i < 25; i++) byCount.publish('t', i);
+    expect(byCount.stats()).toMatchObject({ lastSeq: 25, oldestSeq: 16, historyEvents: 10 });
+
+    const byBytes = new MemoryBroker({ historyEvents: 1000, historyBytes: 10_000 });
+    for (let i = 0; i < 100; i++) byBytes.publish('t', 'x'.repeat(1000));
+    const st = byBytes.stats();
+    expect(st.historyBytes).toBeLessThanOrEqual(10_000);
+    expect(st.historyEvents).toBeLessThan(10);
+    expect(st.oldestSeq).toBe(100 - st.historyEvents + 1);
+  });
+
+  it('replays kept events after since, then live ones, with no gap or duplicate', () => {
+    const b = new MemoryBroker();
+    for (let i = 1; i <= 50; i++) b.publish(i % 2 ? 'odd.n' : 'even.n', i);
+    const seen: BrokerEvent[] = [];
+    b.subscribe(['odd.*'], (e) => void seen.push(e), { since: 10 });
+    b.publish('odd.n', 51);
+    expect(seen.map((e) => e.data)).toEqual([11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51]);
+  });
+
+  it('reports EVENTS_GAP with the oldest kept seq when since is too old, or ahead of the log', () => {
+    const b = new MemoryBroker({ historyEvents: 10 });
+    for (let i = 0; i < 30; i++) b.publish('t', i);
+    let err: IcpyError | undefined;
+    try {
+      b.subscribe(['t'], () => {}, { since: 5 });
+    } catch (e) {
+      err = e as IcpyError;
+    }
+    expect(err?.code).toBe('EVENTS_GAP');
+    expect(err?.data).toMatchObject({ oldestSeq: 21, lastSeq: 30, reason: 'evicted' });
+    // since = oldest - 1 is still complete.
+    expect(() => b.subscribe(['t'], () => {}, { since: 20 })).not.toThrow();
+    expect(() => b.subscribe(['t'], () => {}, { since: 31 })).toThrow(expect.objectContaining({ code: 'EVENTS_GAP' }));
+  });
+
+  it('queues while the consumer is full, resumes in order, and drops a subscriber that lags past its queue', () => {
+    const b = new MemoryBroker();
+    const got: number[] = [];
+    let full = true;
+    const lags: unknown[] = [];
+    const sub = b.subscribe(
+      ['t'],
+      (e) => {
+        got.push(e.seq);
+        return !full;
+      },
+      { maxQueue: 5, onLag: (i) => lags.push(i) },
+    );
+    b.publish('t', 1); // delivered, consumer says full
+    for (let i = 0; i < 5; i++) b.publish('t', i); // queued (5)
+    expect(got).toEqual([1]);
+    full = false;
+    sub.resume();
+    expect(got).toEqual([1, 2, 3, 4, 5, 6]);
+    full = true;
+    b.publish('t', 0); // delivered (7), full again
+    for (let i = 0; i < 6; i++) b.publish('t', i); // 5 queue, 6th overflows
+    expect(lags).toEqual([{ subscriptionId: sub.id, lastDeliveredSeq: 7, queued: 5 }]);
+    expect(sub.closed).toBe(true);
+    expect(b.stats().subscriptions).toBe(0);
+  });
+
+  it('starts paused, so a transport can reply before the replay flows', () => {
+    const b = new MemoryBroker();
+    b.publish('t', 1);
+    const got: number[] = [];
+    const sub = b.subscribe(['t'], (e) => void got.push(e.seq), { since: 0, paused: true });
+    b.publish('t', 2);
+    expect(got).toEqual([]);
+    sub.resume();
+    b.publish('t', 3);
+    expect(got).toEqual([1, 2, 3]);
+  });
+
+  it('isolates a throwing subscriber', () => {
+    const errors: unknown[] = [];
+    const b = new MemoryBroker({ onHandlerError: (e) => errors.push(e) });
+    const got: number[] = [];
+    b.subscribe(['t'], () => {
+      throw new Error('boom');
+    });
+    b.subscribe(['t'], (e) => void got.push(e.seq));
+    b.publish('t', 1);
+    b.publish('t', 2);
+    expect(got).toEqual([1, 2]);
+    expect(errors).toHaveLength(2);
+  });
+
+  it('unsubscribes on dispose and stops delivery', () => {
+    const b = new MemoryBroker();
+    const got: number[] = [];
+    const sub = b.subscribe(['t.**'], (e) => void got.push(e.seq));
+    b.publish('t.a', 1);
+    sub.dispose();
+    b.publish('t.a', 2);
+    expect(got).toEqual([1]);
+    expect(b.stats().subscriptions).toBe(0);
+  });
+
+  it('answers requests through one handler per topic, with timeouts', async () => {
+    const b = new MemoryBroker();
+    const h = b.handle('svc.echo', (d) => ({ echoed: d }));
+    await expect(b.request('svc.echo', 42)).resolves.toEqual({ echoed: 42 });
+    expect(() => b.handle('svc.echo', () => 0)).toThrow(/already/);
+    b.handle('svc.slow', () => new Promise(() => {}));
+    await expect(b.request('svc.slow', 1, { timeoutMs: 20 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    h.dispose();
+    await expect(b.request('svc.echo', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
