@@ -30,6 +30,14 @@ export interface Session {
   sendEvent(subscriptionId: string, event: BrokerEvent): boolean;
   /** Call `cb` once when the outgoing buffer has drained below its low-water mark. */
   onWritable(cb: () => void): void;
+  /**
+   * Send one pre-encoded frame: text (a JSON-RPC message the caller encoded itself, e.g. once
+   * for many connections) or binary (a layout the sending method documents). Returns false when
+   * the outgoing buffer is above its high-water mark, like `sendEvent`.
+   */
+  sendFrame(frame: string | Uint8Array): boolean;
+  /** Bytes handed to this connection and not yet written to the network (flow control). */
+  readonly bufferedAmount: number;
   /** Disposed when the connection closes. */
   readonly resources: DisposableStore;
   /** Named resources (e.g. subscriptions by id), so methods can find and release them. */

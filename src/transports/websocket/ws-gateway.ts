@@ -83,6 +83,16 @@ export class WsSession implements Session {
     return this.ws.bufferedAmount < this.highWater;
   }
 
+  sendFrame(frame: string | Uint8Array): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return true;
+    this.ws.send(frame, { binary: typeof frame !== 'string' });
+    return this.ws.bufferedAmount < this.highWater;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
   onWritable(cb: () => void): void {
     this.writableWaiters.push(cb);
     if (this.drainArmed) return;
