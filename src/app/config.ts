@@ -30,6 +30,14 @@ export interface IcpyConfig {
   runtimeDir?: string;
   /** Check every method result against its schema (tests). */
   checkResults: boolean;
+  /** Terminal scrollback kept per terminal, in bytes. Default 1 MiB. */
+  terminalScrollbackBytes: number;
+  /** Close a terminal nobody has been attached to for this long (ms); 0 = never (default). */
+  terminalIdleTimeoutMs: number;
+  /** A terminal client more than this many bytes behind (unsent on its socket, or unacknowledged) pauses the PTY. Default 1 MiB. */
+  terminalHighWaterBytes: number;
+  /** A terminal client that stays behind this long (ms) is detached so the PTY can resume. Default 10 s. */
+  terminalStallTimeoutMs: number;
 }
 
 export type IcpyConfigInput = Partial<IcpyConfig> & { root?: string };
@@ -68,5 +76,9 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     logLevel: input.logLevel ?? ((process.env.ICPY_LOG_LEVEL as IcpyConfig['logLevel']) || 'info'),
     runtimeDir: input.runtimeDir ?? process.env.ICPY_RUNTIME_DIR,
     checkResults: input.checkResults ?? process.env.ICPY_CHECK_RESULTS === '1',
+    terminalScrollbackBytes: input.terminalScrollbackBytes ?? envInt('ICPY_TERMINAL_SCROLLBACK_BYTES') ?? 1024 * 1024,
+    terminalIdleTimeoutMs: input.terminalIdleTimeoutMs ?? envInt('ICPY_TERMINAL_IDLE_TIMEOUT_MS') ?? 0,
+    terminalHighWaterBytes: input.terminalHighWaterBytes ?? envInt('ICPY_TERMINAL_HIGH_WATER_BYTES') ?? 1024 * 1024,
+    terminalStallTimeoutMs: input.terminalStallTimeoutMs ?? envInt('ICPY_TERMINAL_STALL_TIMEOUT_MS') ?? 10_000,
   };
 }
