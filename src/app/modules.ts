@@ -35,5 +35,6 @@ export interface AppModule {
 export async function loadModules(): Promise<AppModule[]> {
   return [
     // @modules (keep one entry per line)
+    (await import('./files-module.js')).filesModule,
   ];
 }

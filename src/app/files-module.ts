@@ -1,0 +1,40 @@
+import { FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
+import { DisposableStore } from '../core/lifecycle.js';
+import type { AppModule } from './modules.js';
+
+/** Extra watcher ignore globs (relative to the root), comma-separated. */
+function watchIgnoreFromEnv(): string[] {
+  return (process.env.ICPY_WATCH_IGNORE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** files.* methods, fs.* events from the native watcher. */
+export const filesModule: AppModule = {
+  name: 'files',
+  async setup(ctx) {
+    const store = new DisposableStore();
+    let watcher: FileWatcher | undefined;
+    const files = new FileService(ctx.config.root, {
+      onLocalChange: (paths, source) => watcher?.noteLocalChange(paths, source),
+    });
+    watcher = new FileWatcher({
+      root: files.guard.realRoot,
+      ignore: watchIgnoreFromEnv(),
+      publish: (b) => ctx.broker.publish(b.topic, { paths: b.paths }, b.source),
+      logger: ctx.logger,
+    });
+    try {
+      await watcher.start();
+      store.add(watcher);
+      store.add(ctx.registry.register(...createFilesMethods(files)));
+      store.add(ctx.registry.registerEvents(...filesEvents));
+    } catch (err) {
+      await watcher.dispose();
+      await store.dispose();
+      throw err;
+    }
+    return store;
+  },
+};

@@ -1,0 +1,477 @@
+import { randomBytes } from 'node:crypto';
+import { constants, createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
+import { chmod, copyFile, cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { EventSource } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
+import { versionOf } from './file-version.js';
+import { GitignoreCache } from './gitignore.js';
+import { PathGuard, STATE_DIR, type ResolvedPath } from './path-guard.js';
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface FileStat {
+  path: string;
+  name: string;
+  type: EntryType;
+  size: number;
+  mtime: number;
+  mode: number;
+  version: string;
+  /** True when the path itself is a symlink (type then describes its target). */
+  symlink: boolean;
+}
+
+export interface DirEntry {
+  name: string;
+  path: string;
+  type: EntryType;
+  size: number;
+  mtime: number;
+  symlink: boolean;
+}
+
+export interface ReadResult {
+  path: string;
+  content: string;
+  encoding: 'utf8' | 'base64';
+  size: number;
+  version: string;
+  mtime: number;
+  offset: number;
+  length: number;
+  /** True when bytes after offset+length remain. */
+  truncated: boolean;
+}
+
+export interface WriteResult {
+  path: string;
+  version: string;
+  size: number;
+  mtime: number;
+  created: boolean;
+}
+
+export interface FileServiceOptions {
+  /** Largest byte count a single files.read returns (use ranges or HTTP GET beyond). */
+  maxReadBytes?: number;
+  /** Told about every change icpy makes, before it happens, so watcher events carry its source. */
+  onLocalChange?: (realPaths: string[], source: EventSource) => void;
+}
+
+const DEFAULT_MAX_READ = 16 * 1024 * 1024;
+
+/**
+ * Everything the files.* methods do to the disk. Paths are workspace-relative strings checked
+ * by PathGuard; writes are atomic (temp file in the same folder, fsync-free rename) and keep the
+ * old file's mode; versions come from one fstat of the bytes actually read or written.
+ */
+export class FileService {
+  readonly guard: PathGuard;
+  readonly ignores: GitignoreCache;
+  private readonly maxReadBytes: number;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    root: string,
+    private readonly options: FileServiceOptions = {},
+  ) {
+    this.guard = new PathGuard(root);
+    this.ignores = new GitignoreCache(this.guard.realRoot);
+    this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ;
+  }
+
+  private note(paths: string[], source: EventSource | undefined): void {
+    if (source) this.options.onLocalChange?.(paths, source);
+  }
+
+  /** Serialize writers of one real path, so check-version-then-rename is not interleaved. */
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+
+  async stat(path: string): Promise<FileStat> {
+    const r = await this.guard.resolve(path);
+    const st = await statOrThrow(r.real, path);
+    const l = await lstat(r.abs, { bigint: true }).catch(() => st);
+    return toStat(r.rel, st, l.isSymbolicLink());
+  }
+
+  /** Version of the file now (undefined when it does not exist). */
+  async currentVersion(real: string): Promise<string | undefined> {
+    try {
+      return versionOf(await stat(real, { bigint: true }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(
+    path: string,
+    opts: { hidden?: boolean; ignored?: boolean; limit?: number; cursor?: string } = {},
+  ): Promise<{ path: string; entries: DirEntry[]; nextCursor?: string; total: number }> {
+    const r = await this.guard.resolve(path);
+    const st = await statOrThrow(r.real, path);
+    if (!st.isDirectory()) throw new IcpyError('NOT_A_DIRECTORY', `'${path}' is not a folder`, { path });
+    const dirents = await readdir(r.real, { withFileTypes: true });
+    const isIgnored = opts.ignored ? undefined : await this.ignores.forDir(this.guard.relOfReal(r.real));
+    const keep = dirents.filter((d) => {
+      if (!opts.hidden && d.name.startsWith('.')) return false;
+      if (isIgnored && isIgnored(d.name, d.isDirectory())) return false;
+      return true;
+    });
+    const keyed = keep.map((d) => ({ d, key: `${d.isDirectory() ? 0 : 1}${d.name}` }));
+    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    let start = 0;
+    if (opts.cursor) {
+      const c = opts.cursor;
+      start = keyed.findIndex((k) => k.key > c);
+      if (start < 0) start = keyed.length;
+    }
+    const limit = opts.limit ?? 1000;
+    const page = keyed.slice(start, start + limit);
+    const prefix = r.rel ? r.rel + '/' : '';
+    const entries = await Promise.all(
+      page.map(async ({ d }): Promise<DirEntry> => {
+        const full = join(r.real, d.name);
+        let type: EntryType = d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other';
+        let size = 0;
+        let mtime = 0;
+        try {
+          const s = await stat(full);
+          if (d.isSymbolicLink()) type = s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
+          size = s.isFile() ? s.size : 0;
+          mtime = s.mtimeMs;
+        } catch {
+          // dangling symlink or vanished entry: keep what readdir said
+        }
+        return { name: d.name, path: prefix + d.name, type, size, mtime: Math.floor(mtime), symlink: d.isSymbolicLink() };
+      }),
+    );
+    const more = start + limit < keyed.length;
+    return { path: r.rel, entries, total: keyed.length, ...(more ? { nextCursor: keyed[start + limit - 1]!.key } : {}) };
+  }
+
+  async read(path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number } = {}): Promise<ReadResult> {
+    const r = await this.guard.resolve(path);
+    let fh;
+    try {
+      fh = await open(r.real, constants.O_RDONLY);
+    } catch (err) {
+      throw fsError(err, path);
+    }
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      const size = Number(st.size);
+      const offset = Math.min(opts.offset ?? 0, size);
+      const want = opts.length ?? size - offset;
+      const length = Math.min(want, size - offset);
+      if (length > this.maxReadBytes) {
+        throw new IcpyError('FILE_TOO_LARGE', `Reading ${length} bytes exceeds the ${this.maxReadBytes}-byte limit of files.read; read a range or use GET /api/files/{path}`, {
+          path,
+          size,
+          limit: this.maxReadBytes,
+        });
+      }
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const bytes = got === length ? buf : buf.subarray(0, got);
+      let encoding = opts.encoding ?? 'auto';
+      if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
+      return {
+        path: r.rel,
+        content: bytes.toString(encoding),
+        encoding,
+        size,
+        version: versionOf(st),
+        mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+        offset,
+        length: got,
+        truncated: offset + got < size,
+      };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Atomic write: bytes go to a temp file beside the target, which then replaces it with one
+   * rename, so a reader sees the old file or the new one, never half. `expectedVersion` (a
+   * version string, or null for "must not exist yet") turns a stale write into VERSION_CONFLICT.
+   */
+  async write(
+    path: string,
+    data: Buffer | Readable,
+    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource } = {},
+  ): Promise<WriteResult> {
+    const r = await this.guard.resolveWritable(path);
+    return this.locked(r.real, async () => {
+      const before = await stat(r.real, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw fsError(err, path);
+      });
+      if (before?.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      if (opts.expectedVersion !== undefined) {
+        const current = before ? versionOf(before) : null;
+        if (current !== opts.expectedVersion) {
+          throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${opts.expectedVersion}`, {
+            path,
+            expectedVersion: opts.expectedVersion,
+            currentVersion: current,
+          });
+        }
+      }
+      const dir = dirname(r.real);
+      if (opts.mkdirs) {
+        await this.ensureDir(dir, path, opts.source);
+      }
+      const tmp = join(dir, `.${basename(r.real)}.icpy-${randomBytes(6).toString('hex')}.tmp`);
+      this.note([r.real], opts.source);
+      try {
+        if (Buffer.isBuffer(data)) {
+          const fh = await open(tmp, 'wx', before ? Number(before.mode) & 0o7777 : 0o666).catch((err) => {
+            throw fsError(err, path);
+          });
+          try {
+            await fh.writeFile(data);
+          } finally {
+            await fh.close();
+          }
+        } else {
+          await pipeline(data, createWriteStream(tmp, { flags: 'wx', mode: before ? Number(before.mode) & 0o7777 : 0o666 })).catch((err) => {
+            throw fsError(err, path);
+          });
+        }
+        // open's mode is masked by the umask; chmod makes the old mode survive exactly.
+        if (before) await chmod(tmp, Number(before.mode) & 0o7777);
+        await rename(tmp, r.real);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      const after = await stat(r.real, { bigint: true });
+      return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+    });
+  }
+
+  private async ensureDir(real: string, path: string, source?: EventSource): Promise<void> {
+    const missing: string[] = [];
+    for (let d = real; !(await exists(d)); d = dirname(d)) missing.push(d);
+    if (missing.length) this.note(missing, source);
+    await mkdir(real, { recursive: true }).catch((err) => {
+      throw fsError(err, path);
+    });
+  }
+
+  async mkdir(path: string, opts: { recursive?: boolean; source?: EventSource } = {}): Promise<{ path: string; created: boolean }> {
+    const r = await this.guard.resolveWritable(path);
+    const st = await stat(r.real).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) throw new IcpyError('FILE_EXISTS', `'${path}' exists and is not a folder`, { path });
+      return { path: r.rel, created: false };
+    }
+    if (opts.recursive ?? true) await this.ensureDir(r.real, path, opts.source);
+    else {
+      this.note([r.real], opts.source);
+      await mkdir(r.real).catch((err) => {
+        throw fsError(err, path);
+      });
+    }
+    return { path: r.rel, created: true };
+  }
+
+  async delete(path: string, opts: { recursive?: boolean; expectedVersion?: string; source?: EventSource } = {}): Promise<{ path: string }> {
+    // The link itself is removed, never its target: resolve the parent, keep the last name.
+    const r = await this.resolveEntry(path);
+    const st = await lstat(r.real).catch((err) => {
+      throw fsError(err, path);
+    });
+    if (opts.expectedVersion !== undefined) {
+      const current = await this.currentVersion(r.real);
+      if (current !== opts.expectedVersion) {
+        throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${opts.expectedVersion}`, { path, expectedVersion: opts.expectedVersion, currentVersion: current ?? null });
+      }
+    }
+    this.note([r.real], opts.source);
+    if (st.isDirectory()) {
+      if (opts.recursive) await rm(r.real, { recursive: true, force: true });
+      else
+        await rmdir(r.real).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
+            throw new IcpyError('DIRECTORY_NOT_EMPTY', `'${path}' is not empty; pass recursive: true`, { path });
+          }
+          throw fsError(err, path);
+        });
+    } else await unlink(r.real).catch((err) => {
+      throw fsError(err, path);
+    });
+    return { path: r.rel };
+  }
+
+  /** Resolve a path whose last segment is acted on itself (delete/move a symlink, not its target). */
+  private async resolveEntry(path: string): Promise<ResolvedPath> {
+    const { rel, abs } = this.guard.lexical(path);
+    if (rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path });
+    const parent = await this.guard.resolve(dirname(abs));
+    const real = join(parent.real, basename(abs));
+    if (this.guard.isStatePath(real) || this.guard.isStatePath(abs)) {
+      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path });
+    }
+    return { rel, abs, real };
+  }
+
+  async move(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string }> {
+    const a = await this.resolveEntry(from);
+    const b = await this.guard.resolveWritable(to);
+    await lstat(a.real).catch((err) => {
+      throw fsError(err, from);
+    });
+    if (PathGuard.within(a.real, b.real) && a.real !== b.real) throw new IcpyError('INVALID_PARAMS', `Cannot move '${from}' into itself`, { from, to });
+    if (!opts.overwrite && (await existsL(b.real))) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to });
+    this.note([a.real, b.real], opts.source);
+    await rename(a.real, b.real).catch((err) => {
+      throw fsError(err, to);
+    });
+    return { from: a.rel, to: b.rel };
+  }
+
+  async copy(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string }> {
+    const a = await this.guard.resolve(from);
+    const b = await this.guard.resolveWritable(to);
+    const st = await statOrThrow(a.real, from);
+    if (PathGuard.within(a.real, b.real)) throw new IcpyError('INVALID_PARAMS', `Cannot copy '${from}' into itself`, { from, to });
+    if (!opts.overwrite && (await existsL(b.real))) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to });
+    this.note([b.real], opts.source);
+    if (st.isDirectory()) {
+      // Symlinks are copied as links (verbatimSymlinks) so a copy cannot pull in outside files.
+      await cp(a.real, b.real, { recursive: true, force: !!opts.overwrite, errorOnExist: !opts.overwrite, verbatimSymlinks: true }).catch((err) => {
+        throw fsError(err, to);
+      });
+    } else {
+      await copyFile(a.real, b.real, opts.overwrite ? 0 : constants.COPYFILE_EXCL).catch((err) => {
+        throw fsError(err, to);
+      });
+    }
+    return { from: a.rel, to: b.rel };
+  }
+
+  /** For HTTP GET: the real path, its stat and version, checked like a read. */
+  async openForRead(path: string): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable }> {
+    const r = await this.guard.resolve(path);
+    const st = await statOrThrow(r.real, path);
+    if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+    return {
+      real: r.real,
+      rel: r.rel,
+      size: Number(st.size),
+      mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+      version: versionOf(st),
+      stream: (range) => createReadStream(r.real, range ? { start: range.start, end: range.end } : {}),
+    };
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function existsL(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function statOrThrow(real: string, path: string): Promise<BigIntStats> {
+  try {
+    return await stat(real, { bigint: true });
+  } catch (err) {
+    throw fsError(err, path);
+  }
+}
+
+function toStat(rel: string, st: BigIntStats, symlink: boolean): FileStat {
+  return {
+    path: rel,
+    name: rel.split('/').pop() ?? '',
+    type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other',
+    size: st.isFile() ? Number(st.size) : 0,
+    mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+    mode: Number(st.mode) & 0o7777,
+    version: versionOf(st),
+    symlink,
+  };
+}
+
+/** Map a Node fs error to the icpy error a client understands. */
+export function fsError(err: unknown, path: string): unknown {
+  if (err instanceof IcpyError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return new IcpyError('FILE_NOT_FOUND', `'${path}' does not exist`, { path });
+    case 'EEXIST':
+      return new IcpyError('FILE_EXISTS', `'${path}' already exists`, { path });
+    case 'ENOTDIR':
+      return new IcpyError('NOT_A_DIRECTORY', `A parent of '${path}' is not a folder`, { path });
+    case 'EISDIR':
+      return new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+    case 'ENOTEMPTY':
+      return new IcpyError('DIRECTORY_NOT_EMPTY', `'${path}' is not empty`, { path });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new IcpyError('FORBIDDEN', `Permission denied for '${path}'`, { path });
+    case 'ELOOP':
+      return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Too many levels of symbolic links at '${path}'`, { path });
+    default:
+      return err;
+  }
+}
+
+/**
+ * Binary when there is a NUL byte or the bytes are not valid UTF-8. A range cut may split a
+ * multi-byte character at either end; that alone does not make it binary.
+ */
+function looksBinary(bytes: Buffer, partial: boolean): boolean {
+  const sample = bytes.subarray(0, 8192);
+  if (sample.includes(0)) return true;
+  let b = bytes;
+  if (partial) {
+    let s = 0;
+    while (s < 3 && s < b.length && (b[s]! & 0xc0) === 0x80) s++;
+    let e = b.length;
+    let k = 0;
+    while (k < 3 && e > s && (b[e - 1]! & 0xc0) === 0x80) {
+      e--;
+      k++;
+    }
+    if (e > s && (b[e - 1]! & 0xc0) === 0xc0) e--;
+    b = b.subarray(s, e);
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,191 @@
+import watcher from '@parcel/watcher';
+import { lstat, readdir } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { EventSource } from '../../core/broker/index.js';
+import type { Disposable } from '../../core/lifecycle.js';
+import { describeError, type Logger } from '../../core/logger.js';
+
+/** The source of changes made by programs other than icpy (an editor, git, a build). */
+export const DISK_SOURCE: EventSource = Object.freeze({ connectionId: 'disk', kind: 'system', name: 'disk' });
+
+export type FsTopic = 'fs.file.created' | 'fs.file.changed' | 'fs.file.deleted' | 'fs.dir.created' | 'fs.dir.deleted';
+
+/** One published batch: every path of one kind of change made by one source. */
+export interface FsBatch {
+  topic: FsTopic;
+  source: EventSource;
+  paths: string[];
+}
+
+export interface FileWatcherOptions {
+  /** Real (symlink-free) workspace root. */
+  root: string;
+  /** Extra globs (relative to the root) to ignore, besides .git, node_modules and .icpy. */
+  ignore?: string[];
+  /** Most paths in one event; a bigger batch is split. */
+  maxPathsPerEvent?: number;
+  /** How long a change made through icpy is remembered to attribute the watcher's event. */
+  attributionMs?: number;
+  /** Collect batches this long before publishing, so a burst becomes a few events. */
+  coalesceMs?: number;
+  publish: (batch: FsBatch) => void;
+  logger?: Logger;
+}
+
+const DEFAULT_IGNORE = ['.git', '.icpy', 'node_modules', '**/.git', '**/node_modules', '**/.git/**', '**/node_modules/**'];
+const TEMP_FILE = /\.icpy-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Recursive native watcher over the workspace. Events from @parcel/watcher (already batched by
+ * the backend) are classified, attributed to the icpy connection that made the change when it
+ * was made through icpy (else to DISK_SOURCE), coalesced for `coalesceMs`, and published as one
+ * event per (topic, source) carrying a `paths` array.
+ */
+export class FileWatcher implements Disposable {
+  private sub: watcher.AsyncSubscription | undefined;
+  private readonly recent = new Map<string, { source: EventSource; until: number }>();
+  private readonly knownDirs = new Set<string>();
+  private pending: watcher.Event[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private processing: Promise<void> = Promise.resolve();
+  private disposed = false;
+  private readonly maxPaths: number;
+  private readonly attributionMs: number;
+  private readonly coalesceMs: number;
+
+  constructor(private readonly opts: FileWatcherOptions) {
+    this.maxPaths = opts.maxPathsPerEvent ?? 1000;
+    this.attributionMs = opts.attributionMs ?? 2000;
+    this.coalesceMs = opts.coalesceMs ?? 20;
+  }
+
+  async start(): Promise<void> {
+    this.sub = await watcher.subscribe(
+      this.opts.root,
+      (err, events) => {
+        if (err) {
+          this.opts.logger?.warn('files: watcher error', describeError(err));
+          return;
+        }
+        this.pending.push(...events);
+        this.timer ??= setTimeout(() => this.flush(), this.coalesceMs);
+      },
+      { ignore: [...DEFAULT_IGNORE, ...(this.opts.ignore ?? [])] },
+    );
+    // Which paths are folders, so a delete (which has no type) becomes fs.dir.deleted. Filled in
+    // the background: the watcher is live before the walk ends.
+    void this.walkDirs(this.opts.root, 0).catch(() => undefined);
+  }
+
+  /** Remember that icpy (on behalf of `source`) is about to change these real paths. */
+  noteLocalChange(realPaths: string[], source: EventSource): void {
+    const until = Date.now() + this.attributionMs;
+    for (const p of realPaths) this.recent.set(p, { source, until });
+  }
+
+  /** Tell the watcher a folder exists (from listings and mkdir), for delete classification. */
+  noteDir(real: string): void {
+    this.knownDirs.add(real);
+  }
+
+  private async walkDirs(dir: string, depth: number): Promise<void> {
+    if (this.disposed || depth > 64) return;
+    this.knownDirs.add(dir);
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && e.name !== '.git' && e.name !== 'node_modules' && e.name !== '.icpy') await this.walkDirs(join(dir, e.name), depth + 1);
+    }
+  }
+
+  private sourceOf(path: string, now: number): EventSource {
+    for (let p = path; ; ) {
+      const hit = this.recent.get(p);
+      if (hit && hit.until >= now) return hit.source;
+      const up = dirname(p);
+      if (up === p || up.length < this.opts.root.length) return DISK_SOURCE;
+      p = up;
+    }
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const events = this.pending;
+    this.pending = [];
+    this.processing = this.processing.then(() => this.classify(events)).catch((err) => this.opts.logger?.warn('files: watcher batch failed', describeError(err)));
+  }
+
+  private async classify(events: watcher.Event[]): Promise<void> {
+    if (this.disposed) return;
+    const now = Date.now();
+    for (const [p, r] of this.recent) if (r.until < now) this.recent.delete(p);
+    // Last event per path wins within a batch (create+update → created; create+delete → nothing).
+    const byPath = new Map<string, watcher.EventType>();
+    for (const e of events) {
+      if (TEMP_FILE.test(e.path)) continue;
+      const prev = byPath.get(e.path);
+      if (prev === 'create' && e.type === 'update') continue;
+      if (prev === 'create' && e.type === 'delete') {
+        byPath.delete(e.path);
+        continue;
+      }
+      if (prev === 'delete' && e.type === 'create') {
+        byPath.set(e.path, 'update');
+        continue;
+      }
+      byPath.set(e.path, e.type);
+    }
+    const groups = new Map<string, FsBatch>();
+    const add = (topic: FsTopic, source: EventSource, rel: string) => {
+      const key = `${topic}\0${source.connectionId}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { topic, source, paths: [] }));
+      g.paths.push(rel);
+    };
+    const stats = await Promise.all(
+      [...byPath].map(async ([path, type]) => (type === 'delete' ? undefined : lstat(path).catch(() => undefined))),
+    );
+    let i = 0;
+    for (const [path, type] of byPath) {
+      const st = stats[i++];
+      const rel = relative(this.opts.root, path).split(sep).join('/');
+      if (!rel || rel.startsWith('..')) continue;
+      const source = this.sourceOf(path, now);
+      if (type === 'delete') {
+        const wasDir = this.knownDirs.delete(path);
+        add(wasDir ? 'fs.dir.deleted' : 'fs.file.deleted', source, rel);
+      } else if (!st) {
+        continue; // gone again before we looked; its delete follows
+      } else if (st.isDirectory()) {
+        if (type === 'create') {
+          this.knownDirs.add(path);
+          add('fs.dir.created', source, rel);
+        }
+      } else {
+        add(type === 'create' ? 'fs.file.created' : 'fs.file.changed', source, rel);
+      }
+    }
+    for (const g of groups.values()) {
+      g.paths.sort();
+      for (let k = 0; k < g.paths.length; k += this.maxPaths) {
+        if (this.disposed) return;
+        this.opts.publish({ topic: g.topic, source: g.source, paths: g.paths.slice(k, k + this.maxPaths) });
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const sub = this.sub;
+    this.sub = undefined;
+    await sub?.unsubscribe();
+    await this.processing;
+  }
+}

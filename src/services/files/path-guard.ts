@@ -1,0 +1,123 @@
+import { lstat, readlink, realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { IcpyError } from '../../core/errors.js';
+
+/** The folder under the root where icpy keeps its own state; never writable through the API. */
+export const STATE_DIR = '.icpy';
+
+export interface ResolvedPath {
+  /** Workspace-relative path with '/' separators ('' for the root itself). */
+  rel: string;
+  /** Absolute path as the caller named it (symlinks not followed). */
+  abs: string;
+  /** Absolute path with every existing symlink followed; inside the real root. */
+  real: string;
+}
+
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Confinement: every path a client names is resolved against the workspace root and refused
+ * with PATH_OUTSIDE_WORKSPACE when it (or any symlink along it, including a dangling one that
+ * a write would create through) leads outside the root. Checks compare whole path segments,
+ * so `/ws2` is never taken for a child of `/ws`.
+ */
+export class PathGuard {
+  readonly root: string;
+  readonly realRoot: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.realRoot = realpathSync(this.root);
+  }
+
+  /** True when `abs` equals `base` or lies under it (segment-wise). */
+  static within(base: string, abs: string): boolean {
+    if (abs === base) return true;
+    const prefix = base.endsWith(sep) ? base : base + sep;
+    return abs.startsWith(prefix);
+  }
+
+  /**
+   * Lexical step: a relative path (or an absolute one inside the root) to an absolute path under
+   * the root. `..` that climbs out, NUL bytes and absolute paths elsewhere are refused.
+   */
+  lexical(input: string): { rel: string; abs: string } {
+    if (input.includes('\0')) throw outside(input, 'contains a NUL byte');
+    const p = input.replace(/\\/g, '/');
+    let abs: string;
+    if (isAbsolute(p)) {
+      abs = normalize(p);
+      if (!PathGuard.within(this.root, abs) && !PathGuard.within(this.realRoot, abs)) throw outside(input, 'absolute path outside the workspace');
+      if (!PathGuard.within(this.root, abs)) abs = join(this.root, relative(this.realRoot, abs));
+    } else {
+      abs = resolve(this.root, p);
+      if (!PathGuard.within(this.root, abs)) throw outside(input, "'..' leads outside the workspace");
+    }
+    const rel = relative(this.root, abs).split(sep).join('/');
+    return { rel, abs };
+  }
+
+  /** Full resolution: lexical, then every symlink followed and the result checked again. */
+  async resolve(input: string): Promise<ResolvedPath> {
+    const { rel, abs } = this.lexical(input);
+    const real = await this.realOf(abs, 0);
+    if (!PathGuard.within(this.realRoot, real)) throw outside(input, 'a symlink leads outside the workspace');
+    return { rel, abs, real };
+  }
+
+  /** Like resolve, and refuses the `.icpy/` state folder (for anything that changes the disk). */
+  async resolveWritable(input: string): Promise<ResolvedPath> {
+    const r = await this.resolve(input);
+    if (r.rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path: input });
+    if (this.isStatePath(r.real) || this.isStatePath(r.abs)) {
+      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path: input });
+    }
+    return r;
+  }
+
+  isStatePath(abs: string): boolean {
+    return PathGuard.within(join(this.realRoot, STATE_DIR), abs) || PathGuard.within(join(this.root, STATE_DIR), abs);
+  }
+
+  /** Workspace-relative form of a real path under the real root. */
+  relOfReal(real: string): string {
+    return relative(this.realRoot, real).split(sep).join('/');
+  }
+
+  /**
+   * realpath that also works for paths that do not exist yet: the deepest existing ancestor is
+   * resolved and the rest appended; a dangling symlink is followed through its target, so
+   * writing "through" it is checked against where the bytes would really land.
+   */
+  private async realOf(abs: string, hops: number): Promise<string> {
+    if (hops > MAX_LINK_HOPS) throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'Too many levels of symbolic links', { path: abs });
+    try {
+      return await realpath(abs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
+      if (code === 'ELOOP') throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'Too many levels of symbolic links', { path: abs });
+    }
+    const parent = dirname(abs);
+    if (parent === abs) return abs;
+    const realParent = await this.realOf(parent, hops);
+    const candidate = join(realParent, abs.slice(parent.length + (parent.endsWith(sep) ? 0 : 1)));
+    let st;
+    try {
+      st = await lstat(candidate);
+    } catch {
+      return candidate;
+    }
+    if (st.isSymbolicLink()) {
+      const target = await readlink(candidate);
+      return this.realOf(resolve(realParent, target), hops + 1);
+    }
+    return candidate;
+  }
+}
+
+function outside(path: string, why: string): IcpyError {
+  return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Path '${path}' is outside the workspace: ${why}`, { path });
+}
