@@ -97,7 +97,6 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
     startedAt: Date.now(),
     version: VERSION,
   });
-  process.stdout.write(`icpy ${VERSION} serving ${root} at ${url}/?token=${app.config.token}\n`);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -121,5 +120,7 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
   // One misbehaving client or resource must not take the server down: log and carry on.
   process.on('uncaughtException', (err) => app.logger.error('uncaught exception', describeError(err)));
   process.on('unhandledRejection', (err) => app.logger.error('unhandled rejection', describeError(err)));
+  // Printed last: once a caller sees the line, signals are handled and the runtime file exists.
+  process.stdout.write(`icpy ${VERSION} serving ${root} at ${url}/?token=${app.config.token}\n`);
   return { app, runtimeFile, stop };
 }
