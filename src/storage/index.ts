@@ -1,0 +1,1 @@
+export { SqliteStateStore, type StoredRecord } from './sqlite-state-store.js';
