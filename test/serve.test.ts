@@ -7,9 +7,11 @@ import { connect } from './helpers/server.js';
 
 const BIN = resolve(__dirname, '..', 'bin', 'icpy.js');
 
-function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; line: Promise<string>; exit: Promise<number | null> } {
+function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; line: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
   const line = new Promise<string>((resolveLine, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
@@ -20,7 +22,7 @@ function startCli(args: string[], env: Record<string, string>): { child: ChildPr
   });
   line.catch(() => {});
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, line, exit };
+  return { child, line, exit, stderr: () => err };
 }
 
 describe('icpy serve', () => {
@@ -54,6 +56,8 @@ describe('icpy serve', () => {
     srv.child.kill('SIGTERM');
     expect(await c.closed).toBe(1001);
     expect(await srv.exit).toBe(0);
+    // It ended because nothing was left open, not by force.
+    expect(srv.stderr()).not.toContain('forcing exit');
     expect(readdirSync(runtime)).toEqual([]);
     await expect(fetch(`${url}/api/health`)).rejects.toThrow();
   });

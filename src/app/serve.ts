@@ -107,7 +107,15 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
   const onSignal = (sig: NodeJS.Signals) => {
     app.logger.info('shutting down', { signal: sig });
     stop().then(
-      () => process.exit(0),
+      () => {
+        // Everything is disposed, so the event loop should empty and the process end by itself.
+        // If some handle is still open, say which and exit anyway.
+        process.exitCode = 0;
+        setTimeout(() => {
+          process.stderr.write(`icpy: forcing exit; still open: ${process.getActiveResourcesInfo().join(', ')}\n`);
+          process.exit(0);
+        }, 3000).unref();
+      },
       (err) => {
         app.logger.error('shutdown failed', describeError(err));
         process.exit(1);
