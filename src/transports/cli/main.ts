@@ -1,20 +1,208 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CliError, ExitCode, RpcCallError, usageError } from './cli-error.js';
+import { identityFrom } from './client-identity.js';
+import type { Command, CommandContext, OptionsConfig, OptionValues } from './command.js';
+import { findServer, type ServerTarget } from './discovery.js';
+import { HttpRpcClient } from './http-client.js';
+import { createOutput, type Output } from './output.js';
+import type { WsRpcClient } from './ws-client.js';
+
 /**
  * The `icpy` command (client side). `icpy serve` is routed to app/serve by bin/icpy.js so that
- * client commands never load the server's modules.
+ * client commands never load the server's modules; each command's module is loaded on demand.
  */
-const USAGE = `Usage: icpy <command> [options]
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  open: { summary: 'open FILE[:LINE[:COL]] in every connected editor', load: async () => (await import('./commands/open.js')).openCommand },
+  ls: { summary: 'list a folder', load: async () => (await import('./commands/files.js')).lsCommand },
+  cat: { summary: 'print a file', load: async () => (await import('./commands/files.js')).catCommand },
+  write: { summary: 'write stdin to a file (--expect-version for safe edits)', load: async () => (await import('./commands/files.js')).writeCommand },
+  rm: { summary: 'delete a file or folder', load: async () => (await import('./commands/files.js')).rmCommand },
+  mv: { summary: 'move or rename', load: async () => (await import('./commands/files.js')).mvCommand },
+  cp: { summary: 'copy', load: async () => (await import('./commands/files.js')).cpCommand },
+  mkdir: { summary: 'create a folder', load: async () => (await import('./commands/files.js')).mkdirCommand },
+  search: { summary: 'search file contents', load: async () => (await import('./commands/files.js')).searchCommand },
+  terminal: { summary: 'attach to a terminal, or new|ls|run|kill', load: async () => (await import('./commands/terminal.js')).terminalCommand },
+  events: { summary: 'follow the event stream (one JSON object per line)', load: async () => (await import('./commands/events.js')).eventsCommand },
+  status: { summary: 'server, root, connections and terminals', load: async () => (await import('./commands/status.js')).statusCommand },
+  workspace: { summary: 'show the workspace state; open/close/layout', load: async () => (await import('./commands/workspace.js')).workspaceCommand },
+  call: { summary: 'call any method: call METHOD [JSON | key=value…]', load: async () => (await import('./commands/call.js')).callCommand },
+  methods: { summary: 'list every method the server offers', load: async () => (await import('./commands/call.js')).methodsCommand },
+  help: { summary: 'help [COMMAND | METHOD]', load: async () => (await import('./commands/call.js')).helpCommand },
+};
+
+export const GLOBAL_OPTIONS: OptionsConfig = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  agent: { type: 'string' },
+  name: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const GLOBAL_USAGE = `Global options:
+  --url URL        server to talk to (else ICPY_URL, else the server serving this folder)
+  --token T        token (else ICPY_TOKEN, else from the runtime file)
+  --json           machine output (JSON)
+  --agent NAME     act as agent NAME (else ICPY_AGENT); other clients see who acted
+  --name NAME      display name of this CLI client (else ICPY_NAME)
+  -h, --help       help for a command`;
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  return `Usage: icpy <command> [args] [options]
+       icpy FILE[:LINE[:COL]]     open a file in every connected editor
 
 Commands:
-  serve [DIR]          serve a workspace folder (see: icpy serve --help)
-  help                 show this help
-`;
+  ${'serve'.padEnd(width)}  serve a workspace folder (icpy serve --help)
+${lines.join('\n')}
 
-export async function main(argv: string[]): Promise<number> {
-  const [cmd] = argv;
-  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
+${GLOBAL_USAGE}
+
+Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable.
+More: icpy help COMMAND, icpy help METHOD (e.g. icpy help files.read), docs/cli.md`;
+}
+
+/** A first word that is no command but looks like a path is `icpy open`. */
+function looksLikeFile(word: string, cwd: string): boolean {
+  if (word.startsWith('-')) return false;
+  if (/[/\\.~]/.test(word)) return true;
+  return existsSync(resolve(cwd, word.replace(/(:\d+){1,2}$/, '')));
+}
+
+export async function lookupCommand(name: string): Promise<Command | undefined> {
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  return entry?.load();
+}
+
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
+}
+
+export async function main(argv: string[], io: { cwd?: string } = {}): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const json = argv.includes('--json');
+  const out = createOutput(json);
+  let ws: WsRpcClient | undefined;
+  try {
+    let [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h') {
+      (name === undefined ? process.stderr : process.stdout).write(usage() + '\n');
+      return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+    }
+    if (name.startsWith('-')) {
+      // Global options first (`icpy --json status`): the command is the first positional.
+      const i = argv.findIndex((a, k) => !a.startsWith('-') && !(k > 0 && ['--url', '--token', '--agent', '--name'].includes(argv[k - 1]!)));
+      if (i < 0) throw usageError('no command given', usage());
+      name = argv[i]!;
+      rest = [...argv.slice(0, i), ...argv.slice(i + 1)];
+    }
+    let command = await lookupCommand(name);
+    if (!command) {
+      if (!looksLikeFile(name, cwd)) throw usageError(`unknown command '${name}' (see: icpy help)`);
+      command = await lookupCommand('open');
+      rest = [name, ...rest];
+    }
+    let parsed: { values: OptionValues; positionals: string[] };
+    try {
+      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command!.options }, allowPositionals: true, strict: true }) as typeof parsed;
+    } catch (err) {
+      throw usageError(`${command!.name}: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}`, command!.usage);
+    }
+    const { values, positionals } = parsed;
+    if (values.help && command!.name !== 'help') {
+      process.stdout.write(`${command!.usage}\n\n${GLOBAL_USAGE}\n`);
+      return ExitCode.Ok;
+    }
+    const identity = identityFrom({ agent: values.agent as string | undefined, name: values.name as string | undefined });
+    let target: ServerTarget | undefined;
+    let http: HttpRpcClient | undefined;
+    let root: Promise<string> | undefined;
+    const ctx: CommandContext = {
+      positionals,
+      values,
+      out,
+      identity,
+      cwd,
+      target: () => (target ??= findServer({ url: values.url as string | undefined, token: values.token as string | undefined, cwd })),
+      http: () => (http ??= new HttpRpcClient(ctx.target(), identity)),
+      ws: async () => {
+        if (!ws) {
+          const { WsRpcClient } = await import('./ws-client.js');
+          ws = await WsRpcClient.connect(ctx.target(), identity);
+        }
+        return ws;
+      },
+      root: () =>
+        (root ??= (async () => {
+          const known = ctx.target().root;
+          if (known) return known;
+          const info = (await ctx.http().call('server.info')) as { root: string };
+          return info.root;
+        })()),
+      serverPath: async (p) => toServerPath(p, cwd, await ctx.root()),
+    };
+    return (await command!.run(ctx)) ?? ExitCode.Ok;
+  } catch (err) {
+    return report(err, out);
+  } finally {
+    if (ws) await ws.close().catch(() => undefined);
   }
-  process.stderr.write(`icpy: unknown command '${cmd}'\n\n${USAGE}`);
-  return 2;
+}
+
+/**
+ * Paths typed in a shell are relative to the current folder; the server wants them relative to
+ * its root. A path outside the root is passed through (the server refuses it clearly).
+ */
+export function toServerPath(p: string, cwd: string, root: string): string {
+  const abs = resolve(cwd, p);
+  for (const r of new Set([root, realOr(root)])) {
+    for (const a of new Set([abs, realParentOr(abs)])) {
+      if (a === r || a.startsWith(r.endsWith(sep) ? r : r + sep)) return relative(r, a).split(sep).join('/') || '.';
+    }
+  }
+  // Not under the root from here (e.g. a remote server): a relative path is taken as root-relative.
+  return isAbsolute(p) ? p : p.split(sep).join('/');
+}
+
+function realOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** realpath of the deepest existing ancestor, so paths of files not yet created still map. */
+function realParentOr(p: string): string {
+  const rest: string[] = [];
+  let head = p;
+  for (;;) {
+    try {
+      return resolve(realpathSync(head), ...rest);
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return p;
+      rest.unshift(basename(head));
+      head = parent;
+    }
+  }
+}
+
+/** Print an error the way scripts can rely on, and pick the exit code. */
+export function report(err: unknown, out: Output): number {
+  if (err instanceof RpcCallError) {
+    if (out.json) out.jsonLine({ error: err.toWire() });
+    process.stderr.write(`icpy: ${err.code}: ${err.message}\n`);
+    return ExitCode.CallFailed;
+  }
+  if (err instanceof CliError) {
+    if (out.json && err.exitCode !== ExitCode.Usage) out.jsonLine({ error: { code: err.exitCode === ExitCode.NoServer ? 'NO_SERVER' : 'FAILED', message: err.message } });
+    process.stderr.write(`icpy: ${err.message}\n${err.detail && err.exitCode === ExitCode.Usage ? `\n${err.detail}\n` : ''}`);
+    return err.exitCode;
+  }
+  process.stderr.write(`icpy: ${(err as Error)?.stack ?? String(err)}\n`);
+  return ExitCode.CallFailed;
 }
