@@ -26,13 +26,14 @@ function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+/** Start the CLI; `done` settles when it exits; `stdout()` is what it printed so far. */
+function startCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`icpy ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
@@ -42,8 +43,24 @@ function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; in
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
   });
+  child.stdin.end(opts.input ?? '');
+  return { child, done, stdout: () => stdout };
+}
+
+function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<Run> {
+  return startCli(args, opts).done;
+}
+
+/** Poll until pred() is truthy (generous timeout; no timing assertion). */
+async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 describe('icpy CLI', () => {
@@ -175,6 +192,36 @@ describe('icpy CLI', () => {
       } finally {
         await c.close();
       }
+    });
+  });
+
+  describe('events', () => {
+    it('prints events produced by another client, one JSON object per line', async () => {
+      const run = startCli(['events', 'client.demo.**', '--count', '2', '--name', 'watcher'], { env });
+      // Wait until the CLI's subscription is live on the server.
+      await until(() => s.app.connections.list().find((c) => c.name === 'watcher' && c.subscriptions > 0), 'the CLI to subscribe');
+      const other = await connect(s, { kind: 'browser', name: 'Bob' });
+      try {
+        await other.call('events.emit', { topic: 'client.other.ignored', data: 0 });
+        await other.call('events.emit', { topic: 'client.demo.one', data: { n: 1 } });
+        await other.call('events.emit', { topic: 'client.demo.two', data: { n: 2 } });
+        const r = await run.done;
+        expect(r.code).toBe(0);
+        const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+        expect(lines.map((e) => e.topic)).toEqual(['client.demo.one', 'client.demo.two']);
+        expect(lines[0]).toMatchObject({ data: { n: 1 }, source: { kind: 'browser', name: 'Bob' } });
+        expect(lines[1].seq).toBeGreaterThan(lines[0].seq);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('--since replays missed events first', async () => {
+      const { seq } = await s.call('events.emit', { topic: 'client.replay.a', data: 'a' });
+      await s.call('events.emit', { topic: 'client.replay.b', data: 'b' });
+      const r = await icpy(['events', 'client.replay.*', '--since', String(seq - 1), '--count', '2']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual(['a', 'b']);
     });
   });
 });
