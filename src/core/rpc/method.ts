@@ -40,7 +40,7 @@ export interface Session {
   readonly bufferedAmount: number;
   /** Disposed when the connection closes. */
   readonly resources: DisposableStore;
-  /** Named resources (e.g. subscriptions by id), so methods can find and release them. */
+  /** Named resources (e.g. subscriptions by id), so methods can find and release them; all disposed when the connection closes. */
   readonly handles: Map<string, { dispose(): void }>;
 }
 

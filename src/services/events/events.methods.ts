@@ -51,8 +51,8 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
         },
       });
       const id = sub.id;
+      // The session disposes its handles when the connection closes.
       session.handles.set(id, sub);
-      session.resources.add({ dispose: () => sub!.dispose() });
       const start = () => sub!.resume();
       if (ctx.afterReply) ctx.afterReply(start);
       else start();

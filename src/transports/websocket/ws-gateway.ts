@@ -61,13 +61,24 @@ export class WsSession implements Session {
   readonly resources = new DisposableStore();
   readonly handles = new Map<string, { dispose(): void }>();
   private writableWaiters: (() => void)[] = [];
-  private drainArmed = false;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
     readonly info: ConnectionInfo,
     private readonly highWater: number,
-  ) {}
+  ) {
+    // Named handles (subscriptions, attachments) die with the connection.
+    this.resources.add({
+      dispose: () => {
+        clearTimeout(this.drainTimer);
+        this.writableWaiters = [];
+        const hs = [...this.handles.values()];
+        this.handles.clear();
+        for (const h of hs) h.dispose();
+      },
+    });
+  }
 
   send(text: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
@@ -95,25 +106,23 @@ export class WsSession implements Session {
 
   onWritable(cb: () => void): void {
     this.writableWaiters.push(cb);
-    if (this.drainArmed) return;
-    this.drainArmed = true;
+    if (this.drainTimer) return;
+    // ws has no drain event of its own; poll the buffered amount while someone waits.
     const check = () => {
+      this.drainTimer = undefined;
       if (this.ws.readyState !== this.ws.OPEN) {
-        this.drainArmed = false;
         this.writableWaiters = [];
         return;
       }
       if (this.ws.bufferedAmount >= this.highWater / 2) {
-        timer = setTimeout(check, 10);
+        this.drainTimer = setTimeout(check, 10);
         return;
       }
-      this.drainArmed = false;
       const waiters = this.writableWaiters;
       this.writableWaiters = [];
       for (const w of waiters) w();
     };
-    let timer = setTimeout(check, 10);
-    this.resources.add({ dispose: () => clearTimeout(timer) });
+    this.drainTimer = setTimeout(check, 10);
   }
 }
 
