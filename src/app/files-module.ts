@@ -1,5 +1,6 @@
 import { FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
 import { DisposableStore } from '../core/lifecycle.js';
+import { registerFilesRoutes } from '../transports/http/files-routes.js';
 import type { AppModule } from './modules.js';
 
 /** Extra watcher ignore globs (relative to the root), comma-separated. */
@@ -10,7 +11,7 @@ function watchIgnoreFromEnv(): string[] {
     .filter(Boolean);
 }
 
-/** files.* methods, fs.* events from the native watcher. */
+/** files.* methods, fs.* events from the native watcher, and /api/files/{path} REST. */
 export const filesModule: AppModule = {
   name: 'files',
   async setup(ctx) {
@@ -30,6 +31,7 @@ export const filesModule: AppModule = {
       store.add(watcher);
       store.add(ctx.registry.register(...createFilesMethods(files)));
       store.add(ctx.registry.registerEvents(...filesEvents));
+      ctx.addOpenApiPaths(registerFilesRoutes(ctx.http, files).openApi);
     } catch (err) {
       await watcher.dispose();
       await store.dispose();

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientKind, EventSource } from '../../core/broker/index.js';
+import { IcpyError, toWireError, httpStatusOf } from '../../core/errors.js';
+import type { ExtraPaths } from './openapi.js';
+
+/** What the file routes need; the files service satisfies it structurally. */
+export interface FilesHttpBackend {
+  openForRead(path: string): Promise<{
+    rel: string;
+    size: number;
+    mtime: number;
+    version: string;
+    stream(range?: { start: number; end: number }): Readable;
+  }>;
+  write(
+    path: string,
+    body: Buffer | Readable,
+    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
+  ): Promise<{ path: string; version: string; size: number; mtime: number; created: boolean }>;
+  delete(path: string, opts: { recursive?: boolean; expectedVersion?: string; source?: EventSource }): Promise<{ path: string }>;
+}
+
+const TYPES: Record<string, string> = {
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  log: 'text/plain; charset=utf-8',
+  py: 'text/x-python; charset=utf-8',
+  ts: 'text/plain; charset=utf-8',
+  tsx: 'text/plain; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  json: 'application/json',
+  html: 'text/html; charset=utf-8',
+  htm: 'text/html; charset=utf-8',
+  xml: 'application/xml',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  ico: 'image/x-icon',
+  pdf: 'application/pdf',
+  wasm: 'application/wasm',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  mp3: 'audio/mpeg',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  wav: 'audio/wav',
+  woff2: 'font/woff2',
+  ipynb: 'application/json',
+  yaml: 'text/yaml; charset=utf-8',
+  yml: 'text/yaml; charset=utf-8',
+  toml: 'text/plain; charset=utf-8',
+  sh: 'text/plain; charset=utf-8',
+};
+/** Types a browser would execute or render with script: always served as downloads. */
+const ACTIVE = /^(text\/html|image\/svg\+xml|application\/xml|application\/xhtml\+xml|text\/xml)/;
+
+export function contentTypeOf(path: string): string {
+  const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1).toLowerCase() : '';
+  return TYPES[ext] ?? 'application/octet-stream';
+}
+
+const KINDS = new Set<ClientKind>(['browser', 'cli', 'agent']);
+
+function sourceFrom(req: FastifyRequest): EventSource {
+  const kindRaw = String(req.headers['x-icpy-client-kind'] ?? 'cli');
+  const kind = (KINDS.has(kindRaw as ClientKind) ? kindRaw : 'cli') as ClientKind;
+  const name = String(req.headers['x-icpy-client-name'] ?? '').slice(0, 100) || `${kind}-http`;
+  return { connectionId: `h-${randomUUID().slice(0, 8)}`, kind, name };
+}
+
+function etagOf(version: string): string {
+  return `"${version}"`;
+}
+
+/** `"v"`, `W/"v"` → v; `*` stays `*`. */
+function parseEtagList(h: string | undefined): string[] | undefined {
+  if (!h) return undefined;
+  return h.split(',').map((s) => s.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'));
+}
+
+function parseRange(h: string, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+  if (!m) return undefined; // multi-range or malformed: ignored, the whole file is sent
+  const [, a, b] = m;
+  if (a === '' && b === '') return undefined;
+  let start: number;
+  let end: number;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'unsatisfiable';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+function sendError(reply: FastifyReply, err: unknown, status?: number): FastifyReply {
+  return reply
+    .code(status ?? httpStatusOf(err))
+    .type('application/json')
+    .send({ error: toWireError(err) });
+}
+
+function pathParam(req: FastifyRequest): string {
+  return (req.params as { '*': string })['*'] ?? '';
+}
+
+function flag(v: unknown): boolean {
+  return v === '1' || v === 'true' || v === '';
+}
+
+/**
+ * REST for raw file bytes: GET (streamed, ETag, Range, safe Content-Type), PUT (streamed to disk,
+ * If-Match / If-None-Match), DELETE. Registered in its own Fastify scope so PUT can take any
+ * body as a stream without the JSON parsers or the message-size limit of the RPC routes.
+ */
+export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBackend): { openApi: ExtraPaths } {
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+    scope.get('/api/files/*', async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      let f;
+      try {
+        f = await files.openForRead(pathParam(req));
+      } catch (err) {
+        return sendError(reply, err);
+      }
+      const etag = etagOf(f.version);
+      const type = contentTypeOf(f.rel);
+      const name = f.rel.split('/').pop() || 'file';
+      const download = ACTIVE.test(type) || flag(q.download);
+      reply
+        .header('ETag', etag)
+        .header('Last-Modified', new Date(f.mtime).toUTCString())
+        .header('Accept-Ranges', 'bytes')
+        .header('Cache-Control', 'no-cache')
+        .header('X-Content-Type-Options', 'nosniff')
+        .header('Content-Security-Policy', "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'")
+        .header('Cross-Origin-Resource-Policy', 'same-origin')
+        .header('Content-Disposition', `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .type(type);
+      const inm = parseEtagList(req.headers['if-none-match']);
+      if (inm && (inm.includes(f.version) || inm.includes('*'))) return reply.code(304).send();
+      const rangeHeader = req.headers.range;
+      const ifRange = req.headers['if-range'] as string | undefined;
+      const rangeApplies = rangeHeader && (!ifRange || parseEtagList(ifRange)?.[0] === f.version);
+      if (rangeApplies) {
+        const r = parseRange(rangeHeader, f.size);
+        if (r === 'unsatisfiable') {
+          return reply.code(416).header('Content-Range', `bytes */${f.size}`).type('application/json').send({
+            error: { code: -32600, message: `Range not satisfiable for a ${f.size}-byte file`, data: { code: 'INVALID_REQUEST', size: f.size } },
+          });
+        }
+        if (r) {
+          reply.code(206).header('Content-Range', `bytes ${r.start}-${r.end}/${f.size}`).header('Content-Length', String(r.end - r.start + 1));
+          return reply.send(req.method === 'HEAD' ? '' : f.stream(r));
+        }
+      }
+      reply.header('Content-Length', String(f.size));
+      return reply.send(req.method === 'HEAD' ? '' : f.stream());
+    });
+
+    scope.put('/api/files/*', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const ifMatch = parseEtagList(req.headers['if-match']);
+      const ifNoneMatch = req.headers['if-none-match'];
+      let expectedVersion: string | null | undefined;
+      if (ifNoneMatch?.trim() === '*') expectedVersion = null;
+      else if (ifMatch && ifMatch[0] !== '*') expectedVersion = ifMatch[0];
+      const body = (req.body as Readable | undefined) ?? Buffer.alloc(0);
+      try {
+        if (ifMatch?.[0] === '*') {
+          // "any existing version": look the version up, then write conditionally on it.
+          const cur = await files.openForRead(pathParam(req)).catch(() => undefined);
+          if (!cur) throw new IcpyError('VERSION_CONFLICT', 'If-Match: * but the file does not exist', { path: pathParam(req), currentVersion: null });
+          expectedVersion = cur.version;
+        }
+        const res = await files.write(pathParam(req), body, { expectedVersion, mkdirs: flag(q.mkdirs), source: sourceFrom(req) });
+        return reply.code(res.created ? 201 : 200).header('ETag', etagOf(res.version)).type('application/json').send(res);
+      } catch (err) {
+        // Drain what the client is still sending so it reads our answer instead of a reset.
+        if (typeof (body as Readable).resume === 'function') (body as Readable).resume();
+        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && (ifMatch || ifNoneMatch);
+        return sendError(reply, err, precondition ? 412 : undefined);
+      }
+    });
+
+    scope.delete('/api/files/*', async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      const ifMatch = parseEtagList(req.headers['if-match']);
+      try {
+        const res = await files.delete(pathParam(req), {
+          recursive: flag(q.recursive),
+          expectedVersion: ifMatch && ifMatch[0] !== '*' ? ifMatch[0] : undefined,
+          source: sourceFrom(req),
+        });
+        return reply.code(200).type('application/json').send(res);
+      } catch (err) {
+        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && ifMatch;
+        return sendError(reply, err, precondition ? 412 : undefined);
+      }
+    });
+  });
+
+  return { openApi: FILES_OPENAPI };
+}
+
+const errorRef = { content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'object' } } } } } };
+const pathParamDoc = {
+  name: 'path',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Workspace-relative file path (slashes allowed, URL-encoded segments)',
+};
+const writeResult = {
+  type: 'object',
+  required: ['path', 'version', 'size', 'mtime', 'created'],
+  properties: { path: { type: 'string' }, version: { type: 'string' }, size: { type: 'integer' }, mtime: { type: 'integer' }, created: { type: 'boolean' } },
+};
+
+export const FILES_OPENAPI: ExtraPaths = {
+  '/api/files/{path}': {
+    get: {
+      operationId: 'filesGet',
+      summary: 'Raw bytes of a file, streamed',
+      description:
+        'ETag is the file version (as files.read/stat return it). Supports Range (single range → 206 with Content-Range; unsatisfiable → 416), If-None-Match (→ 304) and If-Range. Content-Type follows the extension; responses carry `Content-Security-Policy: sandbox`, `X-Content-Type-Options: nosniff`, and HTML/SVG/XML are sent as attachments, so a workspace file never runs script in the API origin.',
+      parameters: [
+        pathParamDoc,
+        { name: 'Range', in: 'header', required: false, schema: { type: 'string' }, description: 'bytes=START-END | bytes=START- | bytes=-SUFFIX' },
+        { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
+        { name: 'download', in: 'query', required: false, schema: { type: 'string' }, description: '1 → Content-Disposition: attachment' },
+      ],
+      responses: {
+        '200': { description: 'The whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        '304': { description: 'Not modified (If-None-Match matched)' },
+        '403': { description: 'PATH_OUTSIDE_WORKSPACE', ...errorRef },
+        '404': { description: 'FILE_NOT_FOUND', ...errorRef },
+        '416': { description: 'Range not satisfiable', ...errorRef },
+      },
+    },
+    put: {
+      operationId: 'filesPut',
+      summary: 'Create or replace a file with the request body, streamed to disk atomically',
+      description:
+        'Any Content-Type; the body is streamed to a temp file and renamed over the target (no size limit, not buffered in memory). If-Match: "VERSION" writes only over that version, If-Match: * only over an existing file, If-None-Match: * only when the file does not exist; a failed precondition answers 412 with error code VERSION_CONFLICT and data.currentVersion.',
+      parameters: [
+        pathParamDoc,
+        { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } },
+        { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string', enum: ['*'] } },
+        { name: 'mkdirs', in: 'query', required: false, schema: { type: 'string' }, description: '1 → create missing parent folders' },
+      ],
+      requestBody: { required: false, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } }, '*/*': { schema: {} } } },
+      responses: {
+        '200': { description: 'Replaced', content: { 'application/json': { schema: writeResult } } },
+        '201': { description: 'Created', content: { 'application/json': { schema: writeResult } } },
+        '403': { description: 'PATH_OUTSIDE_WORKSPACE or READ_ONLY_PATH (.icpy/)', ...errorRef },
+        '412': { description: 'VERSION_CONFLICT (precondition failed)', ...errorRef },
+      },
+    },
+    delete: {
+      operationId: 'filesDelete',
+      summary: 'Delete a file or folder',
+      parameters: [
+        pathParamDoc,
+        { name: 'recursive', in: 'query', required: false, schema: { type: 'string' }, description: '1 → delete a non-empty folder' },
+        { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } },
+      ],
+      responses: {
+        '200': { description: 'Deleted', content: { 'application/json': { schema: { type: 'object', properties: { path: { type: 'string' } } } } } },
+        '404': { description: 'FILE_NOT_FOUND', ...errorRef },
+        '409': { description: 'DIRECTORY_NOT_EMPTY', ...errorRef },
+        '412': { description: 'VERSION_CONFLICT', ...errorRef },
+      },
+    },
+  },
+};

@@ -1,0 +1,163 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from './helpers/server.js';
+
+describe('files over REST (/api/files/{path})', () => {
+  let s: TestServer;
+  let outside: string;
+  const auth = () => ({ authorization: `Bearer ${s.token}` });
+  const url = (p: string) => `${s.url}/api/files/${p}`;
+
+  beforeAll(async () => {
+    s = await startServer();
+    outside = mkdtempSync(join(tmpdir(), 'icpy-outside-'));
+    writeFileSync(join(outside, 'secret.txt'), 'secret');
+  });
+  afterAll(async () => {
+    await s.close();
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it('PUT creates then replaces, GET returns bytes with ETag = files.read version', async () => {
+    let res = await fetch(url('dir/hello.txt?mkdirs=1'), { method: 'PUT', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'hello world' });
+    expect(res.status).toBe(201);
+    const created = await res.json();
+    expect(created).toMatchObject({ path: 'dir/hello.txt', size: 11, created: true });
+    expect(res.headers.get('etag')).toBe(`"${created.version}"`);
+    res = await fetch(url('dir/hello.txt'), { headers: auth() });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello world');
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.headers.get('etag')).toBe(`"${created.version}"`);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const read = await s.call('files.read', { path: 'dir/hello.txt' });
+    expect(`"${read.version}"`).toBe(res.headers.get('etag'));
+    // 304
+    res = await fetch(url('dir/hello.txt'), { headers: { ...auth(), 'if-none-match': `"${created.version}"` } });
+    expect(res.status).toBe(304);
+    // JSON bodies are stored verbatim too (no parser in the way)
+    res = await fetch(url('data.json'), { method: 'PUT', headers: { ...auth(), 'content-type': 'application/json' }, body: '{"a":1' });
+    expect(res.status).toBe(201);
+    expect(readFileSync(join(s.root, 'data.json'), 'utf8')).toBe('{"a":1');
+    // no content type at all
+    res = await fetch(url('raw.bin'), { method: 'PUT', headers: auth(), body: new Uint8Array([0, 1, 2, 3]) });
+    expect(res.status).toBe(201);
+    expect(readFileSync(join(s.root, 'raw.bin'))).toEqual(Buffer.from([0, 1, 2, 3]));
+  });
+
+  it('serves binary files and byte ranges', async () => {
+    const bytes = Buffer.alloc(1000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = i % 256;
+    writeFileSync(join(s.root, 'img.png'), bytes);
+    let res = await fetch(url('img.png'), { headers: auth() });
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes);
+    res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=10-19' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-range')).toBe('bytes 10-19/1000');
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes.subarray(10, 20));
+    res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=-5' } });
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes.subarray(995));
+    res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=990-' } });
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes.subarray(990));
+    res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=5000-' } });
+    expect(res.status).toBe(416);
+    expect(res.headers.get('content-range')).toBe('bytes */1000');
+    await res.text();
+  });
+
+  it('serves workspace HTML so it cannot run script in the API origin', async () => {
+    writeFileSync(join(s.root, 'evil.html'), '<script>fetch("/api/rpc")</script>');
+    const res = await fetch(url('evil.html'), { headers: auth() });
+    expect(res.headers.get('content-security-policy')).toMatch(/sandbox/);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    await res.text();
+  });
+
+  it('honours If-Match and If-None-Match on PUT (412 with the current version)', async () => {
+    let res = await fetch(url('cond.txt'), { method: 'PUT', headers: auth(), body: 'v1' });
+    const v1 = (await res.json()).version;
+    res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': `"${v1}"` }, body: 'v2' });
+    expect(res.status).toBe(200);
+    const v2 = (await res.json()).version;
+    res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': `"${v1}"` }, body: 'v3' });
+    expect(res.status).toBe(412);
+    const body = await res.json();
+    expect(body.error.data).toMatchObject({ code: 'VERSION_CONFLICT', currentVersion: v2 });
+    expect(readFileSync(join(s.root, 'cond.txt'), 'utf8')).toBe('v2');
+    res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-none-match': '*' }, body: 'v4' });
+    expect(res.status).toBe(412);
+    await res.text();
+    res = await fetch(url('fresh.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': '*' }, body: 'x' });
+    expect(res.status).toBe(412);
+    await res.text();
+  });
+
+  it('DELETE removes files and refuses non-empty folders without recursive', async () => {
+    writeFileSync(join(s.root, 'gone.txt'), 'x');
+    let res = await fetch(url('gone.txt'), { method: 'DELETE', headers: auth() });
+    expect(res.status).toBe(200);
+    await res.text();
+    res = await fetch(url('gone.txt'), { headers: auth() });
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.data.code).toBe('FILE_NOT_FOUND');
+    res = await fetch(url('dir'), { method: 'DELETE', headers: auth() });
+    expect(res.status).toBe(409);
+    await res.text();
+    res = await fetch(url('dir?recursive=1'), { method: 'DELETE', headers: auth() });
+    expect(res.status).toBe(200);
+    await res.text();
+  });
+
+  it('refuses paths outside the workspace and .icpy/', async () => {
+    symlinkSync(outside, join(s.root, 'out'));
+    for (const p of ['out/secret.txt', '..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd']) {
+      const res = await fetch(url(p), { headers: auth() });
+      expect(res.status).toBe(403);
+      expect((await res.json()).error.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
+    }
+    let res = await fetch(url('out/new.txt'), { method: 'PUT', headers: auth(), body: 'x' });
+    expect(res.status).toBe(403);
+    await res.text();
+    res = await fetch(url('.icpy/x'), { method: 'PUT', headers: auth(), body: 'x' });
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.data.code).toBe('READ_ONLY_PATH');
+    res = await fetch(url('x.txt'), { method: 'PUT', body: 'x' });
+    expect(res.status).toBe(401);
+    await res.text();
+  });
+
+  it('streams a large upload to disk (64 MiB, chunked, no Content-Length)', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 97);
+    let sent = 0;
+    const src = new Readable({
+      read() {
+        if (sent >= 64) return this.push(null);
+        sent++;
+        this.push(chunk);
+      },
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      const u = new URL(url('big.bin'));
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { ...auth(), 'content-type': 'application/octet-stream' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      src.pipe(req);
+    });
+    expect(status).toBe(201);
+    expect(statSync(join(s.root, 'big.bin')).size).toBe(64 * 1024 * 1024);
+  });
+
+  it('documents the routes in OpenAPI', async () => {
+    const res = await fetch(`${s.url}/api/openapi.json`, { headers: auth() });
+    const doc = await res.json();
+    expect(Object.keys(doc.paths['/api/files/{path}'])).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
+  });
+});
