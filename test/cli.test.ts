@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ const BIN = join(ROOT, 'bin', 'icpy.js');
 interface Run {
   code: number | null;
   stdout: string;
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -27,11 +28,15 @@ function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
 }
 
 /** Start the CLI; `done` settles when it exits; `stdout()` is what it printed so far. */
-function startCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }) {
+function startCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; timeoutMs?: number }) {
   const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    chunks.push(d);
+    stdout += d;
+  });
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<Run>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
@@ -41,14 +46,14 @@ function startCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; 
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
+      resolvePromise({ code, stdout, stderr, stdoutBytes: Buffer.concat(chunks) });
     });
   });
   child.stdin.end(opts.input ?? '');
   return { child, done, stdout: () => stdout };
 }
 
-function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<Run> {
+function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; timeoutMs?: number }): Promise<Run> {
   return startCli(args, opts).done;
 }
 
@@ -67,7 +72,7 @@ describe('icpy CLI', () => {
   let s: TestServer;
   let runtimeDir: string;
   let env: NodeJS.ProcessEnv;
-  const icpy = (args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) => runCli(args, { env: opts.env ?? env, cwd: opts.cwd, input: opts.input });
+  const icpy = (args: string[], opts: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}) => runCli(args, { env: opts.env ?? env, cwd: opts.cwd, input: opts.input });
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'transports', 'cli', 'main.js'))) throw new Error('run `npm run build` before this test');
@@ -192,6 +197,93 @@ describe('icpy CLI', () => {
       } finally {
         await c.close();
       }
+    });
+  });
+
+  describe('files', () => {
+    it('write then cat round trip; a stale --expect-version fails with exit 1 and the conflict', async () => {
+      mkdirSync(join(s.root, 'notes'), { recursive: true });
+      const cwd = join(s.root, 'notes');
+      const w = await icpy(['write', 'a.txt', '--json'], { cwd, input: 'first\n' });
+      expect(w.stderr).toBe('');
+      expect(w.code).toBe(0);
+      const v1 = JSON.parse(w.stdout).version;
+      expect(JSON.parse(w.stdout).path).toBe('notes/a.txt');
+      const c = await icpy(['cat', 'a.txt'], { cwd });
+      expect(c.code).toBe(0);
+      expect(c.stdout).toBe('first\n');
+      // Safe edit at the current version succeeds…
+      const w2 = await icpy(['write', 'a.txt', '--expect-version', v1], { cwd, input: 'second\n' });
+      expect(w2.code).toBe(0);
+      expect(w2.stdout).toMatch(/wrote notes\/a.txt .*version/);
+      // …and a second edit still holding v1 is refused.
+      const w3 = await icpy(['write', 'a.txt', '--expect-version', v1], { cwd, input: 'third\n' });
+      expect(w3.code).toBe(1);
+      expect(w3.stderr).toMatch(/^icpy: VERSION_CONFLICT: /);
+      // Run from outside the root (as against a remote server), a relative path is root-relative.
+      const remote = await icpy(['cat', 'notes/a.txt'], { cwd: tmpdir() });
+      expect(remote.code).toBe(0);
+      expect(remote.stdout).toBe('second\n');
+    });
+
+    it('ls, mkdir, mv, cp, rm, and binary content', async () => {
+      const cwd = s.root;
+      expect((await icpy(['mkdir', 'd1/d2'], { cwd })).code).toBe(0);
+      const bin = Buffer.from([0, 0xff, 1, 0xc3]); // not UTF-8: sent as base64
+      expect((await icpy(['write', 'd1/x.bin'], { cwd, input: bin })).code).toBe(0);
+      expect(readFileSync(join(cwd, 'd1', 'x.bin'))).toEqual(bin);
+      expect((await icpy(['cat', 'd1/x.bin'], { cwd })).stdoutBytes).toEqual(bin);
+      expect((await icpy(['cp', 'd1/x.bin', 'd1/y.bin'], { cwd })).code).toBe(0);
+      expect((await icpy(['mv', 'd1/y.bin', 'd1/d2/z.bin'], { cwd })).code).toBe(0);
+      const ls = await icpy(['ls', 'd1'], { cwd });
+      expect(ls.stdout.split('\n')).toEqual(['d2/', 'x.bin', '']);
+      const lsj = JSON.parse((await icpy(['ls', '--json'], { cwd: join(cwd, 'd1', 'd2') })).stdout);
+      expect(lsj.entries.map((e: { name: string }) => e.name)).toEqual(['z.bin']);
+      const exists = await icpy(['cp', 'd1/x.bin', 'd1/d2/z.bin'], { cwd });
+      expect(exists.code).toBe(1);
+      expect(exists.stderr).toContain('FILE_EXISTS');
+      const notEmpty = await icpy(['rm', 'd1'], { cwd });
+      expect(notEmpty.code).toBe(1);
+      expect(notEmpty.stderr).toContain('DIRECTORY_NOT_EMPTY');
+      expect((await icpy(['rm', '-r', 'd1'], { cwd })).code).toBe(0);
+      expect(existsSync(join(cwd, 'd1'))).toBe(false);
+    });
+  });
+
+  describe('open and workspace', () => {
+    it('icpy open (and icpy FILE:LINE) make a connected editor receive workspace.file.opened', async () => {
+      const browser = await connect(s, { kind: 'browser', name: 'editor' });
+      try {
+        await browser.call('events.subscribe', { patterns: ['workspace.file.*'] });
+        writeFileSync(join(s.root, 'main.py'), 'print(1)\n');
+        const r = await icpy(['open', 'main.py', '--agent', 'claude'], { cwd: s.root });
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        const ev = await browser.waitFor(() => browser.events().find((e) => e.topic === 'workspace.file.opened' && e.data.path === 'main.py'));
+        expect(ev.source).toMatchObject({ kind: 'agent', name: 'claude' });
+        const r2 = await icpy(['main.py:12:3'], { cwd: s.root });
+        expect(r2.code).toBe(0);
+        const ev2 = await browser.waitFor(() => browser.events().find((e) => e.topic === 'workspace.file.opened' && e.data.line === 12));
+        expect(ev2.data).toMatchObject({ path: 'main.py', line: 12, column: 3, alreadyOpen: true });
+        expect(ev2.source.kind).toBe('cli');
+        const ws = await icpy(['workspace', '--json']);
+        expect(JSON.parse(ws.stdout).state.editors.value).toMatchObject({ active: 'main.py' });
+        const human = await icpy(['workspace']);
+        expect(human.stdout).toMatch(/\* main\.py/);
+        expect((await icpy(['workspace', 'close', 'main.py'], { cwd: s.root })).code).toBe(0);
+        await browser.waitFor(() => browser.events().find((e) => e.topic === 'workspace.file.closed'));
+      } finally {
+        await browser.close();
+      }
+    });
+
+    it('workspace layouts: save and switch', async () => {
+      expect((await icpy(['workspace', 'save', 'wide'])).code).toBe(0);
+      expect((await icpy(['workspace', 'switch', 'wide'])).code).toBe(0);
+      expect(JSON.parse((await icpy(['workspace', 'layouts', '--json'])).stdout).saved).toContain('wide');
+      const bad = await icpy(['workspace', 'switch', 'no-such-layout']);
+      expect(bad.code).toBe(1);
+      expect((await icpy(['workspace', 'frobnicate'])).code).toBe(2);
     });
   });
 

@@ -107,7 +107,8 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     }
     let parsed: { values: OptionValues; positionals: string[] };
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command!.options }, allowPositionals: true, strict: true }) as typeof parsed;
+      const options = { ...GLOBAL_OPTIONS, ...command!.options };
+      parsed = parseArgs({ args: glueStringValues(rest, options), options, allowPositionals: true, strict: true }) as typeof parsed;
     } catch (err) {
       throw usageError(`${command!.name}: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}`, command!.usage);
     }
@@ -150,6 +151,28 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
   } finally {
     if (ws) await ws.close().catch(() => undefined);
   }
+}
+
+/**
+ * `--expect-version -x1` → `--expect-version=-x1`: values of string options may start with '-'
+ * (versions, patterns), which parseArgs would otherwise refuse as ambiguous.
+ */
+function glueStringValues(args: string[], options: OptionsConfig): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    let long: string | undefined;
+    if (a.startsWith('--') && !a.includes('=')) long = a.slice(2);
+    else if (/^-[^-]$/.test(a)) long = Object.entries(options).find(([, o]) => o.short === a[1])?.[0];
+    if (long && options[long]?.type === 'string' && i + 1 < args.length) {
+      out.push(`--${long}=${args[++i]}`);
+    } else out.push(a);
+  }
+  return out;
 }
 
 /**
