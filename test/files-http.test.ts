@@ -25,7 +25,7 @@ describe('files over REST (/api/files/{path})', () => {
   it('PUT creates then replaces, GET returns bytes with ETag = files.read version', async () => {
     let res = await fetch(url('dir/hello.txt?mkdirs=1'), { method: 'PUT', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'hello world' });
     expect(res.status).toBe(201);
-    const created = await res.json();
+    const created = (await res.json() as any);
     expect(created).toMatchObject({ path: 'dir/hello.txt', size: 11, created: true });
     expect(res.headers.get('etag')).toBe(`"${created.version}"`);
     res = await fetch(url('dir/hello.txt'), { headers: auth() });
@@ -81,13 +81,13 @@ describe('files over REST (/api/files/{path})', () => {
 
   it('honours If-Match and If-None-Match on PUT (412 with the current version)', async () => {
     let res = await fetch(url('cond.txt'), { method: 'PUT', headers: auth(), body: 'v1' });
-    const v1 = (await res.json()).version;
+    const v1 = ((await res.json() as any)).version;
     res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': `"${v1}"` }, body: 'v2' });
     expect(res.status).toBe(200);
-    const v2 = (await res.json()).version;
+    const v2 = ((await res.json() as any)).version;
     res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': `"${v1}"` }, body: 'v3' });
     expect(res.status).toBe(412);
-    const body = await res.json();
+    const body = (await res.json() as any);
     expect(body.error.data).toMatchObject({ code: 'VERSION_CONFLICT', currentVersion: v2 });
     expect(readFileSync(join(s.root, 'cond.txt'), 'utf8')).toBe('v2');
     res = await fetch(url('cond.txt'), { method: 'PUT', headers: { ...auth(), 'if-none-match': '*' }, body: 'v4' });
@@ -105,7 +105,7 @@ describe('files over REST (/api/files/{path})', () => {
     await res.text();
     res = await fetch(url('gone.txt'), { headers: auth() });
     expect(res.status).toBe(404);
-    expect((await res.json()).error.data.code).toBe('FILE_NOT_FOUND');
+    expect(((await res.json() as any)).error.data.code).toBe('FILE_NOT_FOUND');
     res = await fetch(url('dir'), { method: 'DELETE', headers: auth() });
     expect(res.status).toBe(409);
     await res.text();
@@ -119,14 +119,14 @@ describe('files over REST (/api/files/{path})', () => {
     for (const p of ['out/secret.txt', '..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd']) {
       const res = await fetch(url(p), { headers: auth() });
       expect(res.status).toBe(403);
-      expect((await res.json()).error.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
+      expect(((await res.json() as any)).error.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
     }
     let res = await fetch(url('out/new.txt'), { method: 'PUT', headers: auth(), body: 'x' });
     expect(res.status).toBe(403);
     await res.text();
     res = await fetch(url('.icpy/x'), { method: 'PUT', headers: auth(), body: 'x' });
     expect(res.status).toBe(403);
-    expect((await res.json()).error.data.code).toBe('READ_ONLY_PATH');
+    expect(((await res.json() as any)).error.data.code).toBe('READ_ONLY_PATH');
     res = await fetch(url('x.txt'), { method: 'PUT', body: 'x' });
     expect(res.status).toBe(401);
     await res.text();
@@ -157,7 +157,7 @@ describe('files over REST (/api/files/{path})', () => {
 
   it('documents the routes in OpenAPI', async () => {
     const res = await fetch(`${s.url}/api/openapi.json`, { headers: auth() });
-    const doc = await res.json();
+    const doc = (await res.json() as any);
     expect(Object.keys(doc.paths['/api/files/{path}'])).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
   });
 });

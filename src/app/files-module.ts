@@ -1,4 +1,4 @@
-import { FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
+import { FileSearch, FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
 import { DisposableStore } from '../core/lifecycle.js';
 import { registerFilesRoutes } from '../transports/http/files-routes.js';
 import type { AppModule } from './modules.js';
@@ -29,7 +29,8 @@ export const filesModule: AppModule = {
     try {
       await watcher.start();
       store.add(watcher);
-      store.add(ctx.registry.register(...createFilesMethods(files)));
+      const search = new FileSearch(files.guard.realRoot, files.ignores);
+      store.add(ctx.registry.register(...createFilesMethods(files, search)));
       store.add(ctx.registry.registerEvents(...filesEvents));
       ctx.addOpenApiPaths(registerFilesRoutes(ctx.http, files).openApi);
     } catch (err) {

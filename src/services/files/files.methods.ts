@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { IcpyError } from '../../core/errors.js';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
 import type { FileService } from './file-service.js';
+import type { FileSearch } from './file-search.js';
 
 const path = z.string().max(4096).describe("Workspace-relative path ('' or '.' = the root); an absolute path must lie inside the root");
 const version = z.string().describe('Opaque version of a file; compare for equality only');
@@ -26,8 +28,69 @@ const entrySchema = z.object({
   symlink: z.boolean(),
 });
 
-export function createFilesMethods(files: FileService) {
+const pageMeta = {
+  nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page'),
+  total: z.number().int().describe('Results found (at most maxResults)'),
+  limitHit: z.boolean().describe('The search stopped at maxResults; narrow it to see more'),
+  engine: z.enum(['ripgrep', 'builtin']),
+  elapsedMs: z.number(),
+};
+const contentMatch = z.object({
+  path: z.string(),
+  line: z.number().int().describe('1-based'),
+  column: z.number().int().describe('0-based UTF-16 offset of the first match'),
+  text: z.string().describe('The matching line, cut at 500 characters'),
+  ranges: z.array(z.tuple([z.number().int(), z.number().int()])).describe('UTF-16 [start, end) of each match in text'),
+});
+const nameMatch = z.object({ path: z.string(), score: z.number(), positions: z.array(z.number().int()) });
+
+export function createFilesMethods(files: FileService, search: FileSearch) {
   return [
+    defineMethod({
+      name: 'files.search',
+      description:
+        "Search file contents (ripgrep when `rg` is on PATH, else a slower built-in scan; `engine` says which). Literal text unless `regex`; smart case unless `caseSensitive` is given; `globs` like '*.ts', 'src/**', '!*.min.js'; .gitignore'd and hidden files skipped unless `ignored`/`hidden`. Stops at maxResults (default 1000) and returns pages of pageSize (default 200): pass `cursor` alone for the next page (kept 5 minutes).",
+      params: z.strictObject({
+        query: z.string().max(10_000).optional(),
+        regex: z.boolean().optional(),
+        caseSensitive: z.boolean().optional(),
+        wholeWord: z.boolean().optional(),
+        globs: z.array(z.string().min(1).max(1000)).max(100).optional(),
+        hidden: z.boolean().optional(),
+        ignored: z.boolean().optional(),
+        maxResults: z.number().int().min(1).max(100_000).optional(),
+        pageSize: z.number().int().min(1).max(10_000).optional(),
+        cursor: z.string().max(100).optional(),
+      }),
+      result: z.object({ results: z.array(contentMatch), ...pageMeta }),
+      scope: 'read',
+      examples: [{ query: 'TODO', globs: ['*.py'] }, { query: 'def \\w+\\(', regex: true }],
+      handler: async (p, ctx) => {
+        if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['content']>>;
+        if (!p.query) throw new IcpyError('INVALID_PARAMS', 'query: required unless cursor is given', { field: 'query' });
+        return search.content({ ...p, query: p.query }, ctx.signal);
+      },
+    }),
+    defineMethod({
+      name: 'files.find',
+      description:
+        "Fuzzy file-name search (quick open): files whose path contains the query's characters in order, ranked (file-name and word-start matches first, then shorter paths); `positions` are the matched character indexes. Respects .gitignore and hides dot-files unless asked. Paged like files.search.",
+      params: z.strictObject({
+        query: z.string().max(1000).optional(),
+        hidden: z.boolean().optional(),
+        ignored: z.boolean().optional(),
+        maxResults: z.number().int().min(1).max(100_000).optional(),
+        pageSize: z.number().int().min(1).max(10_000).optional(),
+        cursor: z.string().max(100).optional(),
+      }),
+      result: z.object({ results: z.array(nameMatch), ...pageMeta }),
+      scope: 'read',
+      examples: [{ query: 'srvts' }],
+      handler: async (p) => {
+        if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['names']>>;
+        return search.names({ ...p, query: p.query ?? '' });
+      },
+    }),
     defineMethod({
       name: 'files.list',
       description:

@@ -1,0 +1,331 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { IcpyError } from '../../core/errors.js';
+import { GitignoreCache, matchRules, parseGitignore } from './gitignore.js';
+
+export interface ContentMatch {
+  path: string;
+  /** 1-based line number. */
+  line: number;
+  /** 0-based UTF-16 offset of the first match in `text`. */
+  column: number;
+  /** The line (without its newline), cut at 500 characters. */
+  text: string;
+  /** UTF-16 [start, end) offsets of each match within `text`. */
+  ranges: [number, number][];
+}
+
+export interface ContentSearchOptions {
+  query: string;
+  regex?: boolean;
+  /** Default: smart case (case-insensitive unless the query has an upper-case letter). */
+  caseSensitive?: boolean;
+  wholeWord?: boolean;
+  /** rg-style globs: 'src/**', '*.ts', '!*.min.js'. */
+  globs?: string[];
+  hidden?: boolean;
+  ignored?: boolean;
+  maxResults?: number;
+  pageSize?: number;
+}
+
+export interface SearchPage<T> {
+  results: T[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+  /** Results found in all (≤ maxResults). */
+  total: number;
+  /** True when the search stopped at maxResults (more matches exist). */
+  limitHit: boolean;
+  engine: 'ripgrep' | 'builtin';
+  elapsedMs: number;
+}
+
+export interface NameMatch {
+  path: string;
+  score: number;
+  /** Indexes of the matched characters in `path`. */
+  positions: number[];
+}
+
+const LINE_CUT = 500;
+const CACHE_TTL_MS = 5 * 60_000;
+const CACHE_MAX = 32;
+
+/** `rg` on PATH, or undefined. */
+export function findRipgrep(pathEnv = process.env.PATH ?? ''): string | undefined {
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, 'rg');
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Content search (ripgrep when present, else a slower built-in scan of the same files) and
+ * fuzzy file-name search. Results are collected once up to maxResults and served in pages from
+ * a short-lived cache (5 minutes), so paging is cheap and consistent.
+ */
+export class FileSearch {
+  private readonly pages = new Map<string, { kind: 'content' | 'names'; results: unknown[]; meta: Omit<SearchPage<unknown>, 'results' | 'nextCursor'>; pageSize: number; expires: number }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly ignores: GitignoreCache,
+    /** Path of rg; null forces the built-in engine. */
+    private readonly rgPath: string | null | undefined = findRipgrep(),
+  ) {}
+
+  get engine(): 'ripgrep' | 'builtin' {
+    return this.rgPath ? 'ripgrep' : 'builtin';
+  }
+
+  async content(opts: ContentSearchOptions, signal?: AbortSignal): Promise<SearchPage<ContentMatch>> {
+    if (!opts.query) throw new IcpyError('INVALID_PARAMS', 'query: must not be empty', { field: 'query' });
+    const started = performance.now();
+    const max = opts.maxResults ?? 1000;
+    const caseSensitive = opts.caseSensitive ?? /\p{Lu}/u.test(opts.query);
+    let re: RegExp;
+    try {
+      const src = opts.regex ? opts.query : opts.query.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      re = new RegExp(opts.wholeWord ? `\\b(?:${src})\\b` : src, caseSensitive ? 'gu' : 'giu');
+    } catch (err) {
+      if (!this.rgPath) throw new IcpyError('INVALID_PARAMS', `query: invalid regular expression: ${(err as Error).message}`, { field: 'query' });
+      re = /$^/g; // rg has its own syntax; it reports errors itself
+    }
+    const { results, limitHit } = this.rgPath
+      ? await this.rgContent(this.rgPath, opts, caseSensitive, max, signal)
+      : await this.builtinContent(opts, re, max, signal);
+    return this.firstPage('content', results, { total: results.length, limitHit, engine: this.engine, elapsedMs: Math.round(performance.now() - started) }, opts.pageSize ?? 200);
+  }
+
+  async names(opts: { query: string; hidden?: boolean; ignored?: boolean; maxResults?: number; pageSize?: number }): Promise<SearchPage<NameMatch>> {
+    const started = performance.now();
+    const files = await this.listFiles(opts);
+    const q = opts.query.toLowerCase();
+    const scored: NameMatch[] = [];
+    for (const f of files) {
+      const m = fuzzyScore(q, f);
+      if (m) scored.push({ path: f, score: m.score, positions: m.positions });
+    }
+    scored.sort((a, b) => b.score - a.score || a.path.length - b.path.length || (a.path < b.path ? -1 : 1));
+    const max = opts.maxResults ?? 1000;
+    const results = scored.slice(0, max);
+    return this.firstPage('names', results, { total: results.length, limitHit: scored.length > max, engine: this.engine, elapsedMs: Math.round(performance.now() - started) }, opts.pageSize ?? 100);
+  }
+
+  /** Next page of an earlier search. */
+  page(cursor: string): SearchPage<unknown> {
+    const [id, offRaw] = cursor.split(':');
+    const entry = this.pages.get(id ?? '');
+    const offset = Number(offRaw);
+    if (!entry || entry.expires < Date.now() || !Number.isInteger(offset)) {
+      throw new IcpyError('INVALID_PARAMS', 'cursor: unknown or expired search cursor; search again', { field: 'cursor' });
+    }
+    entry.expires = Date.now() + CACHE_TTL_MS;
+    const results = entry.results.slice(offset, offset + entry.pageSize);
+    const next = offset + entry.pageSize;
+    if (next >= entry.results.length) this.pages.delete(id!);
+    return { results, ...entry.meta, ...(next < entry.results.length ? { nextCursor: `${id}:${next}` } : {}) };
+  }
+
+  private firstPage<T>(kind: 'content' | 'names', results: T[], meta: Omit<SearchPage<T>, 'results' | 'nextCursor'>, pageSize: number): SearchPage<T> {
+    if (results.length <= pageSize) return { results, ...meta };
+    const now = Date.now();
+    for (const [k, v] of this.pages) if (v.expires < now) this.pages.delete(k);
+    while (this.pages.size >= CACHE_MAX) this.pages.delete(this.pages.keys().next().value!);
+    const id = randomUUID().slice(0, 12);
+    this.pages.set(id, { kind, results, meta, pageSize, expires: now + CACHE_TTL_MS });
+    return { results: results.slice(0, pageSize), ...meta, nextCursor: `${id}:${pageSize}` };
+  }
+
+  private rgArgs(opts: { hidden?: boolean; ignored?: boolean; globs?: string[] }): string[] {
+    // .gitignore applies whether or not the workspace is a git repository (as in files.list).
+    const args: string[] = ['--no-require-git'];
+    if (opts.hidden) args.push('--hidden', '--glob', '!.git', '--glob', '!.icpy');
+    if (opts.ignored) args.push('--no-ignore');
+    for (const g of opts.globs ?? []) args.push('--glob', g);
+    return args;
+  }
+
+  private rgContent(rg: string, opts: ContentSearchOptions, caseSensitive: boolean, max: number, signal?: AbortSignal): Promise<{ results: ContentMatch[]; limitHit: boolean }> {
+    const args = ['--json', caseSensitive ? '--case-sensitive' : '--ignore-case', ...this.rgArgs(opts)];
+    if (!opts.regex) args.push('--fixed-strings');
+    if (opts.wholeWord) args.push('--word-regexp');
+    args.push('--', opts.query, '.');
+    return new Promise((resolve, reject) => {
+      const child = spawn(rg, args, { cwd: this.root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const results: ContentMatch[] = [];
+      let limitHit = false;
+      let stderr = '';
+      const onAbort = () => child.kill();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stderr.on('data', (d) => (stderr += d).length > 4096 && (stderr = stderr.slice(0, 4096)));
+      const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+      lines.on('line', (l) => {
+        if (limitHit || !l.startsWith('{"type":"match"')) return;
+        const m = JSON.parse(l).data;
+        const path: string = (m.path.text ?? Buffer.from(m.path.bytes, 'base64').toString()).replace(/^\.\//, '');
+        const full: string = (m.lines.text ?? Buffer.from(m.lines.bytes, 'base64').toString('latin1')).replace(/\r?\n$/, '');
+        results.push(toMatch(path, m.line_number, full, m.submatches.map((s: { start: number; end: number }) => [s.start, s.end])));
+        if (results.length >= max) {
+          limitHit = true;
+          child.kill();
+        }
+      });
+      child.on('error', (err) => reject(new IcpyError('SEARCH_UNAVAILABLE', `ripgrep could not start: ${err.message}`)));
+      child.on('close', (code) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (code === 2 && !limitHit && results.length === 0 && /regex parse error|error parsing/i.test(stderr)) {
+          reject(new IcpyError('INVALID_PARAMS', `query: ${stderr.trim().split('\n').slice(-3).join(' ')}`, { field: 'query' }));
+          return;
+        }
+        resolve({ results, limitHit });
+      });
+    });
+  }
+
+  private async builtinContent(opts: ContentSearchOptions, re: RegExp, max: number, signal?: AbortSignal): Promise<{ results: ContentMatch[]; limitHit: boolean }> {
+    const files = await this.walk(opts);
+    const results: ContentMatch[] = [];
+    for (const f of files) {
+      if (signal?.aborted) break;
+      let buf: Buffer;
+      try {
+        const fh = await open(join(this.root, f), 'r');
+        try {
+          buf = await fh.readFile();
+        } finally {
+          await fh.close();
+        }
+      } catch {
+        continue;
+      }
+      if (buf.subarray(0, 8192).includes(0)) continue;
+      const text = buf.toString('utf8');
+      let lineNo = 0;
+      for (const line of text.split('\n')) {
+        lineNo++;
+        re.lastIndex = 0;
+        const ranges: [number, number][] = [];
+        for (let m = re.exec(line); m; m = re.exec(line)) {
+          ranges.push([m.index, m.index + m[0].length]);
+          if (m[0].length === 0) re.lastIndex++;
+        }
+        if (!ranges.length) continue;
+        const full = line.replace(/\r$/, '');
+        const b = Buffer.from(full);
+        results.push(toMatch(f, lineNo, full, ranges.map(([s, e]) => [Buffer.byteLength(full.slice(0, s)), Buffer.byteLength(full.slice(0, e))] as [number, number]), b));
+        if (results.length >= max) return { results, limitHit: true };
+      }
+    }
+    return { results, limitHit: false };
+  }
+
+  /** Every file the search would consider (workspace-relative, '/' separators). */
+  private async listFiles(opts: { hidden?: boolean; ignored?: boolean }): Promise<string[]> {
+    if (!this.rgPath) return this.walk(opts);
+    const rg = this.rgPath;
+    return new Promise((resolve, reject) => {
+      const child = spawn(rg, ['--files', ...this.rgArgs(opts)], { cwd: this.root, stdio: ['ignore', 'pipe', 'ignore'] });
+      const out: string[] = [];
+      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => out.push(l.replace(/^\.\//, '')));
+      child.on('error', (err) => reject(new IcpyError('SEARCH_UNAVAILABLE', `ripgrep could not start: ${err.message}`)));
+      child.on('close', () => resolve(out));
+    });
+  }
+
+  private async walk(opts: { hidden?: boolean; ignored?: boolean; globs?: string[] }): Promise<string[]> {
+    const globRules = opts.globs?.length ? parseGitignore(opts.globs.map((g) => (g.startsWith('!') ? g.slice(1) : g)).join('\n')) : [];
+    const negs = opts.globs?.map((g) => g.startsWith('!')) ?? [];
+    const positives = globRules.filter((_, i) => !negs[i]);
+    const negatives = globRules.filter((_, i) => negs[i]);
+    const out: string[] = [];
+    const visit = async (dirRel: string, depth: number): Promise<void> => {
+      if (depth > 64) return;
+      let entries;
+      try {
+        entries = await readdir(join(this.root, dirRel), { withFileTypes: true });
+      } catch {
+        return;
+      }
+      const isIgnored = opts.ignored ? undefined : await this.ignores.forDir(dirRel);
+      for (const e of entries) {
+        if (e.name === '.git' || e.name === '.icpy') continue;
+        if (!opts.hidden && e.name.startsWith('.')) continue;
+        const isDir = e.isDirectory();
+        if (isIgnored?.(e.name, isDir)) continue;
+        const rel = dirRel ? `${dirRel}/${e.name}` : e.name;
+        if (isDir) {
+          if (negatives.length && matchRules(negatives, rel, true)) continue;
+          await visit(rel, depth + 1);
+        } else if (e.isFile()) {
+          if (negatives.length && matchRules(negatives, rel, false)) continue;
+          if (positives.length && !matchRules(positives, rel, false)) continue;
+          out.push(rel);
+        }
+      }
+    };
+    await visit('', 0);
+    return out;
+  }
+}
+
+/** rg reports byte offsets; clients index strings by UTF-16 units. */
+function toMatch(path: string, line: number, full: string, byteRanges: [number, number][], bytes = Buffer.from(full)): ContentMatch {
+  const ascii = bytes.length === full.length;
+  const conv = (b: number) => (ascii ? b : bytes.subarray(0, b).toString('utf8').length);
+  const text = full.length > LINE_CUT ? full.slice(0, LINE_CUT) : full;
+  const ranges = byteRanges.map(([s, e]) => [conv(s), conv(e)] as [number, number]).filter(([s]) => s <= text.length);
+  return { path, line, column: ranges[0]?.[0] ?? 0, text, ranges };
+}
+
+/**
+ * Subsequence match of `q` (lower-case) in `path`, scored like editors' quick-open: matches at
+ * the start of a segment or word, consecutive runs and matches inside the file name score
+ * higher; shorter paths win ties.
+ */
+export function fuzzyScore(q: string, path: string): { score: number; positions: number[] } | undefined {
+  if (!q) return { score: 0, positions: [] };
+  const lower = path.toLowerCase();
+  const baseStart = path.lastIndexOf('/') + 1;
+  // Prefer matching inside the file name: try from the name first, then from the start.
+  const attempt = (from: number) => {
+    const positions: number[] = [];
+    let j = from;
+    for (let i = 0; i < q.length; i++) {
+      const k = lower.indexOf(q[i]!, j);
+      if (k < 0) return undefined;
+      positions.push(k);
+      j = k + 1;
+    }
+    return positions;
+  };
+  const positions = attempt(baseStart) ?? attempt(0);
+  if (!positions) return undefined;
+  let score = 0;
+  for (let i = 0; i < positions.length; i++) {
+    const k = positions[i]!;
+    score += 1;
+    const prev = k > 0 ? path[k - 1]! : '/';
+    if ('/_-. '.includes(prev)) score += 6;
+    else if (path[k] !== lower[k] && prev === prev.toLowerCase()) score += 4; // camelCase hump
+    if (i > 0 && positions[i - 1] === k - 1) score += 4;
+    if (k >= baseStart) score += 2;
+  }
+  const base = lower.slice(baseStart);
+  if (base === q) score += 40;
+  else if (base.startsWith(q)) score += 20;
+  score -= path.length * 0.05;
+  return { score: Math.round(score * 100) / 100, positions };
+}
