@@ -35,6 +35,7 @@ export interface AppModule {
 export async function loadModules(): Promise<AppModule[]> {
   return [
     // @modules (keep one entry per line)
+    (await import('./terminals-module.js')).terminalsModule,
     (await import('./files-module.js')).filesModule,
     (await import('./workspace-module.js')).workspaceModule,
   ];

@@ -1,0 +1,26 @@
+import { toDisposable } from '../core/lifecycle.js';
+import { TerminalService, createTerminalsMethods, terminalEvents } from '../services/terminals/index.js';
+import type { AppModule } from './modules.js';
+
+/** Shared, persistent PTY sessions (terminal.*). Every terminal is closed on shutdown. */
+export const terminalsModule: AppModule = {
+  name: 'terminals',
+  setup(ctx) {
+    const service = new TerminalService({
+      root: ctx.config.root,
+      broker: ctx.broker,
+      logger: ctx.logger,
+      scrollbackBytes: ctx.config.terminalScrollbackBytes,
+      idleTimeoutMs: ctx.config.terminalIdleTimeoutMs,
+      highWaterBytes: ctx.config.terminalHighWaterBytes,
+      stallTimeoutMs: ctx.config.terminalStallTimeoutMs,
+    });
+    const methods = ctx.registry.register(...createTerminalsMethods(service));
+    const events = ctx.registry.registerEvents(...terminalEvents);
+    return toDisposable(async () => {
+      methods.dispose();
+      events.dispose();
+      await service.dispose();
+    });
+  },
+};

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { defineEvent } from '../../core/rpc/index.js';
+import { terminalSchema } from './terminals.methods.js';
+
+export const terminalEvents = [
+  defineEvent({
+    topic: 'terminal.created',
+    description: 'A terminal was started (by terminal.create or terminal.run); data is its summary.',
+    data: terminalSchema,
+  }),
+  defineEvent({
+    topic: 'terminal.exited',
+    description: "A terminal's process exited. code is null when it was killed by a signal.",
+    data: z.object({ id: z.string(), code: z.number().int().nullable(), signal: z.number().int().nullable() }),
+  }),
+  defineEvent({
+    topic: 'terminal.closed',
+    description: 'A terminal was closed and forgotten: closed by a client, idle timeout, pruned (too many exited kept) or server shutdown.',
+    data: z.object({ id: z.string(), reason: z.enum(['closed', 'idle', 'shutdown', 'pruned']) }),
+  }),
+  defineEvent({
+    topic: 'terminal.renamed',
+    description: 'A terminal got a new display name.',
+    data: z.object({ id: z.string(), name: z.string(), previous: z.string() }),
+  }),
+  defineEvent({
+    topic: 'terminal.resized',
+    description: 'The PTY size changed (most recent active client wins).',
+    data: z.object({ id: z.string(), cols: z.number().int(), rows: z.number().int() }),
+  }),
+];
