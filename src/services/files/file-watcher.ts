@@ -45,6 +45,8 @@ export class FileWatcher implements Disposable {
   private sub: watcher.AsyncSubscription | undefined;
   private readonly recent = new Map<string, { source: EventSource; until: number }>();
   private readonly knownDirs = new Set<string>();
+  /** Paths reported from scanning a new folder; the backend's own late create is a duplicate. */
+  private readonly scanned = new Map<string, number>();
   private pending: watcher.Event[] = [];
   private timer: NodeJS.Timeout | undefined;
   private processing: Promise<void> = Promise.resolve();
@@ -123,10 +125,12 @@ export class FileWatcher implements Disposable {
     if (this.disposed) return;
     const now = Date.now();
     for (const [p, r] of this.recent) if (r.until < now) this.recent.delete(p);
+    for (const [p, until] of this.scanned) if (until < now) this.scanned.delete(p);
     // Last event per path wins within a batch (create+update → created; create+delete → nothing).
     const byPath = new Map<string, watcher.EventType>();
     for (const e of events) {
       if (TEMP_FILE.test(e.path)) continue;
+      if (e.type === 'create' && this.scanned.has(e.path)) continue;
       const prev = byPath.get(e.path);
       if (prev === 'create' && e.type === 'update') continue;
       if (prev === 'create' && e.type === 'delete') {
@@ -164,6 +168,11 @@ export class FileWatcher implements Disposable {
         if (type === 'create') {
           this.knownDirs.add(path);
           add('fs.dir.created', source, rel);
+          // Files made inside a new folder before the backend watched it would go unreported.
+          for (const found of await this.scanNew(path, byPath, now)) {
+            const frel = relative(this.opts.root, found.path).split(sep).join('/');
+            add(found.dir ? 'fs.dir.created' : 'fs.file.created', source, frel);
+          }
         }
       } else {
         add(type === 'create' ? 'fs.file.created' : 'fs.file.changed', source, rel);
@@ -176,6 +185,33 @@ export class FileWatcher implements Disposable {
         this.opts.publish({ topic: g.topic, source: g.source, paths: g.paths.slice(k, k + this.maxPaths) });
       }
     }
+  }
+
+  /** Everything under a newly created folder that this batch does not already mention. */
+  private async scanNew(dir: string, byPath: Map<string, watcher.EventType>, now: number): Promise<{ path: string; dir: boolean }[]> {
+    const out: { path: string; dir: boolean }[] = [];
+    const visit = async (d: string, depth: number) => {
+      if (depth > 32 || out.length > 100_000) return;
+      let entries;
+      try {
+        entries = await readdir(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.name === '.git' || e.name === 'node_modules' || e.name === '.icpy' || TEMP_FILE.test(e.name)) continue;
+        const p = join(d, e.name);
+        const isDir = e.isDirectory();
+        if (isDir) this.knownDirs.add(p);
+        if (!byPath.has(p) && !this.scanned.has(p)) {
+          this.scanned.set(p, now + this.attributionMs);
+          out.push({ path: p, dir: isDir });
+        }
+        if (isDir) await visit(p, depth + 1);
+      }
+    };
+    await visit(dir, 0);
+    return out;
   }
 
   async dispose(): Promise<void> {
