@@ -287,6 +287,67 @@ describe('icpy CLI', () => {
     });
   });
 
+  describe('terminal', () => {
+    it('new, ls, send, run, kill', async () => {
+      const created = await icpy(['terminal', 'new', '--name', 'cli-made', '--shell', '/bin/sh', '--json'], { cwd: s.root });
+      expect(created.code).toBe(0);
+      const t = JSON.parse(created.stdout);
+      expect(t).toMatchObject({ name: 'cli-made', status: 'running' });
+      const ls = await icpy(['terminal', 'ls']);
+      expect(ls.stdout).toMatch(new RegExp(`${t.id}\\s+cli-made`));
+      expect((await icpy(['terminal', 'send', t.id, 'echo sent\r'])).code).toBe(0);
+      const ok = await icpy(['terminal', 'run', 'echo out-$((6*7))'], { cwd: s.root });
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('out-42');
+      const bad = await icpy(['terminal', 'run', 'exit 3'], { cwd: s.root });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('exit code 3');
+      expect((await icpy(['terminal', 'kill', t.id])).code).toBe(0);
+      const gone = await icpy(['terminal', 'kill', t.id]);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toContain('TERMINAL_NOT_FOUND');
+    });
+
+    it('attach under a pseudo-terminal: keystrokes in, echo out, resize, detach, re-attach with the missed output', async () => {
+      const pty = await import('node-pty');
+      const t = await s.call('terminal.create', { cols: 80, rows: 24, shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: '$ ' } });
+      const attached = async () => ((await s.call('terminal.list')).terminals.find((x: { id: string }) => x.id === t.id)?.attached ?? 0) > 0;
+      const attach = () => {
+        const p = pty.spawn(process.execPath, [BIN, 'terminal', t.id], { cwd: s.root, env: env as Record<string, string>, cols: 80, rows: 24 });
+        let out = '';
+        p.onData((d) => (out += d));
+        const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+        return { p, out: () => out, exited };
+      };
+      try {
+        const a = attach();
+        await until(async () => a.out().includes('attached to') && (await attached()), 'the first attach');
+        a.p.write('echo typed-$((40+2))\r');
+        await until(() => a.out().includes('typed-42'), 'the echo of typed keystrokes');
+        // The window grows: the terminal follows (SIGWINCH → terminal.resize).
+        a.p.resize(100, 40);
+        await until(async () => (await s.call('terminal.list')).terminals.find((x: { id: string }) => x.id === t.id)?.cols === 100, 'the resize');
+        // Detach key, split over two reads.
+        a.p.write('\x1d');
+        a.p.write('d');
+        expect(await a.exited).toBe(0);
+        expect(a.out()).toContain(`detached from ${t.id}`);
+        await until(async () => !(await attached()), 'the detach');
+
+        // Output produced while nobody is attached…
+        await s.call('terminal.write', { id: t.id, data: 'echo away-$((1+1))\r' });
+        // …is shown on re-attach, and what was shown before is not repeated.
+        const b = attach();
+        await until(() => b.out().includes('away-2'), 'the missed output after re-attach');
+        expect(b.out()).not.toContain('typed-42');
+        b.p.write('\x1dd');
+        expect(await b.exited).toBe(0);
+      } finally {
+        await s.call('terminal.close', { id: t.id }).catch(() => undefined);
+      }
+    });
+  });
+
   describe('events', () => {
     it('prints events produced by another client, one JSON object per line', async () => {
       const run = startCli(['events', 'client.demo.**', '--count', '2', '--name', 'watcher'], { env });
