@@ -250,6 +250,25 @@ describe('icpy CLI', () => {
     });
   });
 
+  describe('search and find', () => {
+    it('prints FILE:LINE:COL: text relative to the current folder, scoped to it', async () => {
+      mkdirSync(join(s.root, 'lib', 'deep'), { recursive: true });
+      writeFileSync(join(s.root, 'lib', 'deep', 'mod.py'), 'def foo():\n    return NEEDLE_1\n');
+      writeFileSync(join(s.root, 'top-needle.txt'), 'NEEDLE_1 at the top\n');
+      const all = await icpy(['search', 'NEEDLE_1'], { cwd: s.root });
+      expect(all.code).toBe(0);
+      expect(all.stdout.trim().split('\n').sort()).toEqual(['lib/deep/mod.py:2:12:     return NEEDLE_1', 'top-needle.txt:1:1: NEEDLE_1 at the top']);
+      const sub = await icpy(['search', 'needle_1'], { cwd: join(s.root, 'lib') });
+      expect(sub.stdout).toBe('deep/mod.py:2:12:     return NEEDLE_1\n');
+      const none = await icpy(['search', 'no-such-text-anywhere'], { cwd: s.root });
+      expect(none).toMatchObject({ code: 0, stdout: '' });
+      const j = JSON.parse((await icpy(['search', 'def \\w+', '--regex', '--json'], { cwd: s.root })).stdout);
+      expect(j.results).toContainEqual(expect.objectContaining({ path: 'lib/deep/mod.py', line: 1 }));
+      const found = await icpy(['find', 'deepmod'], { cwd: s.root });
+      expect(found.stdout.split('\n')[0]).toBe('lib/deep/mod.py');
+    });
+  });
+
   describe('open and workspace', () => {
     it('icpy open (and icpy FILE:LINE) make a connected editor receive workspace.file.opened', async () => {
       const browser = await connect(s, { kind: 'browser', name: 'editor' });

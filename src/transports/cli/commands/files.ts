@@ -197,53 +197,145 @@ Create folders (with missing parents). An existing folder is not an error.`,
 
 interface SearchMatch {
   path: string;
-  line?: number;
-  column?: number;
-  text?: string;
-  preview?: string;
+  line: number;
+  column: number;
+  text: string;
+  ranges: [number, number][];
+}
+
+interface SearchPage<T> {
+  results: T[];
+  nextCursor?: string;
+  total: number;
+  limitHit: boolean;
+}
+
+/** Every page of a paged search (files.search / files.find). */
+async function allPages<T>(ctx: CommandContext, method: string, params: Record<string, unknown>): Promise<SearchPage<T>> {
+  const first = (await ctx.http().call(method, params)) as SearchPage<T>;
+  const results = [...first.results];
+  let cursor = first.nextCursor;
+  while (cursor) {
+    const page = (await ctx.http().call(method, { cursor })) as SearchPage<T>;
+    results.push(...page.results);
+    cursor = page.nextCursor;
+  }
+  return { ...first, results, nextCursor: undefined };
+}
+
+/** A root-relative path as the user should see it: relative to the current folder when inside the root. */
+async function displayPath(ctx: CommandContext, rootRel: string): Promise<string> {
+  const here = await ctx.serverPath('.');
+  if (here === '.' || here.startsWith('/')) return rootRel;
+  const { relative } = await import('node:path/posix');
+  return relative(here, rootRel);
+}
+
+/** Restrict a search to PATH (a folder or a file), or to the current folder inside the root. */
+async function scopeGlobs(ctx: CommandContext, under: string | undefined): Promise<string[]> {
+  const rel = await ctx.serverPath(under ?? '.');
+  if (rel === '.' || rel === '' || rel.startsWith('/')) return [];
+  if (under !== undefined) {
+    const st = (await ctx.http().call('files.stat', { path: rel })) as { type: string };
+    if (st.type !== 'dir') return [rel];
+  }
+  return [`${rel}/**`];
 }
 
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search file contents',
-  usage: `Usage: icpy search PATTERN [PATH] [-i] [--regex] [--glob G]… [--max N]
+  usage: `Usage: icpy search PATTERN [PATH] [-i | -s] [-w] [--regex] [--glob G]… [-a] [--ignored] [--max N]
 
-Search the contents of the workspace files (under PATH, default the current folder) and print
-FILE:LINE:COL: text, like grep -n. .gitignore'd files are skipped.
-  -i, --ignore-case   case-insensitive
-  --regex             PATTERN is a regular expression (default: literal text)
-  --glob G            only files matching G (repeatable)
-  --max N             stop after N matches
-No match is not an error: exit 0 with no output.`,
+Search the contents of the workspace files under PATH (default: the current folder) and print
+FILE:LINE:COL: text, like grep -n (FILE relative to the current folder; LINE and COL 1-based,
+so \`icpy FILE:LINE:COL\` opens the match). Literal text unless --regex; smart case unless
+-i / -s. Uses ripgrep on the server when available.
+  -i, --ignore-case      case-insensitive            -s, --case-sensitive   case-sensitive
+  -w, --word             whole words only            --regex                PATTERN is a regex
+  --glob G               only files matching G (repeatable; '!G' excludes), e.g. '*.ts'
+  -a, --all              include dot-files           --ignored              include .gitignore'd files
+  --max N                stop after N matches (default 1000)
+No match is not an error: exit 0 with no output. --json: the files.search result (all pages).`,
   options: {
     'ignore-case': { type: 'boolean', short: 'i' },
+    'case-sensitive': { type: 'boolean', short: 's' },
+    word: { type: 'boolean', short: 'w' },
     regex: { type: 'boolean' },
     glob: { type: 'string', multiple: true },
+    all: { type: 'boolean', short: 'a' },
+    ignored: { type: 'boolean' },
     max: { type: 'string' },
   },
   async run(ctx) {
     const [pattern, under, extra] = need(ctx, 1, 'search: PATTERN', searchCommand.usage);
     if (extra !== undefined) throw usageError('search: PATTERN and at most one PATH', searchCommand.usage);
+    if (ctx.values['ignore-case'] && ctx.values['case-sensitive']) throw usageError('search: -i and -s exclude each other');
     let max: number | undefined;
     if (ctx.values.max !== undefined) {
       max = Number(ctx.values.max);
       if (!Number.isInteger(max) || max < 1) throw usageError('search: --max must be a positive integer');
     }
-    const path = await ctx.serverPath(under ?? '.');
-    const r = (await ctx.http().call('files.search', {
+    const globs = [...(await scopeGlobs(ctx, under)), ...((ctx.values.glob as string[] | undefined) ?? [])];
+    const r = await allPages<SearchMatch>(ctx, 'files.search', {
       query: pattern,
-      ...(path && path !== '.' ? { path } : {}),
       ...(ctx.values['ignore-case'] ? { caseSensitive: false } : {}),
+      ...(ctx.values['case-sensitive'] ? { caseSensitive: true } : {}),
+      ...(ctx.values.word ? { wholeWord: true } : {}),
       ...(ctx.values.regex ? { regex: true } : {}),
-      ...(ctx.values.glob ? { include: ctx.values.glob } : {}),
+      ...(globs.length ? { globs } : {}),
+      ...(ctx.values.all ? { hidden: true } : {}),
+      ...(ctx.values.ignored ? { ignored: true } : {}),
       ...(max ? { maxResults: max } : {}),
-    })) as { matches?: SearchMatch[]; results?: SearchMatch[] } | SearchMatch[];
+    });
     if (ctx.out.json) {
       ctx.out.jsonLine(r);
       return ExitCode.Ok;
     }
-    const matches = Array.isArray(r) ? r : (r.matches ?? r.results ?? []);
-    for (const m of matches) ctx.out.line(`${m.path}:${m.line ?? ''}${m.column !== undefined ? `:${m.column}` : ''}: ${(m.text ?? m.preview ?? '').replace(/\r?\n$/, '')}`);
+    const out = ctx.out;
+    for (const m of r.results) {
+      let text = m.text;
+      if (out.color && m.ranges.length) {
+        let acc = '';
+        let at = 0;
+        for (const [a, b] of m.ranges) {
+          acc += text.slice(at, a) + out.red(out.bold(text.slice(a, b)));
+          at = b;
+        }
+        text = acc + text.slice(at);
+      }
+      out.line(`${out.dim(`${await displayPath(ctx, m.path)}:${m.line}:${m.column + 1}:`)} ${text}`);
+    }
+    if (r.limitHit) process.stderr.write(`icpy: stopped at ${r.total} matches (--max N for more)\n`);
     return ExitCode.Ok;
+  },
+};
+
+interface NameMatch {
+  path: string;
+  score: number;
+}
+
+export const findCommand: Command = {
+  name: 'find',
+  summary: 'find files by name (fuzzy)',
+  usage: `Usage: icpy find QUERY [-a] [--ignored] [--max N]
+
+Fuzzy file-name search (quick open): files whose path holds QUERY's characters in order, best
+first, printed relative to the current folder. --json: the files.find result.`,
+  options: { all: { type: 'boolean', short: 'a' }, ignored: { type: 'boolean' }, max: { type: 'string' } },
+  async run(ctx) {
+    const [query, extra] = need(ctx, 1, 'find: QUERY', findCommand.usage);
+    if (extra !== undefined) throw usageError('find: one QUERY', findCommand.usage);
+    const max = ctx.values.max !== undefined ? Number(ctx.values.max) : 50;
+    if (!Number.isInteger(max) || max < 1) throw usageError('find: --max must be a positive integer');
+    const r = await allPages<NameMatch>(ctx, 'files.find', {
+      query,
+      maxResults: max,
+      ...(ctx.values.all ? { hidden: true } : {}),
+      ...(ctx.values.ignored ? { ignored: true } : {}),
+    });
+    if (ctx.out.json) ctx.out.jsonLine(r);
+    else for (const m of r.results) ctx.out.line(await displayPath(ctx, m.path));
   },
 };
