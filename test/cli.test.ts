@@ -395,5 +395,17 @@ describe('icpy CLI', () => {
       expect(r.code).toBe(0);
       expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual(['a', 'b']);
     });
+
+    it('--since older than the kept history: exit 1 with EVENTS_GAP and the oldest seq', async () => {
+      const small = await startServer({ historyEvents: 3 });
+      try {
+        for (let i = 0; i < 10; i++) await small.call('events.emit', { topic: 'client.fill', data: i });
+        const r = await icpy(['events', '--since', '0'], { env: { ...env, ICPY_URL: small.url, ICPY_TOKEN: small.token } });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/EVENTS_GAP: .*oldest kept seq: \d+/);
+      } finally {
+        await small.close();
+      }
+    });
   });
 });
