@@ -77,6 +77,11 @@ interface Attachment {
 
 /** Largest output frame, so one frame never monopolises a socket. */
 const FRAME_BYTES = 256 * 1024;
+/** Output arriving within this long of a flush that carried this much counts as a stream… */
+const STREAM_GAP_MS = 4;
+const STREAM_MIN_BYTES = 2048;
+/** …and is collected this long before being sent. */
+const BATCH_MS = 2;
 
 /**
  * One PTY and everything it owes its clients: the scrollback, the attached connections with a
@@ -107,6 +112,9 @@ export class TerminalSession {
   private pausedWatch: NodeJS.Timeout | undefined;
   private shellGone = false;
   private flushScheduled = false;
+  private lastFlushAt = 0;
+  private lastFlushEnd = 0;
+  private lastFlushBytes = 0;
   private closing: Promise<void> | undefined;
   private disposed = false;
 
@@ -249,7 +257,7 @@ export class TerminalSession {
       start: () => {
         if (this.attachments.get(connectionId) !== a) return;
         a.ready = true;
-        this.scheduleFlush();
+        this.scheduleFlush(true);
       },
     };
   }
@@ -280,23 +288,34 @@ export class TerminalSession {
     if (!a) throw new IcpyError('INVALID_REQUEST', `This connection is not attached to terminal ${this.id}`, { id: this.id });
     if (a.acked === undefined) a.acked = offset;
     else a.acked = Math.max(a.acked, Math.min(offset, a.cursor));
-    this.scheduleFlush();
+    this.scheduleFlush(true);
   }
 
   // ---- delivery and flow control ---------------------------------------------------------
 
-  private scheduleFlush(): void {
+  /**
+   * Output is batched: normally a flush runs on the next tick (keystroke echo stays immediate);
+   * while output streams (the last flush, under STREAM_GAP_MS ago, carried STREAM_MIN_BYTES or
+   * more) flushes wait BATCH_MS so a frame carries tens of kilobytes, not one 4 KiB PTY read.
+   */
+  private scheduleFlush(immediate = false): void {
     if (this.flushScheduled || this.disposed) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.flushScheduled = false;
       this.flush();
-    });
+    };
+    const streaming = this.lastFlushBytes >= STREAM_MIN_BYTES && performance.now() - this.lastFlushAt < STREAM_GAP_MS;
+    if (!immediate && streaming) setTimeout(run, BATCH_MS);
+    else setImmediate(run);
   }
 
   /** Send each ready client what it lacks (output batched per tick), then pause or resume. */
   private flush(): void {
     if (this.disposed) return;
+    this.lastFlushAt = performance.now();
+    this.lastFlushBytes = this.scrollback.end - this.lastFlushEnd;
+    this.lastFlushEnd = this.scrollback.end;
     // Clients at the same cursor share one encoded frame.
     const frames = new Map<string, { frame: string | Uint8Array; end: number }>();
     for (const a of this.attachments.values()) if (a.ready) this.pump(a, frames);
@@ -328,7 +347,7 @@ export class TerminalSession {
       a.waitingWritable = true;
       a.session.onWritable(() => {
         a.waitingWritable = false;
-        this.scheduleFlush();
+        this.scheduleFlush(true);
       });
     }
     if (!behind && a.cursor >= this.scrollback.end && this.status === 'exited' && !a.exitSent) {
