@@ -245,6 +245,6 @@ describe('Server-Sent Events', () => {
     for (let i = 0; i < 60; i++) await s.call('events.emit', { topic: 'client.other', data: i });
     const gone = await fetch(`${s.url}/api/events?since=1&token=${s.token}`);
     expect(gone.status).toBe(410);
-    expect((await gone.json()).error.data).toMatchObject({ code: 'EVENTS_GAP', oldestSeq: expect.any(Number) });
+    expect(((await gone.json()) as any).error.data).toMatchObject({ code: 'EVENTS_GAP', oldestSeq: expect.any(Number) });
   });
 });

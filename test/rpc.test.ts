@@ -217,7 +217,7 @@ describe('REST per method', () => {
     expect(res.status).toBe(404);
     res = await post('test.add', '{"a":1}');
     expect(res.status).toBe(400);
-    expect((await res.json()).error.data.field).toBe('b');
+    expect(((await res.json()) as any).error.data.field).toBe('b');
     res = await post('test.conflict');
     expect(res.status).toBe(409);
     res = await post('test.boom');
@@ -242,7 +242,7 @@ describe('discovery', () => {
   it('GET /api/openapi.json is a valid OpenAPI 3.x document with a path per method', async () => {
     const res = await fetch(`${s.url}/api/openapi.json`, { headers: { authorization: `Bearer ${s.token}` } });
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc: any = await res.json();
     expect(doc.openapi).toMatch(/^3\./);
     await SwaggerParser.validate(structuredClone(doc));
     for (const m of s.app.registry.list()) expect(doc.paths[`/api/rpc/${m.name}`]?.post).toBeDefined();
@@ -293,7 +293,7 @@ describe('message size', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.status', params: { pad: 'x'.repeat(10_000) } }),
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.data.code).toBe('MESSAGE_TOO_LARGE');
+    expect(((await res.json()) as any).error.data.code).toBe('MESSAGE_TOO_LARGE');
     expect((await fetch(`${small.url}/api/health`)).status).toBe(200);
   });
 });
