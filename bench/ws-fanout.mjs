@@ -35,11 +35,12 @@ const CLIENTS = (process.env.BENCH_CLIENTS ?? '100,1000').split(',').map(Number)
 const CLIENT_PROCS = 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SAT_MS = Number(process.env.BENCH_SAT_MS ?? 2000);
-const LAT_ROUNDS = Number(process.env.BENCH_LAT_ROUNDS ?? 2);
-const LAT_MS = Number(process.env.BENCH_LAT_MS ?? 2500);
+const LAT_ROUNDS = Number(process.env.BENCH_LAT_ROUNDS ?? 4);
+const LAT_MS = Number(process.env.BENCH_LAT_MS ?? 1500);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 32);
 const TOPIC = 'client.bench.tick';
 const PAD = 'x'.repeat(64);
+const PROFILE = process.env.BENCH_PROFILE;
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 
 const tmp = mkdtempSync(join(tmpdir(), 'icpy-bench-ws-'));
@@ -55,8 +56,10 @@ async function startServer(kind) {
     kind === 'icpy'
       ? forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN, '--log-level', 'warn'], {
           env: { ...process.env, ICPY_RUNTIME_DIR: join(tmp, 'runtime') },
+          // BENCH_PROFILE=DIR writes a CPU profile of each server there (open it in Chrome DevTools).
+          execArgv: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : [],
         })
-      : forkChild(join(here, 'lib/bare-server.mjs'));
+      : forkChild(join(here, 'lib/bare-server.mjs'), [], { execArgv: PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : [] });
   child.stdout.resume();
   const { url, pid } = await nextMessage(child, 'ready', 20_000);
   const ws = url.replace(/^http/, 'ws');
@@ -289,6 +292,9 @@ for (const n of CLIENTS) {
     ratio: round(icpyRate / bareRate, 3),
     target_min_ratio: 0.65,
     ok: icpyRate / bareRate >= 0.65,
+    // What the throughput ratio would be if the server were the only thing using its core:
+    // bare's server CPU per delivered frame ÷ icpy's. Steadier than `ratio` on a shared machine.
+    cpu_ratio: round(med('bare', 'serverCpuUsPerDelivery') / med('icpy', 'serverCpuUsPerDelivery'), 3),
     icpy_publishes_per_s: Math.round(med('icpy', 'eventsPerSec')),
     baseline_publishes_per_s: Math.round(med('bare', 'eventsPerSec')),
     icpy_server_cpu_pct: round(med('icpy', 'serverCpuPct'), 1),
