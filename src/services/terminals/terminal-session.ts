@@ -28,7 +28,7 @@ export interface TerminalLimits {
   killGraceMs: number;
 }
 
-export type DetachReason = 'detached' | 'stalled' | 'closed' | 'replaced' | 'disconnected';
+export type DetachReason = 'detached' | 'stalled' | 'closed' | 'disconnected';
 
 export interface TerminalHooks {
   onExit(t: TerminalSession): void;
