@@ -105,6 +105,8 @@ export class TerminalService implements Disposable {
       {
         onExit: (term) => this.onExit(term),
         onAttachmentsChanged: (term) => this.updateIdle(term),
+        // However the attachment ended, the connection no longer holds it.
+        onDetached: (term, session) => void session.handles.delete(handleKey(term.id)),
       },
     );
     this.terminals.set(id, t);
@@ -170,22 +172,13 @@ export class TerminalService implements Disposable {
     const t = this.get(id);
     const { result, start, resized } = t.attach(session, source.connectionId, opts);
     if (resized) this.publishResized(t, source);
-    const key = handleKey(id);
-    const handle = { dispose: () => void t.detach(source.connectionId, 'disconnected') };
-    session.handles.set(key, handle);
-    session.resources.add(handle);
+    // The connection disposes its handles when it closes: that detaches it.
+    session.handles.set(handleKey(id), { dispose: () => void t.detach(source.connectionId, 'disconnected') });
     return { result, start };
   }
 
-  detach(id: string, session: Session, connectionId: string): boolean {
-    const t = this.get(id);
-    const key = handleKey(id);
-    const handle = session.handles.get(key);
-    if (handle) {
-      session.handles.delete(key);
-      session.resources.delete(handle);
-    }
-    return t.detach(connectionId, 'detached');
+  detach(id: string, connectionId: string): boolean {
+    return this.get(id).detach(connectionId, 'detached');
   }
 
   ack(id: string, connectionId: string, offset: number): void {

@@ -34,7 +34,7 @@ export interface TerminalHooks {
   onExit(t: TerminalSession): void;
   /** The number of attached clients changed (idle tracking). */
   onAttachmentsChanged(t: TerminalSession): void;
-  onDetached?(t: TerminalSession, connectionId: string, reason: DetachReason): void;
+  onDetached?(t: TerminalSession, session: Session, reason: DetachReason): void;
 }
 
 export interface AttachOptions {
@@ -270,7 +270,7 @@ export class TerminalSession {
     if (reason !== 'detached' && reason !== 'disconnected') {
       a.session.notify('terminal.detached', { id: this.id, reason, offset: a.cursor });
     }
-    this.hooks.onDetached?.(this, connectionId, reason);
+    this.hooks.onDetached?.(this, a.session, reason);
     this.hooks.onAttachmentsChanged(this);
     this.updateFlow();
     return true;

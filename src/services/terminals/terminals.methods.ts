@@ -145,7 +145,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     result: z.object({ detached: z.boolean() }),
     scope: 'read',
     requiresSession: true,
-    handler: ({ id }, ctx) => ({ detached: terminals.detach(id, ctx.session!, ctx.connection.id) }),
+    handler: ({ id }, ctx) => ({ detached: terminals.detach(id, ctx.connection.id) }),
   });
 
   const ack = defineMethod({
