@@ -6,7 +6,7 @@ import { connect, startServer, type TestServer } from './helpers/server.js';
 /** Raw HTTP GET with full control of headers (fetch forbids setting Host). */
 function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, (res) => {
+    const req = request(url, { headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, body }));
@@ -14,6 +14,13 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Status of a GET, reading the body so the client socket is released. */
+async function statusOf(url: string): Promise<number> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
 }
 
 describe('auth and origin/host guards', () => {
@@ -40,8 +47,8 @@ describe('auth and origin/host guards', () => {
     const wrong = await s.rpc({ jsonrpc: '2.0', id: 1, method: 'server.info' }, { token: 'nope' });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.data.code).toBe('UNAUTHORIZED');
-    expect((await fetch(`${s.url}/api/openapi.json`)).status).toBe(401);
-    expect((await fetch(`${s.url}/api/openapi.json?token=${s.token}`)).status).toBe(200);
+    expect(await statusOf(`${s.url}/api/openapi.json`)).toBe(401);
+    expect(await statusOf(`${s.url}/api/openapi.json?token=${s.token}`)).toBe(200);
     expect((await s.rpc({ jsonrpc: '2.0', id: 1, method: 'server.info' })).status).toBe(200);
   });
 
@@ -59,8 +66,7 @@ describe('auth and origin/host guards', () => {
   });
 
   it('refuses SSE without a token', async () => {
-    const res = await fetch(`${s.url}/api/events?patterns=**`);
-    expect(res.status).toBe(401);
+    expect(await statusOf(`${s.url}/api/events?patterns=**`)).toBe(401);
   });
 
   it('refuses a WebSocket upgrade from a foreign Origin with 403, even with a valid token', async () => {
@@ -87,8 +93,8 @@ describe('auth and origin/host guards', () => {
   });
 
   it('never writes the token to the log', async () => {
-    await fetch(`${s.url}/api/openapi.json?token=${s.token}`);
-    await fetch(`${s.url}/api/nothing-here?token=${s.token}`);
+    await statusOf(`${s.url}/api/openapi.json?token=${s.token}`);
+    await statusOf(`${s.url}/api/nothing-here?token=${s.token}`);
     const c = await connect(s, { name: 'logger-check' });
     await c.close();
     await connect(s, { token: s.token + 'x' }).then((c2) => c2.closed);
