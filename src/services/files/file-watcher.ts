@@ -4,6 +4,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { EventSource } from '../../core/broker/index.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
+import { matchRules, parseGitignore } from './gitignore.js';
 
 /** The source of changes made by programs other than icpy (an editor, git, a build). */
 export const DISK_SOURCE: EventSource = Object.freeze({ connectionId: 'disk', kind: 'system', name: 'disk' });
@@ -32,7 +33,13 @@ export interface FileWatcherOptions {
   logger?: Logger;
 }
 
-const DEFAULT_IGNORE = ['.git', '.icpy', 'node_modules', '**/.git', '**/node_modules', '**/.git/**', '**/node_modules/**'];
+/**
+ * Plain paths only: @parcel/watcher matches glob ignores with std::regex on every path of the
+ * tree, which made start-up on 100k files ~8× slower. Nested .git/node_modules and configured
+ * globs are filtered here instead (gitignore syntax).
+ */
+const BACKEND_IGNORE = ['.git', '.icpy', 'node_modules'];
+const NESTED_IGNORED = /(^|\/)(\.git|node_modules)(\/|$)/;
 const TEMP_FILE = /\.icpy-[0-9a-f]{12}\.tmp$/;
 
 /**
@@ -55,7 +62,10 @@ export class FileWatcher implements Disposable {
   private readonly attributionMs: number;
   private readonly coalesceMs: number;
 
+  private readonly ignoreRules: ReturnType<typeof parseGitignore>;
+
   constructor(private readonly opts: FileWatcherOptions) {
+    this.ignoreRules = parseGitignore((opts.ignore ?? []).join('\n'));
     this.maxPaths = opts.maxPathsPerEvent ?? 1000;
     this.attributionMs = opts.attributionMs ?? 2000;
     this.coalesceMs = opts.coalesceMs ?? 20;
@@ -72,7 +82,7 @@ export class FileWatcher implements Disposable {
         this.pending.push(...events);
         this.timer ??= setTimeout(() => this.flush(), this.coalesceMs);
       },
-      { ignore: [...DEFAULT_IGNORE, ...(this.opts.ignore ?? [])] },
+      { ignore: BACKEND_IGNORE },
     );
     // Which paths are folders, so a delete (which has no type) becomes fs.dir.deleted. Filled in
     // the background: the watcher is live before the walk ends.
@@ -157,7 +167,7 @@ export class FileWatcher implements Disposable {
     for (const [path, type] of byPath) {
       const st = stats[i++];
       const rel = relative(this.opts.root, path).split(sep).join('/');
-      if (!rel || rel.startsWith('..')) continue;
+      if (!rel || rel.startsWith('..') || this.isIgnored(rel, st?.isDirectory() ?? false)) continue;
       const source = this.sourceOf(path, now);
       if (type === 'delete') {
         const wasDir = this.knownDirs.delete(path);
@@ -171,6 +181,7 @@ export class FileWatcher implements Disposable {
           // Files made inside a new folder before the backend watched it would go unreported.
           for (const found of await this.scanNew(path, byPath, now)) {
             const frel = relative(this.opts.root, found.path).split(sep).join('/');
+            if (this.isIgnored(frel, found.dir)) continue;
             add(found.dir ? 'fs.dir.created' : 'fs.file.created', source, frel);
           }
         }
@@ -185,6 +196,17 @@ export class FileWatcher implements Disposable {
         this.opts.publish({ topic: g.topic, source: g.source, paths: g.paths.slice(k, k + this.maxPaths) });
       }
     }
+  }
+
+  /** Nested .git / node_modules, and the configured globs (matched on the path and its parents). */
+  private isIgnored(rel: string, isDir: boolean): boolean {
+    if (NESTED_IGNORED.test(rel)) return true;
+    if (!this.ignoreRules.length) return false;
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      if (matchRules(this.ignoreRules, parts.slice(0, i).join('/'), i < parts.length || isDir)) return true;
+    }
+    return false;
   }
 
   /** Everything under a newly created folder that this batch does not already mention. */

@@ -1,0 +1,377 @@
+// bench/files — the files service under load, beside a bare Node HTTP server and Jupyter Server.
+//
+//   npm run build && node bench/files.mjs          (FILES_BENCH_SECONDS=3 per phase by default)
+//
+// Figures (one JSON line each):
+// - saturation: 50 closed-loop clients in 10 processes (separate from every server) doing a 4 KB
+//   read, a 4 KB write, a stat, or a 1,000-entry list — over icpy's WebSocket, icpy's REST, a
+//   bare Node HTTP server (fs.promises; the raw baseline) and Jupyter's contents API.
+// - fixed rate: the same at an offered 500 ops/s spread over the 50 clients (latency from send).
+// - ratio lines: icpy vs bare and vs Jupyter.
+// - watcher: start time and memory on a 100,000-file tree (icpy's FileWatcher vs raw
+//   @parcel/watcher); external-write-to-event latency (icpy event on the WebSocket vs a raw
+//   in-process @parcel/watcher callback on the same writes).
+// - search: 100 MB of text, files.search over the WebSocket vs the `rg` command itself.
+// - upload: 1 GB PUT streamed to icpy; the server's peak RSS before and after.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import watcher from '@parcel/watcher';
+import WebSocket from 'ws';
+import { forkChild, nextMessage } from './lib/procs.mjs';
+import { emit, median, percentile, round } from './lib/stats.mjs';
+
+const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 3);
+const PROCS = 10;
+const PER_PROC = 5;
+const CLIENTS = PROCS * PER_PROC;
+const RATE = 500;
+const LIST_RATE = 10;
+const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
+const here = new URL('.', import.meta.url).pathname;
+const bench = 'files';
+
+if (!existsSync(join(here, '../dist/app/serve.js'))) {
+  process.stderr.write('bench/files: run `npm run build` first (the server under test is dist/)\n');
+  process.exit(1);
+}
+
+const base = mkdtempSync(join(tmpdir(), 'icpy-bench-files-'));
+const extraProcs = [];
+process.on('exit', () => {
+  for (const p of extraProcs) if (p.exitCode === null) p.kill('SIGKILL');
+  rmSync(base, { recursive: true, force: true });
+});
+
+function makeRoot(name) {
+  const root = join(base, name);
+  mkdirSync(join(root, 'r'), { recursive: true });
+  mkdirSync(join(root, 'w'), { recursive: true });
+  const body = Buffer.alloc(4096, 'a');
+  for (let i = 0; i < 1000; i++) writeFileSync(join(root, 'r', `f${i}.txt`), body);
+  for (let i = 0; i < CLIENTS; i++) writeFileSync(join(root, 'w', `c${i}.txt`), body);
+  return root;
+}
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startIcpy(root) {
+  const child = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--port', '0', '--token', TOKEN, '--log-level', 'error'], {
+    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime') },
+  });
+  const ready = await nextMessage(child, 'ready');
+  return { kind: 'icpy', url: ready.url, pid: ready.pid, child };
+}
+
+async function startBare(root) {
+  const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root]);
+  const ready = await nextMessage(child, 'ready');
+  return { url: ready.url, pid: ready.pid, child };
+}
+
+async function startJupyter(root) {
+  const which = spawnSync('sh', ['-c', 'command -v jupyter-server'], { encoding: 'utf8' });
+  if (which.status !== 0) return undefined;
+  const port = await freePort();
+  const p = spawn(
+    'jupyter-server',
+    [`--ServerApp.token=${TOKEN}`, `--ServerApp.root_dir=${root}`, '--allow-root', '--port', String(port), '--no-browser', '--ServerApp.port_retries=0'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  extraProcs.push(p);
+  let log = '';
+  p.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    try {
+      const res = await fetch(`${url}/api/status`, { headers: { authorization: `token ${TOKEN}` } });
+      if (res.ok) return { url, pid: p.pid, proc: p };
+    } catch {
+      /* not yet */
+    }
+    if (p.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  process.stderr.write(`jupyter-server did not start:\n${log}\n`);
+  p.kill('SIGKILL');
+  return undefined;
+}
+
+// ---------------------------------------------------------------- load phases
+const workers = [];
+for (let i = 0; i < PROCS; i++) {
+  const w = forkChild(join(here, 'lib/files-clients.mjs'));
+  workers.push(w);
+}
+await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
+
+async function all(cmd, type, timeoutMs = 120_000) {
+  const replies = workers.map((w) => nextMessage(w, type, timeoutMs));
+  for (const [i, w] of workers.entries()) w.send(typeof cmd === 'function' ? cmd(i) : cmd);
+  return Promise.all(replies);
+}
+
+async function phase(op, mode, rate = RATE) {
+  const durationMs = SECONDS * 1000;
+  const t0 = performance.now();
+  const replies = await all({ cmd: 'run', op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
+  const wall = (performance.now() - t0) / 1000;
+  const lat = new Float64Array(replies.reduce((n, r) => n + r.lat.length, 0));
+  let k = 0;
+  for (const r of replies) {
+    lat.set(r.lat, k);
+    k += r.lat.length;
+  }
+  const errors = replies.reduce((n, r) => n + r.errors, 0);
+  const firstError = replies.find((r) => r.firstError)?.firstError;
+  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, SECONDS)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, ...(firstError ? { firstError } : {}) };
+}
+
+const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
+const icpy = await startIcpy(roots.icpy);
+const bare = await startBare(roots.bare);
+const jupyter = await startJupyter(roots.jupyter);
+if (!jupyter) emit({ bench, figure: 'jupyter', skipped: true, reason: 'jupyter-server is not installed or did not start (see /tmp/apt.log; apt-get install -y jupyter-server)' });
+
+const targets = [
+  { name: 'icpy-ws', target: { kind: 'icpy-ws', url: icpy.url, token: TOKEN } },
+  { name: 'icpy-rest', target: { kind: 'icpy-rest', url: icpy.url, token: TOKEN } },
+  { name: 'bare-node', target: { kind: 'bare', url: bare.url } },
+  ...(jupyter ? [{ name: 'jupyter', target: { kind: 'jupyter', url: jupyter.url, token: TOKEN } }] : []),
+];
+const OPS = ['read', 'write', 'stat', 'list'];
+const results = {};
+for (const t of targets) {
+  await all((i) => ({ cmd: 'setup', target: t.target, clients: PER_PROC, base: i * PER_PROC }), 'setup.ok');
+  // warm up (JIT, page cache, connection pools)
+  for (const op of OPS) await all({ cmd: 'run', op, mode: 'closed', durationMs: 400 }, 'run.ok');
+  for (const op of OPS) {
+    const sat = await phase(op, 'closed');
+    emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, ...sat });
+    // A 1,000-entry list is ~1,000 stats: no server here does 500/s, so it is offered 10/s.
+    const rate = op === 'list' ? LIST_RATE : RATE;
+    const fixed = await phase(op, 'rate', rate);
+    emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, ...fixed });
+    results[`${t.name}/${op}`] = { sat, fixed };
+  }
+  await all({ cmd: 'teardown' }, 'teardown.ok');
+}
+for (const w of workers) w.disconnect();
+
+for (const via of ['icpy-ws', 'icpy-rest']) {
+  for (const op of OPS) {
+    const me = results[`${via}/${op}`];
+    const b = results[`bare-node/${op}`];
+    const j = results[`jupyter/${op}`];
+    emit({
+      bench,
+      figure: 'ratio',
+      target: via,
+      op,
+      ops_vs_bare: round(me.sat.ops_s / b.sat.ops_s),
+      p99_vs_bare: round(me.sat.p99_ms / b.sat.p99_ms),
+      ...(j ? { ops_vs_jupyter: round(me.sat.ops_s / j.sat.ops_s) } : {}),
+      fixed_rate_p99_ms: me.fixed.p99_ms,
+      targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25', ops_vs_jupyter: '>=3', fixed_rate_p99_ms: '<5' },
+    });
+  }
+}
+if (jupyter) jupyter.proc.kill('SIGTERM');
+
+// ---------------------------------------------------------------- external change → event
+{
+  const ws = new WebSocket(`${icpy.url.replace(/^http/, 'ws')}/api/ws?token=${TOKEN}`);
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  const seen = new Map();
+  ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (m.method === 'event') for (const p of m.params.data.paths ?? []) if (!seen.has(p)) seen.set(p, performance.now());
+  });
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { patterns: ['fs.**'] } }));
+  const rawSeen = new Map();
+  const latDir = join(roots.icpy, 'lat');
+  mkdirSync(latDir);
+  const rawSub = await watcher.subscribe(roots.icpy, (_e, evs) => {
+    const t = performance.now();
+    for (const e of evs) if (!rawSeen.has(e.path)) rawSeen.set(e.path, t);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  // Sparse: one write every 100 ms (a user saving); stream: one every 15 ms (a build writing).
+  // @parcel/watcher debounces (≥50 ms, up to 500 ms while events keep coming), which bounds both.
+  for (const [label, gapMs, N] of [['sparse-100ms', 100, 100], ['stream-15ms', 15, 200]]) {
+    const sent = [];
+    for (let i = 0; i < N; i++) {
+      const p = join(latDir, `${label}-${i}.txt`);
+      sent.push([p, `lat/${label}-${i}.txt`, performance.now()]);
+      writeFileSync(p, 'change');
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const icpyLat = [];
+    const rawLat = [];
+    let missed = 0;
+    for (const [abs, rel, t] of sent) {
+      if (seen.has(rel)) icpyLat.push(seen.get(rel) - t);
+      else missed++;
+      if (rawSeen.has(abs)) rawLat.push(rawSeen.get(abs) - t);
+    }
+    emit({ bench, figure: 'external-change-latency', pattern: label, target: 'icpy-ws-event', samples: icpyLat.length, missed, p50_ms: round(percentile(icpyLat, 50)), p99_ms: round(percentile(icpyLat, 99)), target_p99_ms: '<300' });
+    emit({ bench, figure: 'external-change-latency', pattern: label, target: 'raw-parcel-watcher-in-process', samples: rawLat.length, p50_ms: round(percentile(rawLat, 50)), p99_ms: round(percentile(rawLat, 99)) });
+  }
+  await rawSub.unsubscribe();
+  ws.terminate();
+}
+
+// ---------------------------------------------------------------- search: 100 MB vs rg
+{
+  const dir = join(roots.icpy, 'corpus');
+  mkdirSync(dir);
+  const words = [];
+  let seed = 42;
+  // mulberry32: deterministic corpus across runs
+  const rand = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 5000; i++) words.push(Array.from({ length: 3 + Math.floor(rand() * 7) }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join(''));
+  const lines = [];
+  for (let i = 0; i < 20000; i++) {
+    const n = 6 + Math.floor(rand() * 10);
+    const ws = Array.from({ length: n }, () => words[Math.floor(rand() * words.length)]);
+    if (rand() < 0.0005) ws.splice(2, 0, 'Zebrafish');
+    lines.push(ws.join(' '));
+  }
+  const block = Buffer.from(lines.join('\n') + '\n');
+  let total = 0;
+  for (let f = 0; total < 100 * 1024 * 1024; f++) {
+    const rot = Math.floor(rand() * block.length);
+    const nl = block.indexOf(10, rot) + 1;
+    const buf = Buffer.concat([block.subarray(nl), block.subarray(0, nl)]);
+    mkdirSync(join(dir, `d${f % 20}`), { recursive: true });
+    writeFileSync(join(dir, `d${f % 20}`, `t${f}.txt`), buf);
+    total += buf.length;
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // let the watcher settle
+  // The same command icpy runs for this search (same flags, same folder, same glob).
+  const rgArgs = ['--json', '--ignore-case', '--no-require-git', '--glob', 'corpus/**', '--fixed-strings', '--', 'zebrafish', '.'];
+  const rgOnce = () =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const p = spawn('rg', rgArgs, { cwd: roots.icpy, stdio: ['ignore', 'pipe', 'ignore'] });
+      let matches = 0;
+      let tail = '';
+      p.stdout.on('data', (d) => {
+        const s = tail + d.toString('latin1');
+        const parts = s.split('\n');
+        tail = parts.pop();
+        for (const l of parts) if (l.startsWith('{"type":"match"')) matches++;
+      });
+      p.on('close', () => resolve({ ms: performance.now() - t0, matches }));
+    });
+  const ws = new WebSocket(`${icpy.url.replace(/^http/, 'ws')}/api/ws?token=${TOKEN}`, { maxPayload: 512 * 1024 * 1024 });
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  let id = 0;
+  const call = (method, params) =>
+    new Promise((resolve, reject) => {
+      const my = ++id;
+      const on = (d) => {
+        const m = JSON.parse(d.toString());
+        if (m.id !== my) return;
+        ws.off('message', on);
+        if (m.error) reject(new Error(JSON.stringify(m.error)));
+        else resolve(m.result);
+      };
+      ws.on('message', on);
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: my, method, params }));
+    });
+  const icpyOnce = async () => {
+    const t0 = performance.now();
+    const r = await call('files.search', { query: 'zebrafish', globs: ['corpus/**'], maxResults: 100000, pageSize: 10000 });
+    return { ms: performance.now() - t0, matches: r.total, engine: r.engine };
+  };
+  await rgOnce();
+  await icpyOnce();
+  const rgT = [];
+  const icT = [];
+  let rgMatches = 0;
+  let icMatches = 0;
+  let engine;
+  for (let i = 0; i < 5; i++) {
+    const a = await rgOnce();
+    const b = await icpyOnce();
+    rgT.push(a.ms);
+    icT.push(b.ms);
+    rgMatches = a.matches;
+    icMatches = b.matches;
+    engine = b.engine;
+  }
+  emit({ bench, figure: 'search-100MB', target: 'rg-command', corpus_mb: round(total / 1048576), matches: rgMatches, median_ms: round(median(rgT)) });
+  emit({ bench, figure: 'search-100MB', target: 'icpy-files.search-ws', engine, matches: icMatches, median_ms: round(median(icT)), ratio_vs_rg: round(median(icT) / median(rgT)), target_ratio: '<=1.5' });
+  ws.terminate();
+}
+
+// ---------------------------------------------------------------- 1 GB upload, server memory
+{
+  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${icpy.pid}/status`, 'utf8'))[1]) / 1024;
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${icpy.pid}/status`, 'utf8'))[1]) / 1024;
+  const before = hwm();
+  const rssBefore = rss();
+  const GB = 1024 * 1024 * 1024;
+  const chunk = Buffer.alloc(1024 * 1024, 98);
+  let sent = 0;
+  const src = new Readable({
+    read() {
+      if (sent >= GB) return this.push(null);
+      sent += chunk.length;
+      this.push(chunk);
+    },
+  });
+  let rssMax = rssBefore;
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rss())), 25);
+  const t0 = performance.now();
+  const u = new URL(`${icpy.url}/api/files/upload-1g.bin`);
+  const status = await new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream', 'content-length': GB } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    src.pipe(req);
+  });
+  const secs = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const size = statSync(join(roots.icpy, 'upload-1g.bin')).size;
+  emit({ bench, figure: 'upload-1GB', status, bytes_on_disk: size, seconds: round(secs), mb_s: round(1024 / secs), server_rss_before_mb: round(rssBefore), server_rss_max_during_upload_mb: round(rssMax), server_rss_growth_mb: round(rssMax - rssBefore), server_peak_rss_of_whole_run_mb: round(Math.max(before, hwm())) });
+  rmSync(join(roots.icpy, 'upload-1g.bin'));
+}
+
+icpy.child.disconnect();
+bare.child.disconnect();
+
+// ---------------------------------------------------------------- watcher start on 100k files
+{
+  const tree = join(base, 'tree100k');
+  for (let d = 0; d < 1000; d++) {
+    const dir = join(tree, `a${d % 10}`, `b${d}`);
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 100; f++) writeFileSync(join(dir, `f${f}.txt`), '');
+  }
+  for (const mode of ['raw', 'icpy']) {
+    const c = forkChild(join(here, 'lib/files-watch-start.mjs'), [mode, tree], { execArgv: ['--expose-gc'] });
+    const r = await nextMessage(c, 'result', 120_000);
+    c.disconnect();
+    emit({ bench, figure: 'watcher-start-100k', target: mode === 'raw' ? 'raw-parcel-watcher' : 'icpy-FileWatcher', files: 100_000, ready_ms: round(r.readyMs), rss_added_mb: round(r.rssAddedMb), ...(mode === 'icpy' ? { target_ready_ms: '<3000' } : {}) });
+  }
+}
+process.exit(0);
