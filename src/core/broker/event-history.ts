@@ -35,7 +35,8 @@ export class EventHistory {
 
   push(ev: BrokerEvent, size: number): void {
     if (this.count === this.maxEvents) this.shift();
-    const i = (this.head + this.count) % this.maxEvents;
+    let i = this.head + this.count;
+    if (i >= this.maxEvents) i -= this.maxEvents;
     this.buf[i] = ev;
     this.sizes[i] = size;
     this.count++;
@@ -48,7 +49,7 @@ export class EventHistory {
     const i = this.head;
     this.bytesHeld -= this.sizes[i]!;
     this.buf[i] = undefined;
-    this.head = (this.head + 1) % this.maxEvents;
+    this.head = this.head + 1 === this.maxEvents ? 0 : this.head + 1;
     this.count--;
   }
 
@@ -65,31 +66,26 @@ export class EventHistory {
  * Cheap size estimate (in bytes of JSON, roughly) used for the history's byte bound; it
  * avoids serialising every event on the hot path.
  */
-export function approxSize(value: unknown, depth = 0): number {
-  switch (typeof value) {
-    case 'string':
-      return value.length + 2;
-    case 'number':
-      return 8;
-    case 'boolean':
-      return 5;
-    case 'undefined':
-      return 0;
-    case 'object': {
-      if (value === null) return 4;
-      if (depth > 8) return 64;
-      let n = 2;
-      if (Array.isArray(value)) {
-        for (const v of value) n += approxSize(v, depth + 1) + 1;
-        return n;
-      }
-      if (ArrayBuffer.isView(value)) return (value as ArrayBufferView).byteLength * 2;
-      for (const k in value as Record<string, unknown>) {
-        n += k.length + 4 + approxSize((value as Record<string, unknown>)[k], depth + 1);
-      }
-      return n;
+export function approxSize(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value !== 'object' || value === null) return 8;
+  return objectSize(value, 0);
+}
+
+function objectSize(o: object, depth: number): number {
+  if (depth > 8) return 64;
+  let n = 2;
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length; i++) {
+      const v: unknown = o[i];
+      n += 1 + (typeof v === 'string' ? v.length + 2 : typeof v === 'object' && v !== null ? objectSize(v, depth + 1) : 8);
     }
-    default:
-      return 16;
+    return n;
   }
+  if (ArrayBuffer.isView(o)) return o.byteLength * 2;
+  for (const k in o) {
+    const v: unknown = (o as Record<string, unknown>)[k];
+    n += k.length + 4 + (typeof v === 'string' ? v.length + 2 : typeof v === 'object' && v !== null ? objectSize(v, depth + 1) : 8);
+  }
+  return n;
 }
