@@ -17,6 +17,7 @@
 //
 //   npm run build && node bench/terminals.mjs
 //   BENCH_BULK_MB=32 BENCH_ECHO_KEYS=300 BENCH_ROUNDS=3 node bench/terminals.mjs
+//   BENCH_PARTS=echo BENCH_JUPYTER=0 node bench/terminals.mjs     (only some parts / no Jupyter)
 import { spawn as spawnProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -32,6 +33,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BULK_MB = Number(process.env.BENCH_BULK_MB ?? 64);
 const ECHO_KEYS = Number(process.env.BENCH_ECHO_KEYS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'echo,bulk,replay').split(','));
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const SHELL = ['/bin/bash', '--norc', '--noprofile'];
 const ENV = { ...process.env, PS1: '$ ', HISTFILE: '/dev/null', TERM: 'xterm-256color' };
@@ -291,15 +293,17 @@ const makers = {
 };
 
 // Echo latency.
-const echo = {};
-for (const [name, make] of Object.entries(makers)) {
+for (const [name, make] of Object.entries(PARTS.has('echo') ? makers : {})) {
   if (name === 'icpy-ws-binary') continue; // keystroke echo is one small frame either way
   const t = await make();
   await echoLatency(t, 50); // warm-up
   const samples = [];
   for (let r = 0; r < ROUNDS; r++) samples.push(...(await echoLatency(t, Math.ceil(ECHO_KEYS / ROUNDS))));
   await t.close();
-  echo[name] = samples;
+  if (process.env.BENCH_DEBUG) {
+    const top = samples.map((v, i) => [i, round(v, 2)]).sort((a, b) => b[1] - a[1]).slice(0, 15);
+    process.stderr.write(`${name} slowest ${JSON.stringify(top)}\n`);
+  }
   emit({
     bench: 'terminals',
     figure: 'echo_latency_ms',
@@ -314,8 +318,8 @@ for (const [name, make] of Object.entries(makers)) {
 // Bulk throughput: rounds alternate between the targets so drift hits all alike.
 const bulkRuns = Object.fromEntries(Object.keys(makers).map((k) => [k, []]));
 const terms = {};
-for (const [name, make] of Object.entries(makers)) terms[name] = await make();
-for (let r = 0; r < ROUNDS + 1; r++) {
+if (PARTS.has('bulk')) for (const [name, make] of Object.entries(makers)) terms[name] = await make();
+for (let r = 0; PARTS.has('bulk') && r < ROUNDS + 1; r++) {
   for (const name of Object.keys(makers)) {
     const res = await bulk(terms[name]);
     if (process.env.BENCH_DEBUG) process.stderr.write(`${name} ${JSON.stringify(res)}\n`);
@@ -323,7 +327,7 @@ for (let r = 0; r < ROUNDS + 1; r++) {
   }
 }
 const rawMbps = median(bulkRuns['raw-node-pty']);
-for (const name of Object.keys(makers)) {
+for (const name of PARTS.has('bulk') ? Object.keys(makers) : []) {
   emit({
     bench: 'terminals',
     figure: 'bulk_throughput_mb_s',
@@ -337,7 +341,7 @@ for (const name of Object.keys(makers)) {
 for (const t of Object.values(terms)) await t.close();
 
 // Scrollback replay of 1 MiB (icpy's default scrollback), json and binary, vs a bare ws frame.
-{
+if (PARTS.has('replay')) {
   const filler = await icpyTerminal(url, 'json');
   filler.write(`head -c 3000000 '${join(root, 'big.txt')}'; echo; echo "FILLED-$((5*5))"\r`);
   await filler.attach();
