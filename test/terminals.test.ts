@@ -265,6 +265,8 @@ describe('terminals', () => {
     await expectRpcError(c.call('terminal.create', { cols: 80, rows: 24, cwd: '../..' }), -32021, 'PATH_OUTSIDE_WORKSPACE');
     await expectRpcError(c.call('terminal.create', { cols: 80, rows: 24, cwd: '/' }), -32021, 'PATH_OUTSIDE_WORKSPACE');
     await expectRpcError(c.call('terminal.create', { cols: 80, rows: 24, cwd: 'missing' }), -32020, 'FILE_NOT_FOUND');
+    const e6 = await expectRpcError(c.call('terminal.create', { cols: 80, rows: 24, shell: '/nonexistent/shell' }), -32602);
+    expect(e6.data.field).toBe('shell');
     const t = await create(c);
     const e4 = await expectRpcError(c.call('terminal.resize', { id: t.id, cols: 80, rows: 100_000 }), -32602);
     expect(e4.data.field).toBe('rows');

@@ -1,5 +1,5 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { SYSTEM_SOURCE, type Broker, type EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
@@ -99,6 +99,9 @@ export class TerminalService implements Disposable {
     env.COLORTERM = 'truecolor';
     Object.assign(env, input.env ?? {});
     env.ICPY_TERMINAL_ID = id;
+    if (!findExecutable(shell, env.PATH ?? '', cwd)) {
+      throw new IcpyError('INVALID_PARAMS', `Invalid params: shell: no executable program '${shell}'`, { field: 'shell' });
+    }
     const t = new TerminalSession(
       { id, name: input.name ?? `Terminal ${this.counter}`, cwd, shell, args: input.args ?? [], env, cols: input.cols, rows: input.rows },
       this.limits,
@@ -342,6 +345,20 @@ function escapeRegExp(s: string): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The program a PTY would run: a path (relative to cwd) or a name looked up in PATH. */
+function findExecutable(program: string, path: string, cwd: string): string | undefined {
+  const candidates = program.includes('/') ? [resolve(cwd, program)] : path.split(delimiter).filter(Boolean).map((d) => join(d, program));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
 }
 
 function handleKey(id: string): string {
