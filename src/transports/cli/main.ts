@@ -84,6 +84,11 @@ export function commandNames(): string[] {
 
 export async function main(argv: string[], io: { cwd?: string } = {}): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
+  // The reader went away (`icpy cat big | head`): stop quietly, like cat does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+    throw err;
+  });
   const json = argv.includes('--json');
   const out = createOutput(json);
   let ws: WsRpcClient | undefined;

@@ -1,4 +1,4 @@
-import { ExitCode, usageError } from '../cli-error.js';
+import { CliError, ExitCode, RpcCallError, usageError } from '../cli-error.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatBytes } from '../output.js';
 import { readStdin } from '../stdin.js';
@@ -87,12 +87,56 @@ version to pass to \`icpy write --expect-version\`).`,
   async run(ctx) {
     const files = need(ctx, 1, 'cat: FILE', catCommand.usage);
     for (const f of files) {
-      const r = (await ctx.http().call('files.read', { path: await ctx.serverPath(f) })) as { content: string; encoding: 'utf8' | 'base64' };
+      const path = await ctx.serverPath(f);
+      let r: ReadResult;
+      try {
+        r = (await ctx.http().call('files.read', { path })) as ReadResult;
+      } catch (err) {
+        // Too big for one read: stream it in byte ranges (not with --json, which wants one object).
+        if (err instanceof RpcCallError && err.code === 'FILE_TOO_LARGE' && !ctx.out.json) {
+          await catInRanges(ctx, path);
+          continue;
+        }
+        throw err;
+      }
       if (ctx.out.json) ctx.out.jsonLine(r);
-      else process.stdout.write(r.encoding === 'base64' ? Buffer.from(r.content, 'base64') : r.content);
+      else await writeOut(r.encoding === 'base64' ? Buffer.from(r.content, 'base64') : r.content);
     }
   },
 };
+
+interface ReadResult {
+  content: string;
+  encoding: 'utf8' | 'base64';
+  size: number;
+  version: string;
+  length: number;
+}
+
+const RANGE_BYTES = 4 * 1024 * 1024;
+
+/** stdout.write that waits when the pipe is full (large files into `| head` or a slow reader). */
+function writeOut(chunk: string | Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.write(chunk)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+async function catInRanges(ctx: CommandContext, path: string): Promise<void> {
+  let offset = 0;
+  let version: string | undefined;
+  for (;;) {
+    const r = (await ctx.http().call('files.read', { path, offset, length: RANGE_BYTES, encoding: 'base64' })) as ReadResult;
+    if (version !== undefined && r.version !== version) {
+      throw new CliError(ExitCode.CallFailed, `VERSION_CONFLICT: '${path}' changed while it was being read`);
+    }
+    version = r.version;
+    await writeOut(Buffer.from(r.content, 'base64'));
+    offset += r.length;
+    if (r.length === 0 || offset >= r.size) return;
+  }
+}
 
 export const writeCommand: Command = {
   name: 'write',
