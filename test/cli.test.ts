@@ -68,6 +68,27 @@ async function until<T>(pred: () => T | undefined | false | Promise<T | undefine
   }
 }
 
+describe('icpy CLI startup stays light', () => {
+  it('the client loads no server module: only its own folder, node: built-ins and ws', () => {
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:from\s*|import\(\s*)['"]([^'"]+)['"]/g)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+        else bare.add(spec);
+      }
+    };
+    visit(join(ROOT, 'dist', 'transports', 'cli', 'main.js'));
+    const outside = [...seen].filter((f) => !f.startsWith(join(ROOT, 'dist', 'transports', 'cli')));
+    expect(outside).toEqual([]);
+    expect([...bare].filter((b) => !b.startsWith('node:'))).toEqual(['ws']);
+  });
+});
+
 describe('icpy CLI', () => {
   let s: TestServer;
   let runtimeDir: string;
