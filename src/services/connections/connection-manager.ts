@@ -1,4 +1,5 @@
 import type { Broker } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 
@@ -25,7 +26,12 @@ export class ConnectionManager {
     const entry = this.live.get(id);
     if (!entry) return;
     this.live.delete(id);
-    this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
+    try {
+      this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
+    } catch (err) {
+      // During shutdown the broker may already be closed; a departing connection is no reason to throw.
+      if (!(err instanceof IcpyError && err.code === 'UNAVAILABLE')) throw err;
+    }
   }
 
   get(id: string): ConnectionInfo | undefined {

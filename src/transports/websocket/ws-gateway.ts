@@ -267,12 +267,12 @@ export class WsGateway implements Disposable {
     const closing = [...this.peers].map(
       (p) =>
         new Promise<void>((resolve) => {
+          // Resolve on 'close' so each connection's own cleanup has run before the caller goes on
+          // to dispose what that cleanup uses (the broker).
           p.ws.once('close', () => resolve());
           p.ws.close(CloseCode.GoingAway, 'Server shutting down');
-          setTimeout(() => {
-            p.ws.terminate();
-            resolve();
-          }, 500).unref();
+          setTimeout(() => p.ws.terminate(), 500).unref();
+          setTimeout(resolve, 2000).unref();
         }),
     );
     await Promise.all(closing);
