@@ -142,12 +142,15 @@ const bare = await startBare(roots.bare);
 const jupyter = await startJupyter(roots.jupyter);
 if (!jupyter) emit({ bench, figure: 'jupyter', skipped: true, reason: 'jupyter-server is not installed or did not start (see /tmp/apt.log; apt-get install -y jupyter-server)' });
 
-const targets = [
+const ONLY = process.env.FILES_BENCH_ONLY?.split(',');
+const PARTS = process.env.FILES_BENCH_PARTS?.split(',') ?? ['load', 'latency', 'search', 'upload', 'watcher'];
+const allTargets = [
   { name: 'icpy-ws', target: { kind: 'icpy-ws', url: icpy.url, token: TOKEN } },
   { name: 'icpy-rest', target: { kind: 'icpy-rest', url: icpy.url, token: TOKEN } },
   { name: 'bare-node', target: { kind: 'bare', url: bare.url } },
   ...(jupyter ? [{ name: 'jupyter', target: { kind: 'jupyter', url: jupyter.url, token: TOKEN } }] : []),
 ];
+const targets = PARTS.includes('load') ? allTargets.filter((t) => !ONLY || ONLY.includes(t.name)) : [];
 const OPS = ['read', 'write', 'stat', 'list'];
 const results = {};
 for (const t of targets) {
@@ -171,6 +174,7 @@ for (const via of ['icpy-ws', 'icpy-rest']) {
   for (const op of OPS) {
     const me = results[`${via}/${op}`];
     const b = results[`bare-node/${op}`];
+    if (!me || !b) continue;
     const j = results[`jupyter/${op}`];
     emit({
       bench,
@@ -188,7 +192,7 @@ for (const via of ['icpy-ws', 'icpy-rest']) {
 if (jupyter) jupyter.proc.kill('SIGTERM');
 
 // ---------------------------------------------------------------- external change → event
-{
+if (PARTS.includes('latency')) {
   const ws = new WebSocket(`${icpy.url.replace(/^http/, 'ws')}/api/ws?token=${TOKEN}`);
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
   const seen = new Map();
@@ -232,7 +236,7 @@ if (jupyter) jupyter.proc.kill('SIGTERM');
 }
 
 // ---------------------------------------------------------------- search: 100 MB vs rg
-{
+if (PARTS.includes('search')) {
   const dir = join(roots.icpy, 'corpus');
   mkdirSync(dir);
   const words = [];
@@ -322,7 +326,7 @@ if (jupyter) jupyter.proc.kill('SIGTERM');
 }
 
 // ---------------------------------------------------------------- 1 GB upload, server memory
-{
+if (PARTS.includes('upload')) {
   const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${icpy.pid}/status`, 'utf8'))[1]) / 1024;
   const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${icpy.pid}/status`, 'utf8'))[1]) / 1024;
   const before = hwm();
@@ -360,7 +364,7 @@ icpy.child.disconnect();
 bare.child.disconnect();
 
 // ---------------------------------------------------------------- watcher start on 100k files
-{
+if (PARTS.includes('watcher')) {
   const tree = join(base, 'tree100k');
   for (let d = 0; d < 1000; d++) {
     const dir = join(tree, `a${d % 10}`, `b${d}`);

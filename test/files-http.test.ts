@@ -153,6 +153,17 @@ describe('files over REST (/api/files/{path})', () => {
     });
     expect(status).toBe(201);
     expect(statSync(join(s.root, 'big.bin')).size).toBe(64 * 1024 * 1024);
+    // large files are streamed back from one descriptor, ranges included
+    let res = await fetch(url('big.bin'), { headers: { ...auth(), range: 'bytes=1000-1999' } });
+    expect(res.status).toBe(206);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(Buffer.alloc(1000, 97));
+    const etag = res.headers.get('etag')!;
+    res = await fetch(url('big.bin'), { headers: { ...auth(), 'if-none-match': etag } });
+    expect(res.status).toBe(304);
+    res = await fetch(url('big.bin'), { method: 'HEAD', headers: auth() });
+    expect(res.headers.get('content-length')).toBe(String(64 * 1024 * 1024));
+    res = await fetch(url('big.bin'), { headers: auth() });
+    expect((await res.arrayBuffer()).byteLength).toBe(64 * 1024 * 1024);
   });
 
   it('documents the routes in OpenAPI', async () => {

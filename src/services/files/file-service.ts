@@ -1,5 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import { chmod, copyFile, cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -62,6 +77,12 @@ export interface FileServiceOptions {
 }
 
 const DEFAULT_MAX_READ = 16 * 1024 * 1024;
+/**
+ * Contents up to this size are read and written with synchronous calls: for page-cached files
+ * that is a few microseconds in the kernel, where each async call pays a trip through libuv's
+ * thread pool (and the thread pool has only 4 threads for every client). Larger contents stream.
+ */
+const SYNC_IO_MAX = 256 * 1024;
 
 /**
  * Everything the files.* methods do to the disk. Paths are workspace-relative strings checked
@@ -102,8 +123,8 @@ export class FileService {
 
   async stat(path: string): Promise<FileStat> {
     const r = await this.guard.resolve(path);
-    const st = await statOrThrow(r.real, path);
-    const l = await lstat(r.abs, { bigint: true }).catch(() => st);
+    const st = statSyncOrThrow(r.real, path);
+    const l = lstatSync(r.abs, { bigint: true, throwIfNoEntry: false }) ?? st;
     return toStat(r.rel, st, l.isSymbolicLink());
   }
 
@@ -121,7 +142,7 @@ export class FileService {
     opts: { hidden?: boolean; ignored?: boolean; limit?: number; cursor?: string } = {},
   ): Promise<{ path: string; entries: DirEntry[]; nextCursor?: string; total: number }> {
     const r = await this.guard.resolve(path);
-    const st = await statOrThrow(r.real, path);
+    const st = statSyncOrThrow(r.real, path);
     if (!st.isDirectory()) throw new IcpyError('NOT_A_DIRECTORY', `'${path}' is not a folder`, { path });
     const dirents = await readdir(r.real, { withFileTypes: true });
     const isIgnored = opts.ignored ? undefined : await this.ignores.forDir(this.guard.relOfReal(r.real));
@@ -141,29 +162,32 @@ export class FileService {
     const limit = opts.limit ?? 1000;
     const page = keyed.slice(start, start + limit);
     const prefix = r.rel ? r.rel + '/' : '';
-    const entries = await Promise.all(
-      page.map(async ({ d }): Promise<DirEntry> => {
-        const full = join(r.real, d.name);
-        let type: EntryType = d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other';
-        let size = 0;
-        let mtime = 0;
-        try {
-          const s = await stat(full);
+    // One synchronous stat per entry: cheaper than 1,000 thread-pool round trips (see SYNC_IO_MAX).
+    const entries = page.map(({ d }): DirEntry => {
+      const full = join(r.real, d.name);
+      let type: EntryType = d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other';
+      let size = 0;
+      let mtime = 0;
+      try {
+        const s = statSync(full, { throwIfNoEntry: false });
+        if (s) {
           if (d.isSymbolicLink()) type = s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
           size = s.isFile() ? s.size : 0;
           mtime = s.mtimeMs;
-        } catch {
-          // dangling symlink or vanished entry: keep what readdir said
         }
-        return { name: d.name, path: prefix + d.name, type, size, mtime: Math.floor(mtime), symlink: d.isSymbolicLink() };
-      }),
-    );
+      } catch {
+        // unreadable entry: keep what readdir said
+      }
+      return { name: d.name, path: prefix + d.name, type, size, mtime: Math.floor(mtime), symlink: d.isSymbolicLink() };
+    });
     const more = start + limit < keyed.length;
     return { path: r.rel, entries, total: keyed.length, ...(more ? { nextCursor: keyed[start + limit - 1]!.key } : {}) };
   }
 
   async read(path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number } = {}): Promise<ReadResult> {
     const r = await this.guard.resolve(path);
+    const small = this.readSmall(r.real, path, opts);
+    if (small) return { path: r.rel, ...small };
     let fh;
     try {
       fh = await open(r.real, constants.O_RDONLY);
@@ -210,6 +234,46 @@ export class FileService {
     }
   }
 
+  /** Whole read (or range) of a file up to SYNC_IO_MAX bytes, synchronously; undefined when larger. */
+  private readSmall(real: string, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
+    let fd: number;
+    try {
+      fd = openSync(real, constants.O_RDONLY);
+    } catch (err) {
+      throw fsError(err, path);
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      const size = Number(st.size);
+      const offset = Math.min(opts.offset ?? 0, size);
+      const length = Math.min(opts.length ?? size - offset, size - offset);
+      if (length > SYNC_IO_MAX) return undefined;
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const bytes = got === length ? buf : buf.subarray(0, got);
+      let encoding = opts.encoding ?? 'auto';
+      if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
+      return {
+        content: bytes.toString(encoding),
+        encoding,
+        size,
+        version: versionOf(st),
+        mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+        offset,
+        length: got,
+        truncated: offset + got < size,
+      };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /**
    * Atomic write: bytes go to a temp file beside the target, which then replaces it with one
    * rename, so a reader sees the old file or the new one, never half. `expectedVersion` (a
@@ -222,10 +286,12 @@ export class FileService {
   ): Promise<WriteResult> {
     const r = await this.guard.resolveWritable(path);
     return this.locked(r.real, async () => {
-      const before = await stat(r.real, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
+      let before: BigIntStats | undefined;
+      try {
+        before = statSync(r.real, { bigint: true, throwIfNoEntry: false });
+      } catch (err) {
         throw fsError(err, path);
-      });
+      }
       if (before?.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
       if (opts.expectedVersion !== undefined) {
         const current = before ? versionOf(before) : null;
@@ -243,9 +309,32 @@ export class FileService {
       }
       const tmp = join(dir, `.${basename(r.real)}.icpy-${randomBytes(6).toString('hex')}.tmp`);
       this.note([r.real], opts.source);
+      const mode = before ? Number(before.mode) & 0o7777 : 0o666;
+      if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) {
+        let fd: number | undefined;
+        try {
+          fd = openSync(tmp, 'wx', mode);
+          for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+          // open's mode is masked by the umask; fchmod makes the old mode survive exactly.
+          if (before) fchmodSync(fd, mode);
+          closeSync(fd);
+          fd = undefined;
+          renameSync(tmp, r.real);
+        } catch (err) {
+          if (fd !== undefined) closeSync(fd);
+          try {
+            unlinkSync(tmp);
+          } catch {
+            // never created, or already renamed
+          }
+          throw fsError(err, path);
+        }
+        const after = statSync(r.real, { bigint: true });
+        return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+      }
       try {
         if (Buffer.isBuffer(data)) {
-          const fh = await open(tmp, 'wx', before ? Number(before.mode) & 0o7777 : 0o666).catch((err) => {
+          const fh = await open(tmp, 'wx', mode).catch((err) => {
             throw fsError(err, path);
           });
           try {
@@ -372,17 +461,55 @@ export class FileService {
   }
 
   /** For HTTP GET: the real path, its stat and version, checked like a read. */
-  async openForRead(path: string): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable }> {
+  /**
+   * For HTTP GET: version and bytes of one open of the file (so the ETag describes exactly the
+   * bytes sent). Small files come back as a Buffer, larger ones as a stream of that descriptor.
+   */
+  async openForRead(path: string): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
     const r = await this.guard.resolve(path);
-    const st = await statOrThrow(r.real, path);
-    if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+    let fd: number;
+    try {
+      fd = openSync(r.real, constants.O_RDONLY);
+    } catch (err) {
+      throw fsError(err, path);
+    }
+    let st: BigIntStats;
+    let small: Buffer | undefined;
+    try {
+      st = fstatSync(fd, { bigint: true });
+      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      if (st.size <= BigInt(SYNC_IO_MAX)) {
+        const buf = Buffer.allocUnsafe(Number(st.size));
+        let got = 0;
+        while (got < buf.length) {
+          const n = readSync(fd, buf, got, buf.length - got, got);
+          if (n === 0) break;
+          got += n;
+        }
+        small = buf.subarray(0, got);
+      }
+    } catch (err) {
+      closeSync(fd);
+      throw fsError(err, path);
+    }
+    if (small) closeSync(fd);
+    let used = false;
+    const bigFd = small ? undefined : fd;
     return {
       real: r.real,
       rel: r.rel,
-      size: Number(st.size),
+      size: small ? small.length : Number(st.size),
       mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
       version: versionOf(st),
-      stream: (range) => createReadStream(r.real, range ? { start: range.start, end: range.end } : {}),
+      stream: (range) => {
+        if (small) return range ? small.subarray(range.start, range.end + 1) : small;
+        if (used) throw new Error('openForRead: stream() may be called once');
+        used = true;
+        return createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0 }) });
+      },
+      close: () => {
+        if (!small && !used) closeSync(bigFd!);
+      },
     };
   }
 }
@@ -399,6 +526,14 @@ async function existsL(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+function statSyncOrThrow(real: string, path: string): BigIntStats {
+  try {
+    return statSync(real, { bigint: true });
+  } catch (err) {
+    throw fsError(err, path);
+  }
 }
 
 async function statOrThrow(real: string, path: string): Promise<BigIntStats> {

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Rule {
@@ -91,16 +91,21 @@ export class GitignoreCache {
 
   private async rulesOf(dirRel: string): Promise<Rule[]> {
     const file = join(this.root, dirRel, '.gitignore');
-    let st;
-    try {
-      st = await stat(file);
-    } catch {
+    // Synchronous: one cached stat per folder level on every listing (see file-service.ts).
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) {
       this.cache.delete(dirRel);
       return [];
     }
     const hit = this.cache.get(dirRel);
     if (hit && hit.mtimeMs === st.mtimeMs) return hit.rules;
-    const rules = parseGitignore(await readFile(file, 'utf8').catch(() => ''));
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // unreadable .gitignore: no rules
+    }
+    const rules = parseGitignore(text);
     this.cache.set(dirRel, { mtimeMs: st.mtimeMs, rules });
     return rules;
   }

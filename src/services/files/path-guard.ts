@@ -1,5 +1,4 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { IcpyError } from '../../core/errors.js';
 
@@ -87,6 +86,9 @@ export class PathGuard {
   }
 
   /**
+   * Synchronous on purpose: realpath of a cached path is a few microseconds in the kernel, far
+   * less than a round trip through libuv's thread pool, and it runs on every file operation.
+   *
    * realpath that also works for paths that do not exist yet: the deepest existing ancestor is
    * resolved and the rest appended; a dangling symlink is followed through its target, so
    * writing "through" it is checked against where the bytes would really land.
@@ -94,7 +96,7 @@ export class PathGuard {
   private async realOf(abs: string, hops: number): Promise<string> {
     if (hops > MAX_LINK_HOPS) throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'Too many levels of symbolic links', { path: abs });
     try {
-      return await realpath(abs);
+      return realpathSync.native(abs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
@@ -106,12 +108,12 @@ export class PathGuard {
     const candidate = join(realParent, abs.slice(parent.length + (parent.endsWith(sep) ? 0 : 1)));
     let st;
     try {
-      st = await lstat(candidate);
+      st = lstatSync(candidate);
     } catch {
       return candidate;
     }
     if (st.isSymbolicLink()) {
-      const target = await readlink(candidate);
+      const target = readlinkSync(candidate);
       return this.realOf(resolve(realParent, target), hops + 1);
     }
     return candidate;

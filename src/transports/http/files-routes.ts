@@ -12,7 +12,10 @@ export interface FilesHttpBackend {
     size: number;
     mtime: number;
     version: string;
-    stream(range?: { start: number; end: number }): Readable;
+    /** The bytes (whole, or the inclusive range); call at most once. */
+    stream(range?: { start: number; end: number }): Readable | Buffer;
+    /** Release the file when stream() will not be called. */
+    close(): void;
   }>;
   write(
     path: string,
@@ -113,6 +116,15 @@ function sendError(reply: FastifyReply, err: unknown, status?: number): FastifyR
     .send({ error: toWireError(err) });
 }
 
+/** Answer a HEAD with the GET's headers (Fastify would replace Content-Length by the empty body's). */
+function headOnly(reply: FastifyReply, status: number, close: () => void): FastifyReply {
+  close();
+  reply.hijack();
+  reply.raw.writeHead(status, reply.getHeaders() as Record<string, string>);
+  reply.raw.end();
+  return reply;
+}
+
 function pathParam(req: FastifyRequest): string {
   return (req.params as { '*': string })['*'] ?? '';
 }
@@ -154,24 +166,30 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
         .header('Content-Disposition', `${download ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeURIComponent(name)}`)
         .type(type);
       const inm = parseEtagList(req.headers['if-none-match']);
-      if (inm && (inm.includes(f.version) || inm.includes('*'))) return reply.code(304).send();
+      if (inm && (inm.includes(f.version) || inm.includes('*'))) {
+        f.close();
+        return reply.code(304).send();
+      }
       const rangeHeader = req.headers.range;
       const ifRange = req.headers['if-range'] as string | undefined;
       const rangeApplies = rangeHeader && (!ifRange || parseEtagList(ifRange)?.[0] === f.version);
       if (rangeApplies) {
         const r = parseRange(rangeHeader, f.size);
         if (r === 'unsatisfiable') {
+          f.close();
           return reply.code(416).header('Content-Range', `bytes */${f.size}`).type('application/json').send({
             error: { code: -32600, message: `Range not satisfiable for a ${f.size}-byte file`, data: { code: 'INVALID_REQUEST', size: f.size } },
           });
         }
         if (r) {
           reply.code(206).header('Content-Range', `bytes ${r.start}-${r.end}/${f.size}`).header('Content-Length', String(r.end - r.start + 1));
-          return reply.send(req.method === 'HEAD' ? '' : f.stream(r));
+          if (req.method === 'HEAD') return headOnly(reply, 206, f.close);
+          return reply.send(f.stream(r));
         }
       }
       reply.header('Content-Length', String(f.size));
-      return reply.send(req.method === 'HEAD' ? '' : f.stream());
+      if (req.method === 'HEAD') return headOnly(reply, 200, f.close);
+      return reply.send(f.stream());
     });
 
     scope.put('/api/files/*', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (req, reply) => {
