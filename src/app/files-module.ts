@@ -1,5 +1,6 @@
 import { FileSearch, FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
 import { DisposableStore } from '../core/lifecycle.js';
+import { describeError } from '../core/logger.js';
 import { registerFilesRoutes } from '../transports/http/files-routes.js';
 import type { AppModule } from './modules.js';
 
@@ -27,8 +28,14 @@ export const filesModule: AppModule = {
       logger: ctx.logger,
     });
     try {
-      await watcher.start();
-      store.add(watcher);
+      try {
+        await watcher.start();
+        store.add(watcher);
+      } catch (err) {
+        // Files still work without change events (e.g. the inotify watch limit was reached).
+        ctx.logger.warn('files: watcher did not start; fs.* events are off', describeError(err));
+        await watcher.dispose();
+      }
       const search = new FileSearch(files.guard.realRoot, files.ignores);
       store.add(ctx.registry.register(...createFilesMethods(files, search)));
       store.add(ctx.registry.registerEvents(...filesEvents));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  open as fsOpen,
   closeSync,
   constants,
   createReadStream,
@@ -9,7 +10,6 @@ import {
   lstatSync,
   openSync,
   readSync,
-  renameSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -307,19 +307,21 @@ export class FileService {
       if (opts.mkdirs) {
         await this.ensureDir(dir, path, opts.source);
       }
-      const tmp = join(dir, `.${basename(r.real)}.icpy-${randomBytes(6).toString('hex')}.tmp`);
+      const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
       this.note([r.real], opts.source);
       const mode = before ? Number(before.mode) & 0o7777 : 0o666;
       if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) {
         let fd: number | undefined;
         try {
-          fd = openSync(tmp, 'wx', mode);
+          // Creating the inode also takes the directory's lock: off the main thread too.
+          fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
           for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
           // open's mode is masked by the umask; fchmod makes the old mode survive exactly.
           if (before) fchmodSync(fd, mode);
           closeSync(fd);
           fd = undefined;
-          renameSync(tmp, r.real);
+          // rename waits on the directory's lock and the journal: off the main thread.
+          await rename(tmp, r.real);
         } catch (err) {
           if (fd !== undefined) closeSync(fd);
           try {
@@ -526,6 +528,15 @@ async function existsL(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+const TEMP_PREFIX = randomBytes(2).toString('hex');
+let tempCounter = 0;
+
+/** 12 hex digits, unique within this process (and across processes with high probability). */
+function tempSuffix(): string {
+  tempCounter = (tempCounter + 1) % 0x100000000;
+  return TEMP_PREFIX + tempCounter.toString(16).padStart(8, '0');
 }
 
 function statSyncOrThrow(real: string, path: string): BigIntStats {
