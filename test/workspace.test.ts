@@ -22,6 +22,8 @@ describe('workspace state', () => {
     expect(ev.source).toMatchObject({ kind: 'cli', name: 'icpy-cli' });
     const err = await a.call('workspace.openFile', { path: '../etc/passwd' }).catch((e) => e);
     expect(err.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
+    // Positions are 1-based: line 0 is refused, naming the field.
+    await expect(a.call('workspace.openFile', { path: 'x.py', line: 0 })).rejects.toMatchObject({ code: -32602, data: { field: 'line' } });
     await a.close();
     await b.close();
     await s.close();
@@ -37,7 +39,7 @@ describe('workspace state', () => {
     await c.call('workspace.setActive', { path: 'a.ts' });
     const closed = await c.call('workspace.closeFile', { path: 'a.ts' });
     expect(closed.active).toBe('b.ts');
-    await c.call('workspace.setCursor', { path: 'b.ts', line: 4, column: 2, selections: [{ start: { line: 4, column: 0 }, end: { line: 4, column: 2 } }] });
+    await c.call('workspace.setCursor', { path: 'b.ts', line: 4, column: 2, selections: [{ start: { line: 4, column: 1 }, end: { line: 4, column: 2 } }] });
 
     // layout: reject-on-stale
     const l1 = await c.call('workspace.setLayout', { layout: { sidebar: { visible: true, width: 240 } }, expectedVersion: 0 });

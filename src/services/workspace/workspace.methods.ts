@@ -6,7 +6,8 @@ const path = z.string().min(1).max(4096).describe('Workspace-relative file path'
 const source = z.object({ connectionId: z.string(), kind: z.enum(['browser', 'cli', 'agent', 'system']), name: z.string() });
 const record = <T extends z.ZodType>(value: T) =>
   z.object({ value, version: z.number().int(), updatedBy: source.nullable(), updatedAt: z.number() });
-const position = z.object({ line: z.number().int().min(0), column: z.number().int().min(0) });
+/** Positions are 1-based (line 1, column 1 is the first character), as typed in `file:line:col` and as Monaco counts. */
+const position = z.object({ line: z.number().int().min(1), column: z.number().int().min(1) });
 const selection = z.object({ start: position, end: position });
 const layout = z.record(z.string(), z.unknown()).describe('Panels, sizes, visibility… (opaque to the server)');
 
@@ -68,7 +69,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       name: 'workspace.openFile',
       description:
         'Open a file in every client\'s editor (appended to the open editors unless already open) and make it active unless `activate: false`; `line`/`column` ask clients to reveal that position. Publishes workspace.file.opened. The file need not exist yet.',
-      params: z.strictObject({ path, line: z.number().int().min(0).optional(), column: z.number().int().min(0).optional(), activate: z.boolean().optional() }),
+      params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().optional() }),
       result: openedSchema,
       scope: 'write',
       examples: [{ path: 'src/main.py', line: 12 }],
@@ -101,7 +102,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     defineMethod({
       name: 'workspace.setCursor',
       description: "Set the calling connection's cursor and selections (each connection owns its own; removed when it disconnects). Publishes workspace.cursor.moved.",
-      params: z.strictObject({ path, line: z.number().int().min(0), column: z.number().int().min(0), selections: z.array(selection).max(1000).optional() }),
+      params: z.strictObject({ path, line: z.number().int().min(1).describe('1-based'), column: z.number().int().min(1).describe('1-based'), selections: z.array(selection).max(1000).optional() }),
       result: cursorMovedSchema,
       scope: 'write',
       handler: (p, ctx) => ws.setCursor(p, sourceOf(ctx)),
