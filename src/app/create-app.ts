@@ -101,6 +101,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     info: { title: 'icpy', version: VERSION },
     onConnection: (info) => connections.open(info),
     extraOpenApiPaths: () => openApiExtra,
+    logRequests: logger.enabled?.('debug') ?? true,
   });
   http.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];

@@ -4,9 +4,11 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Whether a level is written, so callers can skip building lines nobody reads. */
+  enabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
 
 /** Describe a thrown value for a log line (message + stack), never for the wire. */
 export function describeError(err: unknown): Record<string, unknown> {

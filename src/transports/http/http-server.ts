@@ -27,6 +27,8 @@ export interface HttpServerOptions {
   extraOpenApiPaths?: () => ExtraPaths;
   /** A live SSE stream registers as a connection while it is open. */
   onConnection?: (info: ConnectionInfo) => Disposable;
+  /** Log one debug line per request (off unless the log level is debug: it is per-request work). */
+  logRequests?: boolean;
   /** Paths (besides /api/health) that need no token. */
   publicPaths?: readonly string[];
 }
@@ -73,9 +75,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    opts.logger.debug('http', { method: req.method, url: redactToken(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
-  });
+  if (opts.logRequests) {
+    app.addHook('onResponse', async (req, reply) => {
+      opts.logger.debug('http', { method: req.method, url: redactToken(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    });
+  }
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     if (err instanceof IcpyError) return sendError(reply, err);
