@@ -5,6 +5,20 @@ import type { ClientKind, EventSource } from '../../core/broker/index.js';
 import { IcpyError, toWireError, httpStatusOf } from '../../core/errors.js';
 import type { ExtraPaths } from './openapi.js';
 
+/** PUT bodies up to this size (with a Content-Length) are collected before writing. */
+const SMALL_BODY_BYTES = 256 * 1024;
+
+async function readWhole(stream: Readable, expected: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    chunks.push(c as Buffer);
+    n += (c as Buffer).length;
+    if (n > expected) throw new IcpyError('INVALID_REQUEST', 'Body is longer than its Content-Length');
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
+}
+
 /** What the file routes need; the files service satisfies it structurally. */
 export interface FilesHttpBackend {
   openForRead(path: string): Promise<{
@@ -199,8 +213,12 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
       let expectedVersion: string | null | undefined;
       if (ifNoneMatch?.trim() === '*') expectedVersion = null;
       else if (ifMatch && ifMatch[0] !== '*') expectedVersion = ifMatch[0];
-      const body = (req.body as Readable | undefined) ?? Buffer.alloc(0);
+      let body: Readable | Buffer = (req.body as Readable | undefined) ?? Buffer.alloc(0);
       try {
+        // A small body with a declared length is read whole, so it takes the same write path as
+        // files.write over JSON-RPC; larger or chunked bodies stream to disk.
+        const declared = Number(req.headers['content-length']);
+        if (!Buffer.isBuffer(body) && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) body = await readWhole(body, declared);
         if (ifMatch?.[0] === '*') {
           // "any existing version": look the version up, then write conditionally on it.
           const cur = await files.openForRead(pathParam(req)).catch(() => undefined);
