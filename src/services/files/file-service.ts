@@ -215,20 +215,7 @@ export class FileService {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      const bytes = got === length ? buf : buf.subarray(0, got);
-      let encoding = opts.encoding ?? 'auto';
-      if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
-      return {
-        path: r.rel,
-        content: bytes.toString(encoding),
-        encoding,
-        size,
-        version: versionOf(st),
-        mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
-        offset,
-        length: got,
-        truncated: offset + got < size,
-      };
+      return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
     } finally {
       await fh.close();
     }
@@ -256,19 +243,7 @@ export class FileService {
         if (n === 0) break;
         got += n;
       }
-      const bytes = got === length ? buf : buf.subarray(0, got);
-      let encoding = opts.encoding ?? 'auto';
-      if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
-      return {
-        content: bytes.toString(encoding),
-        encoding,
-        size,
-        version: versionOf(st),
-        mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
-        offset,
-        length: got,
-        truncated: offset + got < size,
-      };
+      return readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding);
     } finally {
       closeSync(fd);
     }
@@ -620,4 +595,22 @@ function looksBinary(bytes: Buffer, partial: boolean): boolean {
   } catch {
     return true;
   }
+}
+
+/** The result of reading `bytes` at `offset` of a file with stats `st` (shared by the sync and async paths). */
+function readResult(bytes: Buffer, st: BigIntStats, offset: number, requested: 'utf8' | 'base64' | 'auto' | undefined): Omit<ReadResult, 'path'> {
+  const size = Number(st.size);
+  const got = bytes.length;
+  let encoding = requested ?? 'auto';
+  if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
+  return {
+    content: bytes.toString(encoding),
+    encoding,
+    size,
+    version: versionOf(st),
+    mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+    offset,
+    length: got,
+    truncated: offset + got < size,
+  };
 }
