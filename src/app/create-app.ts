@@ -124,7 +124,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     addOpenApiPaths: (paths) => Object.assign(openApiExtra, paths),
   };
   try {
-    for (const mod of await loadModules()) store.add(await mod.setup(ctx));
+    for (const mod of loadModules()) store.add(await mod.setup(ctx));
   } catch (err) {
     await store.dispose();
     throw err;

@@ -6,6 +6,9 @@ import type { Dispatcher, MethodRegistry } from '../core/rpc/index.js';
 import type { ConnectionManager } from '../services/connections/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
+import { filesModule } from './files-module.js';
+import { terminalsModule } from './terminals-module.js';
+import { workspaceModule } from './workspace-module.js';
 
 /** What a domain module gets when the app wires it. */
 export interface AppContext {
@@ -31,12 +34,7 @@ export interface AppModule {
   setup(ctx: AppContext): Disposable | Promise<Disposable>;
 }
 
-/** Every domain module, in start order. Add one line per module. */
-export async function loadModules(): Promise<AppModule[]> {
-  return [
-    // @modules (keep one entry per line)
-    (await import('./terminals-module.js')).terminalsModule,
-    (await import('./files-module.js')).filesModule,
-    (await import('./workspace-module.js')).workspaceModule,
-  ];
+/** Every domain module, in start order (disposed in reverse). */
+export function loadModules(): AppModule[] {
+  return [terminalsModule, filesModule, workspaceModule];
 }
