@@ -76,6 +76,16 @@ describe('icpy serve', () => {
     expect(readdirSync(runtime)).toEqual([]);
   });
 
+  it('runs as `npx icpy` from the checkout, without asking the registry (README quick start)', async () => {
+    const child = spawn('npx', ['--no-install', 'icpy', 'help'], { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(out).toMatch(/Usage: icpy/);
+    expect(code).toBe(0);
+  });
+
   it('exits 2 on usage errors', async () => {
     expect(await startCli(['serve', root, '--port', 'abc'], {}).exit).toBe(2);
     expect(await startCli(['serve', join(root, 'missing')], {}).exit).toBe(2);
