@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,5 +32,34 @@ describe('FileWatcher', () => {
     expect(all).toContain('keep.txt');
     expect(all).toContain('pkg');
     expect(all.filter((p) => p.startsWith('dist') || p.endsWith('.log') || p.includes('node_modules'))).toEqual([]);
+  });
+
+  it('reports each change of a steady stream once, whichever path (fast folder watch or backend) saw it first', async () => {
+    mkdirSync(join(root, 'stream'));
+    const names = Array.from({ length: 40 }, (_, i) => `stream/s${i}.txt`);
+    const start = batches.length;
+    for (const n of names) {
+      writeFileSync(join(root, n), 'data');
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    const count = (topic: string, from: number) => {
+      const m = new Map<string, number>();
+      for (const b of batches.slice(from)) if (b.topic === topic) for (const p of b.paths) m.set(p, (m.get(p) ?? 0) + 1);
+      return m;
+    };
+    const deadline = Date.now() + 5000;
+    while (names.some((n) => !count('fs.file.created', start).has(n)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Let the backend's own (late, debounced) report of the same changes arrive too.
+    await new Promise((r) => setTimeout(r, 1000));
+    const created = count('fs.file.created', start);
+    for (const n of names) expect(created.get(n), n).toBe(1);
+
+    const delStart = batches.length;
+    for (const n of names) unlinkSync(join(root, n));
+    const delDeadline = Date.now() + 5000;
+    while (names.some((n) => !count('fs.file.deleted', delStart).has(n)) && Date.now() < delDeadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1000));
+    const deleted = count('fs.file.deleted', delStart);
+    for (const n of names) expect(deleted.get(n), n).toBe(1);
   });
 });

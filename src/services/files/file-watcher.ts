@@ -1,5 +1,5 @@
 import watcher from '@parcel/watcher';
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { EventSource } from '../../core/broker/index.js';
@@ -30,6 +30,10 @@ export interface FileWatcherOptions {
   attributionMs?: number;
   /** Collect batches this long before publishing, so a burst becomes a few events. */
   coalesceMs?: number;
+  /** Folders watched directly (the fast path, see below) at the most; 0 turns it off. */
+  maxHotDirs?: number;
+  /** How long a folder stays on the fast path after its last change. */
+  hotMs?: number;
   publish: (batch: FsBatch) => void;
   logger?: Logger;
 }
@@ -43,11 +47,22 @@ const BACKEND_IGNORE = ['.git', '.icpy', 'node_modules'];
 const NESTED_IGNORED = /(^|\/)(\.git|node_modules)(\/|$)/;
 const TEMP_FILE = /\.icpy-[0-9a-f]{12}\.tmp$/;
 
+/** After a flush this large, the next one waits BURST_COALESCE_MS, so a burst stays a few events. */
+const BURST_PATHS = 200;
+const BURST_COALESCE_MS = 150;
+
 /**
  * Recursive native watcher over the workspace. Events from @parcel/watcher (already batched by
  * the backend) are classified, attributed to the icpy connection that made the change when it
  * was made through icpy (else to DISK_SOURCE), coalesced for `coalesceMs`, and published as one
  * event per (topic, source) carrying a `paths` array.
+ *
+ * Fast path: the backend waits for 50 ms of quiet and at most 500 ms before it reports, so a
+ * steady stream of writes (a build, a log) would reach clients half a second late. A folder the
+ * backend has just reported changes in is therefore also watched directly (non-recursive
+ * `fs.watch`, i.e. one inotify watch) for `hotMs`, at most `maxHotDirs` folders at once. Its
+ * events go through the same classification; the backend's later report of the same change is
+ * dropped, because the last reported state of each path (exists, mtime, size) is remembered.
  */
 export class FileWatcher implements Disposable {
   private sub: watcher.AsyncSubscription | undefined;
@@ -64,12 +79,21 @@ export class FileWatcher implements Disposable {
   private readonly coalesceMs: number;
 
   private readonly ignoreRules: ReturnType<typeof parseGitignore>;
+  private readonly hot = new Map<string, { watcher: FSWatcher; until: number }>();
+  private hotTimer: NodeJS.Timeout | undefined;
+  /** Last reported state per real path, so one change reported by both paths is published once. */
+  private readonly reported = new Map<string, { exists: boolean; mtimeMs: number; size: number; at: number }>();
+  private lastFlushPaths = 0;
+  private readonly maxHot: number;
+  private readonly hotMs: number;
 
   constructor(private readonly opts: FileWatcherOptions) {
     this.ignoreRules = parseGitignore((opts.ignore ?? []).join('\n'));
     this.maxPaths = opts.maxPathsPerEvent ?? 1000;
     this.attributionMs = opts.attributionMs ?? 2000;
     this.coalesceMs = opts.coalesceMs ?? 20;
+    this.maxHot = opts.maxHotDirs ?? 32;
+    this.hotMs = opts.hotMs ?? 5000;
   }
 
   async start(): Promise<void> {
@@ -81,13 +105,96 @@ export class FileWatcher implements Disposable {
           return;
         }
         this.pending.push(...events);
-        this.timer ??= setTimeout(() => this.flush(), this.coalesceMs);
+        for (const e of events) if (e.type !== 'delete') this.heat(dirname(e.path));
+        this.schedule();
       },
       { ignore: BACKEND_IGNORE },
     );
     // Which paths are folders, so a delete (which has no type) becomes fs.dir.deleted. Filled in
     // the background: the watcher is live before the walk ends.
     void this.walkDirs(this.opts.root, 0).catch(() => undefined);
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => this.flush(), this.lastFlushPaths > BURST_PATHS ? BURST_COALESCE_MS : this.coalesceMs);
+  }
+
+  /** Put a folder on the fast path (or keep it there). */
+  private heat(dir: string): void {
+    if (this.disposed || this.maxHot <= 0 || TEMP_FILE.test(dir)) return;
+    const until = Date.now() + this.hotMs;
+    const entry = this.hot.get(dir);
+    if (entry) {
+      entry.until = until;
+      return;
+    }
+    if (this.hot.size >= this.maxHot) {
+      let oldest: string | undefined;
+      for (const [d, e] of this.hot) if (oldest === undefined || e.until < this.hot.get(oldest)!.until) oldest = d;
+      this.cool(oldest!);
+    }
+    let w: FSWatcher;
+    try {
+      w = fsWatch(dir, { persistent: false }, (kind, name) => {
+        if (!name || this.disposed) return;
+        const path = join(dir, name.toString());
+        if (TEMP_FILE.test(path)) return;
+        const st = lstatSafe(path);
+        const last = this.reported.get(path);
+        let type: watcher.EventType;
+        if (kind === 'change') {
+          // Contents or attributes of an entry changed.
+          if (!st) return;
+          type = 'update';
+        } else if (!st) {
+          // An entry left the folder (deleted or moved away).
+          if (!last?.exists && !this.knownDirs.has(path)) return; // never reported: nothing to retract
+          type = 'delete';
+        } else {
+          // An entry appeared (created, or moved/atomically saved over): new unless known to exist.
+          type = last?.exists ? 'update' : 'create';
+        }
+        this.pending.push({ path, type });
+        const h = this.hot.get(dir);
+        if (h) h.until = Date.now() + this.hotMs;
+        this.schedule();
+      });
+    } catch {
+      return; // gone already, or out of inotify watches: the backend still reports
+    }
+    w.on('error', () => this.cool(dir));
+    this.hot.set(dir, { watcher: w, until });
+    this.hotTimer ??= setInterval(() => {
+      const now = Date.now();
+      for (const [d, e] of this.hot) if (e.until < now) this.cool(d);
+      for (const [p, r] of this.reported) if (now - r.at > 10_000) this.reported.delete(p);
+      if (!this.hot.size) {
+        clearInterval(this.hotTimer);
+        this.hotTimer = undefined;
+      }
+    }, 1000);
+    this.hotTimer.unref();
+  }
+
+  private cool(dir: string): void {
+    const e = this.hot.get(dir);
+    if (!e) return;
+    this.hot.delete(dir);
+    e.watcher.close();
+  }
+
+  /** True when this state of the path was already published (by the other path). */
+  private alreadyReported(path: string, st: Stats | undefined): boolean {
+    const last = this.reported.get(path);
+    if (!last) return false;
+    if (!st) return !last.exists;
+    if (!last.exists) return false;
+    // Folders: existence is the state (their mtime moves with every entry).
+    return st.isDirectory() || (last.mtimeMs === st.mtimeMs && last.size === st.size);
+  }
+
+  private remember(path: string, st: Stats | undefined, now: number): void {
+    this.reported.set(path, { exists: !!st, mtimeMs: st?.mtimeMs ?? 0, size: st?.size ?? 0, at: now });
   }
 
   /** Remember that icpy (on behalf of `source`) is about to change these real paths. */
@@ -170,11 +277,16 @@ export class FileWatcher implements Disposable {
       if (!rel || rel.startsWith('..') || this.isIgnored(rel, st?.isDirectory() ?? false)) continue;
       const source = this.sourceOf(path, now);
       if (type === 'delete') {
+        if (this.alreadyReported(path, undefined)) continue;
+        this.remember(path, undefined, now);
         const wasDir = this.knownDirs.delete(path);
         add(wasDir ? 'fs.dir.deleted' : 'fs.file.deleted', source, rel);
       } else if (!st) {
         continue; // gone again before we looked; its delete follows
+      } else if (this.alreadyReported(path, st)) {
+        continue; // the other path (fast or backend) published this very state
       } else if (st.isDirectory()) {
+        this.remember(path, st, now);
         if (type === 'create') {
           this.knownDirs.add(path);
           add('fs.dir.created', source, rel);
@@ -186,9 +298,12 @@ export class FileWatcher implements Disposable {
           }
         }
       } else {
-        add(type === 'create' ? 'fs.file.created' : 'fs.file.changed', source, rel);
+        const existed = this.reported.get(path)?.exists;
+        this.remember(path, st, now);
+        add(type === 'create' && !existed ? 'fs.file.created' : 'fs.file.changed', source, rel);
       }
     }
+    this.lastFlushPaths = byPath.size;
     for (const g of groups.values()) {
       g.paths.sort();
       for (let k = 0; k < g.paths.length; k += this.maxPaths) {
@@ -241,6 +356,9 @@ export class FileWatcher implements Disposable {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    clearInterval(this.hotTimer);
+    this.hotTimer = undefined;
+    for (const d of [...this.hot.keys()]) this.cool(d);
     const sub = this.sub;
     this.sub = undefined;
     await sub?.unsubscribe();
