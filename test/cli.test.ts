@@ -57,6 +57,15 @@ function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; in
   return startCli(args, opts).done;
 }
 
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 /** Poll until pred() is truthy (generous timeout; no timing assertion). */
 async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -415,6 +424,36 @@ describe('icpy CLI', () => {
       const r = await icpy(['events', 'client.replay.*', '--since', String(seq - 1), '--count', '2']);
       expect(r.code).toBe(0);
       expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual(['a', 'b']);
+    });
+
+    it('survives a server restart: reconnects and prints what the new server published meanwhile', async () => {
+      const port = await freePort();
+      const token = 'restart-token';
+      let a: TestServer | undefined = await startServer({ port, token });
+      let b: TestServer | undefined;
+      const url = `http://127.0.0.1:${port}`;
+      const run = startCli(['events', 'client.rs.**', '--count', '3', '--name', 'follower'], {
+        env: { ...env, ICPY_URL: url, ICPY_TOKEN: token },
+        timeoutMs: 20_000,
+      });
+      try {
+        await until(() => a!.app.connections.list().find((c) => c.name === 'follower' && c.subscriptions > 0), 'the CLI to subscribe');
+        await a.call('events.emit', { topic: 'client.rs.before', data: 1 });
+        await until(() => run.stdout().includes('client.rs.before'), 'the first event');
+        await a.close();
+        a = undefined;
+        b = await startServer({ port, token });
+        // Published before the CLI is back: it must still print them, in order.
+        await b.call('events.emit', { topic: 'client.rs.after', data: 2 });
+        await b.call('events.emit', { topic: 'client.rs.after', data: 3 });
+        const r = await run.done;
+        expect(r.code).toBe(0);
+        expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual([1, 2, 3]);
+        expect(r.stderr).toMatch(/reconnect/);
+      } finally {
+        await a?.close();
+        await b?.close();
+      }
     });
 
     it('--since older than the kept history: exit 1 with EVENTS_GAP and the oldest seq', async () => {

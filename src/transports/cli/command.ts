@@ -19,6 +19,7 @@ export interface CommandContext {
   target(): ServerTarget;
   http(): HttpRpcClient;
   /** Opens the WebSocket (streaming commands); closed by main when the command ends. */
+  /** The WebSocket client, connected on first use; a new connection once the old one closed. */
   ws(): Promise<WsRpcClient>;
   /** Workspace root of the server (runtime file, else server.info). */
   root(): Promise<string>;

@@ -136,7 +136,8 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
       target: () => (target ??= findServer({ url: values.url as string | undefined, token: values.token as string | undefined, cwd })),
       http: () => (http ??= new HttpRpcClient(ctx.target(), identity)),
       ws: async () => {
-        if (!ws) {
+        // A dropped connection is replaced on the next call (the events command reconnects).
+        if (!ws || !ws.isOpen) {
           const { WsRpcClient } = await import('./ws-client.js');
           ws = await WsRpcClient.connect(ctx.target(), identity);
         }

@@ -99,6 +99,11 @@ export class WsRpcClient {
     return () => this.listeners.delete(fn);
   }
 
+  /** False once the socket is closing or closed. */
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
   async close(): Promise<void> {
     if (this.ws.readyState === this.ws.CLOSED) return;
     this.ws.close(1000);
