@@ -112,14 +112,11 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   store.add(toDisposable(() => http.close()));
   store.add(ws);
 
+  // What both the modules and the app's callers see.
+  const core = { config, broker, registry, dispatcher, connections, logger };
   // Domain modules start after the gateway exists and stop before it closes.
   const ctx: AppContext = {
-    config,
-    broker,
-    registry,
-    dispatcher,
-    connections,
-    logger,
+    ...core,
     http,
     addOpenApiPaths: (paths) => Object.assign(openApiExtra, paths),
   };
@@ -133,12 +130,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   let url = '';
   let closed = false;
   const app: App = {
-    config,
-    broker,
-    registry,
-    dispatcher,
-    connections,
-    logger,
+    ...core,
     get url() {
       return url;
     },
