@@ -2,6 +2,18 @@ import type { Disposable } from '../lifecycle.js';
 
 export type ClientKind = 'browser' | 'cli' | 'agent' | 'system';
 
+const CLIENT_KINDS: ReadonlySet<string> = new Set(['browser', 'cli', 'agent']);
+
+/** The kind a client claims (query `kind` / header `X-Icpy-Client-Kind`); never 'system'. */
+export function clientKindOf(raw: unknown, fallback: Exclude<ClientKind, 'system'>): ClientKind {
+  return typeof raw === 'string' && CLIENT_KINDS.has(raw) ? (raw as ClientKind) : fallback;
+}
+
+/** A client's display name: at most 100 characters, else `fallback`. */
+export function clientNameOf(raw: unknown, fallback: string): string {
+  return (typeof raw === 'string' ? raw.slice(0, 100) : '') || fallback;
+}
+
 /** Who caused an event: a connection (human or agent) or the server itself. */
 export interface EventSource {
   connectionId: string;

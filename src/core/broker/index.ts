@@ -10,7 +10,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './broker.js';
-export { SYSTEM_SOURCE } from './broker.js';
+export { SYSTEM_SOURCE, clientKindOf, clientNameOf } from './broker.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
 export { EventHistory, approxSize } from './event-history.js';
 export { assertPattern, assertTopic, compilePattern, isWildcard, topicMatches } from './topic-pattern.js';

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ClientKind, EventSource } from '../../core/broker/index.js';
+import type { EventSource } from '../../core/broker/index.js';
 import { IcpyError, toWireError, httpStatusOf } from '../../core/errors.js';
+import { httpSourceOf } from './http-client.js';
 import type { ExtraPaths } from './openapi.js';
 
 /** PUT bodies up to this size (with a Content-Length) are collected before writing. */
@@ -82,15 +82,6 @@ const ACTIVE = /^(text\/html|image\/svg\+xml|application\/xml|application\/xhtml
 export function contentTypeOf(path: string): string {
   const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1).toLowerCase() : '';
   return TYPES[ext] ?? 'application/octet-stream';
-}
-
-const KINDS = new Set<ClientKind>(['browser', 'cli', 'agent']);
-
-function sourceFrom(req: FastifyRequest): EventSource {
-  const kindRaw = String(req.headers['x-icpy-client-kind'] ?? 'cli');
-  const kind = (KINDS.has(kindRaw as ClientKind) ? kindRaw : 'cli') as ClientKind;
-  const name = String(req.headers['x-icpy-client-name'] ?? '').slice(0, 100) || `${kind}-http`;
-  return { connectionId: `h-${randomUUID().slice(0, 8)}`, kind, name };
 }
 
 function etagOf(version: string): string {
@@ -225,7 +216,7 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
           if (!cur) throw new IcpyError('VERSION_CONFLICT', 'If-Match: * but the file does not exist', { path: pathParam(req), currentVersion: null });
           expectedVersion = cur.version;
         }
-        const res = await files.write(pathParam(req), body, { expectedVersion, mkdirs: flag(q.mkdirs), source: sourceFrom(req) });
+        const res = await files.write(pathParam(req), body, { expectedVersion, mkdirs: flag(q.mkdirs), source: httpSourceOf(req) });
         return reply.code(res.created ? 201 : 200).header('ETag', etagOf(res.version)).type('application/json').send(res);
       } catch (err) {
         // Drain what the client is still sending so it reads our answer instead of a reset.
@@ -242,7 +233,7 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
         const res = await files.delete(pathParam(req), {
           recursive: flag(q.recursive),
           expectedVersion: ifMatch && ifMatch[0] !== '*' ? ifMatch[0] : undefined,
-          source: sourceFrom(req),
+          source: httpSourceOf(req),
         });
         return reply.code(200).type('application/json').send(res);
       } catch (err) {

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Broker, ClientKind } from '../../core/broker/index.js';
+import type { Broker } from '../../core/broker/index.js';
 import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
@@ -8,6 +7,7 @@ import { handleJsonRpcText, type ConnectionInfo, type Dispatcher, type MethodCon
 import { bearerToken, hostAllowed, redactToken } from '../../core/security.js';
 import { renderDocsPage } from './docs-page.js';
 import { buildOpenApi, type ExtraPaths } from './openapi.js';
+import { httpClientOf } from './http-client.js';
 import { openSseStream } from './sse.js';
 
 export interface HttpServerOptions {
@@ -31,17 +31,6 @@ export interface HttpServerOptions {
   logRequests?: boolean;
   /** Paths (besides /api/health) that need no token. */
   publicPaths?: readonly string[];
-}
-
-const KINDS = new Set<ClientKind>(['browser', 'cli', 'agent']);
-
-function clientFrom(req: FastifyRequest, transport: 'http'): ConnectionInfo {
-  const h = req.headers;
-  const kindRaw = String(h['x-icpy-client-kind'] ?? 'cli');
-  const kind = (KINDS.has(kindRaw as ClientKind) ? kindRaw : 'cli') as ClientKind;
-  const id = `h-${randomUUID().slice(0, 8)}`;
-  const name = String(h['x-icpy-client-name'] ?? '').slice(0, 100) || `${kind}-http`;
-  return { id, kind, name, transport, remoteAddress: req.ip, connectedAt: Date.now() };
 }
 
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
@@ -104,7 +93,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.get('/api/health', async () => ({ status: 'ok', name: opts.info.title, version: opts.info.version }));
 
-  const ctxFor = (req: FastifyRequest): MethodContext => ({ connection: clientFrom(req, 'http'), scopes: opts.scopes });
+  const ctxFor = (req: FastifyRequest): MethodContext => ({ connection: httpClientOf(req), scopes: opts.scopes });
 
   app.post('/api/rpc', async (req, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
@@ -145,7 +134,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       since = Number(sinceRaw);
       if (!Number.isInteger(since) || since < 0) throw new IcpyError('INVALID_PARAMS', 'since: must be a non-negative integer', { field: 'since' });
     }
-    const info = clientFrom(req, 'http');
+    const info = httpClientOf(req);
     // Subscribing first lets EVENTS_GAP / bad patterns answer with a proper status code.
     const stream = openSseStream(reply.raw, {
       broker: opts.broker,

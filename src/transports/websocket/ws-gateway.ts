@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { encodeEventNotification, type BrokerEvent, type ClientKind } from '../../core/broker/index.js';
+import { clientKindOf, clientNameOf, encodeEventNotification, type BrokerEvent } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
@@ -47,8 +47,6 @@ export interface WsGatewayOptions {
   /** Register the connection (presence); disposed when it closes. */
   onConnection: (info: ConnectionInfo, session: WsSession) => Disposable;
 }
-
-const KINDS = new Set<ClientKind>(['browser', 'cli', 'agent']);
 
 interface Peer {
   ws: WebSocket;
@@ -186,10 +184,9 @@ export class WsGateway implements Disposable {
         setTimeout(() => ws.terminate(), 1000).unref();
         return;
       }
-      const kindParam = url.searchParams.get('kind') ?? 'browser';
-      const kind = (KINDS.has(kindParam as ClientKind) ? kindParam : 'browser') as ClientKind;
+      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
       const id = `c-${randomUUID().slice(0, 8)}`;
-      const name = (url.searchParams.get('name') ?? '').slice(0, 100) || `${kind}-${id.slice(2, 6)}`;
+      const name = clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`);
       const info: ConnectionInfo = {
         id,
         kind,
