@@ -1,4 +1,4 @@
-export { defineMethod, defineEvent, sourceOf, SCOPES } from './method.js';
+export { defineMethod, defineEvent, sourceOf, whenReplied, SCOPES } from './method.js';
 export type {
   ConnectionInfo,
   EventDefinition,

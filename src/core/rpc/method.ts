@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BrokerEvent, ClientKind, EventSource } from '../broker/broker.js';
+import type { ClientKind, EventSource } from '../broker/broker.js';
 import type { DisposableStore } from '../lifecycle.js';
 
 export type Scope = 'read' | 'write' | 'execute' | 'admin';
@@ -23,17 +23,13 @@ export interface ConnectionInfo {
  */
 export interface Session {
   notify(method: string, params: unknown): void;
-  /**
-   * Send one event on a subscription. Returns false when the connection's outgoing buffer is
-   * above its high-water mark; the caller should then wait for `onWritable`.
-   */
-  sendEvent(subscriptionId: string, event: BrokerEvent): boolean;
   /** Call `cb` once when the outgoing buffer has drained below its low-water mark. */
   onWritable(cb: () => void): void;
   /**
-   * Send one pre-encoded frame: text (a JSON-RPC message the caller encoded itself, e.g. once
-   * for many connections) or binary (a layout the sending method documents). Returns false when
-   * the outgoing buffer is above its high-water mark, like `sendEvent`.
+   * Send one pre-encoded frame: text (a JSON-RPC message the caller encoded itself, e.g. an event
+   * notification from `encodeEventNotification`, encoded once for many connections) or binary (a
+   * layout the sending method documents). Returns false when the outgoing buffer is above its
+   * high-water mark; the caller should then wait for `onWritable`.
    */
   sendFrame(frame: string | Uint8Array): boolean;
   /** Bytes handed to this connection and not yet written to the network (flow control). */
@@ -51,6 +47,15 @@ export interface MethodContext {
   signal?: AbortSignal;
   /** Run `fn` once the reply to this call has been sent (immediately where there is no reply). */
   afterReply?: (fn: () => void) => void;
+}
+
+/**
+ * Run `fn` once the reply to this call has been sent, so notifications it starts (a replay, a
+ * terminal's output) never overtake the reply; at once where the transport sends no reply first.
+ */
+export function whenReplied(ctx: MethodContext, fn: () => void): void {
+  if (ctx.afterReply) ctx.afterReply(fn);
+  else fn();
 }
 
 export function sourceOf(ctx: MethodContext): EventSource {

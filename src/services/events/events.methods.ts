@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Broker } from '../../core/broker/index.js';
+import { encodeEventNotification, type Broker } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
-import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf, whenReplied, type MethodContext } from '../../core/rpc/index.js';
 
 const eventSchema = z.object({
   topic: z.string(),
@@ -33,7 +33,7 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
       const session = ctx.session!;
       let sub: ReturnType<Broker['subscribe']> | undefined;
       const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
-        const ok = session.sendEvent(sub!.id, ev);
+        const ok = session.sendFrame(encodeEventNotification(sub!.id, ev));
         if (!ok) session.onWritable(() => sub!.resume());
         return ok;
       };
@@ -53,9 +53,7 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
       const id = sub.id;
       // The session disposes its handles when the connection closes.
       session.handles.set(id, sub);
-      const start = () => sub!.resume();
-      if (ctx.afterReply) ctx.afterReply(start);
-      else start();
+      whenReplied(ctx, () => sub!.resume());
       return id;
     },
   });

@@ -25,9 +25,6 @@ class TestSession implements Session {
   notify(method: string, params: unknown): void {
     this.notes.push({ method, params });
   }
-  sendEvent(): boolean {
-    return true;
-  }
   sendFrame(frame: string | Uint8Array): boolean {
     const m = JSON.parse(frame as string);
     this.frames.push(m.params);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineMethod, sourceOf } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
 import type { TerminalService } from './terminal-service.js';
 
 export const MAX_COLS = 1000;
@@ -132,8 +132,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     examples: [{ id: 't1-abc123' }, { id: 't1-abc123', since: 40960 }],
     handler: (p, ctx) => {
       const { result, start } = terminals.attach(p.id, ctx.session!, sourceOf(ctx), p);
-      if (ctx.afterReply) ctx.afterReply(start);
-      else start();
+      whenReplied(ctx, start);
       return result;
     },
   });

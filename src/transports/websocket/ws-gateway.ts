@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { clientKindOf, clientNameOf, encodeEventNotification, type BrokerEvent } from '../../core/broker/index.js';
+import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
@@ -84,12 +84,6 @@ export class WsSession implements Session {
 
   notify(method: string, params: unknown): void {
     this.send(encodeNotification(method, params));
-  }
-
-  sendEvent(subscriptionId: string, event: BrokerEvent): boolean {
-    if (this.ws.readyState !== this.ws.OPEN) return true;
-    this.ws.send(encodeEventNotification(subscriptionId, event));
-    return this.ws.bufferedAmount < this.highWater;
   }
 
   sendFrame(frame: string | Uint8Array): boolean {
