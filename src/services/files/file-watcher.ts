@@ -44,6 +44,8 @@ export interface FileWatcherOptions {
  * globs are filtered here instead (gitignore syntax).
  */
 const BACKEND_IGNORE = ['.git', '.icpy', 'node_modules'];
+/** Folder names never walked or reported, at any depth. */
+const SKIPPED_NAMES: ReadonlySet<string> = new Set(BACKEND_IGNORE);
 const NESTED_IGNORED = /(^|\/)(\.git|node_modules)(\/|$)/;
 const TEMP_FILE = /\.icpy-[0-9a-f]{12}\.tmp$/;
 
@@ -218,7 +220,7 @@ export class FileWatcher implements Disposable {
       return;
     }
     for (const e of entries) {
-      if (e.isDirectory() && e.name !== '.git' && e.name !== 'node_modules' && e.name !== '.icpy') await this.walkDirs(join(dir, e.name), depth + 1);
+      if (e.isDirectory() && !SKIPPED_NAMES.has(e.name)) await this.walkDirs(join(dir, e.name), depth + 1);
     }
   }
 
@@ -336,7 +338,7 @@ export class FileWatcher implements Disposable {
         return;
       }
       for (const e of entries) {
-        if (e.name === '.git' || e.name === 'node_modules' || e.name === '.icpy' || TEMP_FILE.test(e.name)) continue;
+        if (SKIPPED_NAMES.has(e.name) || TEMP_FILE.test(e.name)) continue;
         const p = join(d, e.name);
         const isDir = e.isDirectory();
         if (isDir) this.knownDirs.add(p);
