@@ -15,15 +15,16 @@
 //   in-process @parcel/watcher callback on the same writes).
 // - search: 100 MB of text, files.search over the WebSocket vs the `rg` command itself.
 // - upload: 1 GB PUT streamed to icpy; the server's peak RSS before and after.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import watcher from '@parcel/watcher';
 import WebSocket from 'ws';
 import { forkChild, nextMessage } from './lib/procs.mjs';
+import { startJupyter } from './lib/jupyter.mjs';
 import { emit, median, percentile, round } from './lib/stats.mjs';
 
 const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 3);
@@ -44,11 +45,7 @@ if (!existsSync(join(here, '../dist/app/serve.js'))) {
 }
 
 const base = mkdtempSync(join(tmpdir(), 'icpy-bench-files-'));
-const extraProcs = [];
-process.on('exit', () => {
-  for (const p of extraProcs) if (p.exitCode === null) p.kill('SIGKILL');
-  rmSync(base, { recursive: true, force: true });
-});
+process.on('exit', () => rmSync(base, { recursive: true, force: true }));
 
 function makeRoot(name) {
   const root = join(base, name);
@@ -58,14 +55,6 @@ function makeRoot(name) {
   for (let i = 0; i < 1000; i++) writeFileSync(join(root, 'r', `f${i}.txt`), body);
   for (let i = 0; i < CLIENTS; i++) writeFileSync(join(root, 'w', `c${i}.txt`), body);
   return root;
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function startIcpy(root) {
@@ -80,34 +69,6 @@ async function startBare(root) {
   const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root]);
   const ready = await nextMessage(child, 'ready');
   return { url: ready.url, pid: ready.pid, child };
-}
-
-async function startJupyter(root) {
-  const which = spawnSync('sh', ['-c', 'command -v jupyter-server'], { encoding: 'utf8' });
-  if (which.status !== 0) return undefined;
-  const port = await freePort();
-  const p = spawn(
-    'jupyter-server',
-    [`--ServerApp.token=${TOKEN}`, `--ServerApp.root_dir=${root}`, '--allow-root', '--port', String(port), '--no-browser', '--ServerApp.port_retries=0'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  extraProcs.push(p);
-  let log = '';
-  p.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    try {
-      const res = await fetch(`${url}/api/status`, { headers: { authorization: `token ${TOKEN}` } });
-      if (res.ok) return { url, pid: p.pid, proc: p };
-    } catch {
-      /* not yet */
-    }
-    if (p.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  process.stderr.write(`jupyter-server did not start:\n${log}\n`);
-  p.kill('SIGKILL');
-  return undefined;
 }
 
 // ---------------------------------------------------------------- load phases
@@ -143,8 +104,9 @@ async function phase(op, mode, rate = RATE) {
 const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
 const icpy = await startIcpy(roots.icpy);
 const bare = await startBare(roots.bare);
-const jupyter = await startJupyter(roots.jupyter);
-if (!jupyter) emit({ bench, figure: 'jupyter', skipped: true, reason: 'jupyter-server is not installed or did not start (see /tmp/apt.log; apt-get install -y jupyter-server)' });
+const started = await startJupyter({ root: roots.jupyter, token: TOKEN });
+const jupyter = started.error ? undefined : started;
+if (!jupyter) emit({ bench, figure: 'jupyter', skipped: true, reason: `jupyter-server is not installed or did not start (apt-get install -y jupyter-server): ${started.error}` });
 
 const ONLY = process.env.FILES_BENCH_ONLY?.split(',');
 const PARTS = process.env.FILES_BENCH_PARTS?.split(',') ?? ['load', 'latency', 'search', 'upload', 'watcher'];
@@ -225,7 +187,7 @@ for (const via of ['icpy-ws', 'icpy-rest']) {
     });
   }
 }
-if (jupyter) jupyter.proc.kill('SIGTERM');
+jupyter?.stop();
 
 // ---------------------------------------------------------------- external change → event
 if (PARTS.includes('latency')) {

@@ -18,15 +18,14 @@
 //   npm run build && node bench/terminals.mjs
 //   BENCH_BULK_MB=32 BENCH_ECHO_KEYS=300 BENCH_ROUNDS=3 node bench/terminals.mjs
 //   BENCH_PARTS=echo BENCH_JUPYTER=0 node bench/terminals.mjs     (only some parts / no Jupyter)
-import { spawn as spawnProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import pty from 'node-pty';
 import { forkChild, nextMessage, sleep, stopChild } from './lib/procs.mjs';
+import { startJupyter } from './lib/jupyter.mjs';
 import { emit, median, percentile, round } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -214,67 +213,18 @@ async function bulk(t) {
   return { mbps: bulkBytes / 1e6 / (ms / 1000), ms, bytes };
 }
 
-async function freePort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const port = srv.address().port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function startJupyter() {
-  const port = await freePort();
-  const token = 'jt-' + Math.random().toString(36).slice(2);
-  const jroot = join(tmp, 'jupyter-home');
-  mkdirSync(jroot);
-  let child;
-  try {
-    child = spawnProcess(
-      'jupyter-server',
-      [
-        `--ServerApp.token=${token}`,
-        `--ServerApp.root_dir=${root}`,
-        '--allow-root',
-        `--port=${port}`,
-        '--ip=127.0.0.1',
-        '--no-browser',
-        `--ServerApp.terminado_settings={'shell_command':['/bin/bash','--norc','--noprofile']}`,
-      ],
-      { stdio: 'ignore', detached: true, env: { ...ENV, HOME: jroot, JUPYTER_RUNTIME_DIR: join(jroot, 'rt') } },
-    );
-  } catch (err) {
-    return { error: err.message };
-  }
-  const spawnError = new Promise((resolve) => child.once('error', (e) => resolve(e)));
-  const kill = () => {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', kill);
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const failed = await Promise.race([spawnError, sleep(200).then(() => undefined)]);
-    if (failed) return { error: `jupyter-server: ${failed.message}` };
-    try {
-      const r = await fetch(`${base}/api/status`, { headers: { Authorization: `token ${token}` } });
-      if (r.ok) return { base, token, stop: kill };
-    } catch {
-      /* not up yet */
-    }
-  }
-  kill();
-  return { error: 'jupyter-server did not start within 30 s' };
-}
-
 // ---- run --------------------------------------------------------------------------------------
 
 const icpyChild = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN, '--log-level', 'warn']);
 const { url } = await nextMessage(icpyChild, 'ready');
-const jupyter = process.env.BENCH_JUPYTER === '0' ? { error: 'BENCH_JUPYTER=0' } : await startJupyter();
+const jupyter =
+  process.env.BENCH_JUPYTER === '0'
+    ? { error: 'BENCH_JUPYTER=0' }
+    : await startJupyter({
+        root,
+        env: ENV,
+        args: [`--ServerApp.terminado_settings={'shell_command':['/bin/bash','--norc','--noprofile']}`],
+      });
 if (jupyter.error) process.stderr.write(`bench/terminals: Jupyter Server skipped: ${jupyter.error}\n`);
 
 const makers = {
@@ -289,7 +239,7 @@ const makers = {
     await t.attach();
     return t;
   },
-  ...(jupyter.error ? {} : { 'jupyter-terminado': () => jupyterTerminal(jupyter.base, jupyter.token) }),
+  ...(jupyter.error ? {} : { 'jupyter-terminado': () => jupyterTerminal(jupyter.url, jupyter.token) }),
 };
 
 // Echo latency.
