@@ -62,7 +62,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     checkResults: config.checkResults,
     onInternalError: (err, method) => logger.error('rpc: handler failed', { method, ...describeError(err) }),
   });
-  const connections = new ConnectionManager(broker);
+  // Disposed before the broker: a connection that closes late in shutdown publishes nothing.
+  const connections = store.add(new ConnectionManager(broker));
   const startedAt = Date.now();
 
   registry.register(

@@ -152,9 +152,8 @@ export class MemoryBroker implements Broker {
     this.clock = undefined;
   };
 
+  /** Subscribers of a topic not in the match cache (publish looks there first), then cached. */
   private match(topic: string): MemorySubscription[] {
-    const cached = this.matchCache.get(topic);
-    if (cached) return cached;
     const out = new Set<MemorySubscription>(this.exact.get(topic));
     if (this.wildcard.size) {
       const segs = topic.split('.');

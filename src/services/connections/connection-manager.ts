@@ -1,5 +1,4 @@
 import type { Broker } from '../../core/broker/index.js';
-import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 
@@ -11,12 +10,20 @@ export interface ConnectionSummary extends Omit<ConnectionInfo, 'remoteAddress'>
  * Who is connected. Live connections (WebSocket) register here for as long as they are open;
  * opening and closing publish `connection.opened` / `connection.closed` (the basis of presence).
  */
-export class ConnectionManager {
+export class ConnectionManager implements Disposable {
   private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number }>();
+  private disposed = false;
 
   constructor(private readonly broker: Broker) {}
 
+  /** Stop tracking: connections that close after this (during shutdown) publish nothing. */
+  dispose(): void {
+    this.disposed = true;
+    this.live.clear();
+  }
+
   open(info: ConnectionInfo, subscriptions: () => number = () => 0): Disposable {
+    if (this.disposed) return toDisposable(() => {});
     this.live.set(info.id, { info, subscriptions });
     this.broker.publish('connection.opened', publicInfo(info), sourceFor(info));
     return toDisposable(() => this.close(info.id));
@@ -26,12 +33,7 @@ export class ConnectionManager {
     const entry = this.live.get(id);
     if (!entry) return;
     this.live.delete(id);
-    try {
-      this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
-    } catch (err) {
-      // During shutdown the broker may already be closed; a departing connection is no reason to throw.
-      if (!(err instanceof IcpyError && err.code === 'UNAVAILABLE')) throw err;
-    }
+    this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
   }
 
   get(id: string): ConnectionInfo | undefined {
