@@ -28,7 +28,6 @@ export const ERROR_TABLE = {
   SEARCH_UNAVAILABLE: { rpc: -32029, http: 503, message: 'Search tool unavailable' },
   TERMINAL_NOT_FOUND: { rpc: -32030, http: 404, message: 'Terminal not found' },
   TERMINAL_EXITED: { rpc: -32031, http: 409, message: 'Terminal has exited' },
-  OFFSET_TOO_OLD: { rpc: -32032, http: 410, message: 'Offset older than kept scrollback' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
