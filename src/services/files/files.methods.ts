@@ -28,6 +28,14 @@ const entrySchema = z.object({
   symlink: z.boolean(),
 });
 
+/** Options shared by files.search and files.find: what to include, how many, and paging. */
+const searchPaging = {
+  hidden: z.boolean().optional(),
+  ignored: z.boolean().optional(),
+  maxResults: z.number().int().min(1).max(100_000).optional(),
+  pageSize: z.number().int().min(1).max(10_000).optional(),
+  cursor: z.string().max(100).optional(),
+};
 const pageMeta = {
   nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page'),
   total: z.number().int().describe('Results found (at most maxResults)'),
@@ -56,11 +64,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         caseSensitive: z.boolean().optional(),
         wholeWord: z.boolean().optional(),
         globs: z.array(z.string().min(1).max(1000)).max(100).optional(),
-        hidden: z.boolean().optional(),
-        ignored: z.boolean().optional(),
-        maxResults: z.number().int().min(1).max(100_000).optional(),
-        pageSize: z.number().int().min(1).max(10_000).optional(),
-        cursor: z.string().max(100).optional(),
+        ...searchPaging,
       }),
       result: z.object({ results: z.array(contentMatch), ...pageMeta }),
       scope: 'read',
@@ -77,11 +81,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         "Fuzzy file-name search (quick open): files whose path contains the query's characters in order, ranked (file-name and word-start matches first, then shorter paths); `positions` are the matched character indexes. Respects .gitignore and hides dot-files unless asked. Paged like files.search.",
       params: z.strictObject({
         query: z.string().max(1000).optional(),
-        hidden: z.boolean().optional(),
-        ignored: z.boolean().optional(),
-        maxResults: z.number().int().min(1).max(100_000).optional(),
-        pageSize: z.number().int().min(1).max(10_000).optional(),
-        cursor: z.string().max(100).optional(),
+        ...searchPaging,
       }),
       result: z.object({ results: z.array(nameMatch), ...pageMeta }),
       scope: 'read',

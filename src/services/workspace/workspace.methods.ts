@@ -9,6 +9,7 @@ const record = <T extends z.ZodType>(value: T) =>
 /** Positions are 1-based (line 1, column 1 is the first character), as typed in `file:line:col` and as Monaco counts. */
 const position = z.object({ line: z.number().int().min(1), column: z.number().int().min(1) });
 const selection = z.object({ start: position, end: position });
+const layoutName = z.string().min(1).max(200).describe('Name of a saved layout');
 const layout = z.record(z.string(), z.unknown()).describe('Panels, sizes, visibility… (opaque to the server)');
 
 export const editorsSchema = z.object({
@@ -119,7 +120,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     defineMethod({
       name: 'workspace.saveLayout',
       description: 'Save the current layout under a name (overwrites a saved one of that name). Publishes workspace.layout.saved.',
-      params: z.strictObject({ name: z.string().min(1).max(200) }),
+      params: z.strictObject({ name: layoutName }),
       result: layoutSchema.extend({ name: z.string() }),
       scope: 'write',
       handler: (p, ctx) => ws.saveLayout(p.name, sourceOf(ctx)),
@@ -127,7 +128,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     defineMethod({
       name: 'workspace.switchLayout',
       description: 'Make a saved layout the current one. Publishes workspace.layout.switched.',
-      params: z.strictObject({ name: z.string().min(1).max(200) }),
+      params: z.strictObject({ name: layoutName }),
       result: layoutSchema,
       scope: 'write',
       handler: (p, ctx) => ws.switchLayout(p.name, sourceOf(ctx)),
@@ -135,7 +136,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     defineMethod({
       name: 'workspace.deleteLayout',
       description: 'Forget a saved layout. Publishes workspace.layout.deleted.',
-      params: z.strictObject({ name: z.string().min(1).max(200) }),
+      params: z.strictObject({ name: layoutName }),
       result: layoutDeletedSchema,
       scope: 'write',
       handler: (p, ctx) => ws.deleteLayout(p.name, sourceOf(ctx)),
