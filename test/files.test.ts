@@ -70,10 +70,13 @@ describe('files service over WebSocket', () => {
   });
 
   it('keeps the mode of an overwritten file and leaves no temp files', async () => {
-    writeFileSync(join(s.root, 'run.sh'), '#!/bin/sh\n');
-    chmodSync(join(s.root, 'run.sh'), 0o750);
-    await c.call('files.write', { path: 'run.sh', content: '#!/bin/sh\necho hi\n' });
-    expect(statSync(join(s.root, 'run.sh')).mode & 0o777).toBe(0o750);
+    // 0750 and 0666 lose bits to the usual umask (022) at open, 0644/0600 do not, 04755 has setuid
+    for (const mode of [0o750, 0o644, 0o600, 0o666, 0o4755]) {
+      writeFileSync(join(s.root, 'run.sh'), '#!/bin/sh\n');
+      chmodSync(join(s.root, 'run.sh'), mode);
+      await c.call('files.write', { path: 'run.sh', content: '#!/bin/sh\necho hi\n' });
+      expect(statSync(join(s.root, 'run.sh')).mode & 0o7777, mode.toString(8)).toBe(mode);
+    }
     expect(readdirSync(s.root).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
 

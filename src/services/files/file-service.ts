@@ -291,8 +291,10 @@ export class FileService {
           // Creating the inode also takes the directory's lock: off the main thread too.
           fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
           for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-          // open's mode is masked by the umask; fchmod makes the old mode survive exactly.
-          if (before) fchmodSync(fd, mode);
+          // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
+          // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
+          // setuid/setgid/sticky bits always take the fchmod).
+          if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
           closeSync(fd);
           fd = undefined;
           // rename waits on the directory's lock and the journal: off the main thread.
@@ -503,6 +505,13 @@ async function existsL(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** The process umask (only this process can change it, and icpy never does): read once. */
+let umaskValue = -1;
+function currentUmask(): number {
+  if (umaskValue < 0) umaskValue = process.umask();
+  return umaskValue;
 }
 
 const TEMP_PREFIX = randomBytes(2).toString('hex');

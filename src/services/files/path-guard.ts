@@ -17,6 +17,13 @@ export interface ResolvedPath {
 const MAX_LINK_HOPS = 40;
 
 /**
+ * A relative path made only of plain segments: no leading '/', no '\\' or NUL, no empty,
+ * '.' or '..' segment, no trailing '/'. Such a path is already normal: resolve() would return
+ * root + '/' + path unchanged.
+ */
+const PLAIN_RELATIVE = /^(?!\.\.?(?:\/|$))[^/\\\0]+(?:\/(?!\.\.?(?:\/|$))[^/\\\0]+)*$/;
+
+/**
  * Confinement: every path a client names is resolved against the workspace root and refused
  * with PATH_OUTSIDE_WORKSPACE when it (or any symlink along it, including a dangling one that
  * a write would create through) leads outside the root. Checks compare whole path segments,
@@ -25,10 +32,12 @@ const MAX_LINK_HOPS = 40;
 export class PathGuard {
   readonly root: string;
   readonly realRoot: string;
+  private readonly rootSlash: string;
 
   constructor(root: string) {
     this.root = resolve(root);
     this.realRoot = realpathSync(this.root);
+    this.rootSlash = this.root.endsWith(sep) ? this.root : this.root + sep;
   }
 
   /** True when `abs` equals `base` or lies under it (segment-wise). */
@@ -43,6 +52,9 @@ export class PathGuard {
    * the root. `..` that climbs out, NUL bytes and absolute paths elsewhere are refused.
    */
   lexical(input: string): { rel: string; abs: string } {
+    // Fast path for the common case, an already-normal relative path ('src/a.ts'): no
+    // separators to rewrite, no '.', '..' or empty segments, so it is its own relative form.
+    if (sep === '/' && PLAIN_RELATIVE.test(input)) return { rel: input, abs: this.rootSlash + input };
     if (input.includes('\0')) throw outside(input, 'contains a NUL byte');
     const p = input.replace(/\\/g, '/');
     let abs: string;
