@@ -194,6 +194,12 @@ describe('files service over WebSocket', () => {
       expect((await c.call('files.read', { path: 'alias/in.txt' })).content).toBe('inside');
       await c.call('files.write', { path: 'alias/new.txt', content: 'ok' });
       expect(readFileSync(join(s.root, 'real/new.txt'), 'utf8')).toBe('ok');
+      // stat says whether the named path itself is a link (not a file reached through one)
+      symlinkSync(join(s.root, 'real/in.txt'), join(s.root, 'in-link.txt'));
+      expect(await c.call('files.stat', { path: 'in-link.txt' })).toMatchObject({ type: 'file', size: 6, symlink: true });
+      expect(await c.call('files.stat', { path: 'alias' })).toMatchObject({ type: 'dir', symlink: true });
+      expect(await c.call('files.stat', { path: 'alias/in.txt' })).toMatchObject({ type: 'file', symlink: false });
+      expect(await c.call('files.stat', { path: 'real/in.txt' })).toMatchObject({ type: 'file', symlink: false });
     });
 
     it('keeps .icpy/ read-only through the API', async () => {

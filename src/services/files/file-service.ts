@@ -124,8 +124,9 @@ export class FileService {
   async stat(path: string): Promise<FileStat> {
     const r = await this.guard.resolve(path);
     const st = statSyncOrThrow(r.real, path);
-    const l = lstatSync(r.abs, { bigint: true, throwIfNoEntry: false }) ?? st;
-    return toStat(r.rel, st, l.isSymbolicLink());
+    // The real path equal to the named one means no symlink anywhere on it: no lstat needed.
+    const isLink = r.real !== r.abs && (lstatSync(r.abs, { throwIfNoEntry: false })?.isSymbolicLink() ?? false);
+    return toStat(r.rel, st, isLink);
   }
 
   /** Version of the file now (undefined when it does not exist). */
