@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +79,17 @@ describe('files service over WebSocket', () => {
       expect(statSync(join(s.root, 'run.sh')).mode & 0o7777, mode.toString(8)).toBe(mode);
     }
     expect(readdirSync(s.root).filter((n) => n.includes('.tmp'))).toEqual([]);
+  });
+
+  it('refuses to read a FIFO without waiting for a writer, and keeps serving', async () => {
+    execFileSync('mkfifo', [join(s.root, 'pipe')]);
+    expect(await codeOf(c.call('files.read', { path: 'pipe' }))).toBe('NOT_A_FILE');
+    const res = await fetch(`${s.url}/api/files/pipe`, { headers: { authorization: `Bearer ${s.token}` } });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.data.code).toBe('NOT_A_FILE');
+    expect(await c.call('files.stat', { path: 'pipe' })).toMatchObject({ type: 'other' });
+    expect(await codeOf(c.call('files.read', { path: '.' }))).toBe('IS_A_DIRECTORY');
+    rmSync(join(s.root, 'pipe'));
   });
 
   it('reads binary as base64 and byte ranges', async () => {

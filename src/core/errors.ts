@@ -25,6 +25,7 @@ export const ERROR_TABLE = {
   DIRECTORY_NOT_EMPTY: { rpc: -32026, http: 409, message: 'Directory not empty' },
   READ_ONLY_PATH: { rpc: -32027, http: 403, message: 'Path is read-only' },
   FILE_TOO_LARGE: { rpc: -32028, http: 413, message: 'File too large' },
+  NOT_A_FILE: { rpc: -32019, http: 400, message: 'Not a regular file' },
   SEARCH_UNAVAILABLE: { rpc: -32029, http: 503, message: 'Search tool unavailable' },
   TERMINAL_NOT_FOUND: { rpc: -32030, http: 404, message: 'Terminal not found' },
   TERMINAL_EXITED: { rpc: -32031, http: 409, message: 'Terminal has exited' },

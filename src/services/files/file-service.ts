@@ -85,6 +85,20 @@ const DEFAULT_MAX_READ = 16 * 1024 * 1024;
 const SYNC_IO_MAX = 256 * 1024;
 
 /**
+ * Flags for every open of a file to read. O_NONBLOCK: opening a FIFO must never wait for a writer
+ * (a synchronous open would stall the whole server; an async one a thread-pool thread); such
+ * files are then refused by checkRegular. It changes nothing for regular files.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Only regular files are read: folders, FIFOs, sockets and devices are refused. */
+function checkRegular(st: BigIntStats, path: string): void {
+  if (st.isFile()) return;
+  if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+  throw new IcpyError('NOT_A_FILE', `'${path}' is not a regular file (a FIFO, socket or device), so it cannot be read`, { path });
+}
+
+/**
  * Everything the files.* methods do to the disk. Paths are workspace-relative strings checked
  * by PathGuard; writes are atomic (temp file in the same folder, fsync-free rename) and keep the
  * old file's mode; versions come from one fstat of the bytes actually read or written.
@@ -191,13 +205,13 @@ export class FileService {
     if (small) return { path: r.rel, ...small };
     let fh;
     try {
-      fh = await open(r.real, constants.O_RDONLY);
+      fh = await open(r.real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
     }
     try {
       const st = await fh.stat({ bigint: true });
-      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      checkRegular(st, path);
       const size = Number(st.size);
       const offset = Math.min(opts.offset ?? 0, size);
       const want = opts.length ?? size - offset;
@@ -226,13 +240,13 @@ export class FileService {
   private readSmall(real: string, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
     let fd: number;
     try {
-      fd = openSync(real, constants.O_RDONLY);
+      fd = openSync(real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
     }
     try {
       const st = fstatSync(fd, { bigint: true });
-      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      checkRegular(st, path);
       const size = Number(st.size);
       const offset = Math.min(opts.offset ?? 0, size);
       const length = Math.min(opts.length ?? size - offset, size - offset);
@@ -440,7 +454,6 @@ export class FileService {
     return { from: a.rel, to: b.rel };
   }
 
-  /** For HTTP GET: the real path, its stat and version, checked like a read. */
   /**
    * For HTTP GET: version and bytes of one open of the file (so the ETag describes exactly the
    * bytes sent). Small files come back as a Buffer, larger ones as a stream of that descriptor.
@@ -449,7 +462,7 @@ export class FileService {
     const r = await this.guard.resolve(path);
     let fd: number;
     try {
-      fd = openSync(r.real, constants.O_RDONLY);
+      fd = openSync(r.real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
     }
@@ -457,7 +470,7 @@ export class FileService {
     let small: Buffer | undefined;
     try {
       st = fstatSync(fd, { bigint: true });
-      if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+      checkRegular(st, path);
       if (st.size <= BigInt(SYNC_IO_MAX)) {
         const buf = Buffer.allocUnsafe(Number(st.size));
         let got = 0;
