@@ -88,6 +88,7 @@ describe('files service over WebSocket', () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.data.code).toBe('NOT_A_FILE');
     expect(await c.call('files.stat', { path: 'pipe' })).toMatchObject({ type: 'other' });
+    expect(await codeOf(c.call('files.copy', { from: 'pipe', to: 'pipe2' }))).toBe('NOT_A_FILE');
     expect(await codeOf(c.call('files.read', { path: '.' }))).toBe('IS_A_DIRECTORY');
     rmSync(join(s.root, 'pipe'));
   });

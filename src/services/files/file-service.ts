@@ -438,6 +438,7 @@ export class FileService {
     const a = await this.guard.resolve(from);
     const b = await this.guard.resolveWritable(to);
     const st = await statOrThrow(a.real, from);
+    if (!st.isFile() && !st.isDirectory()) throw new IcpyError('NOT_A_FILE', `'${from}' is not a regular file or folder (a FIFO, socket or device), so it cannot be copied`, { path: from });
     if (PathGuard.within(a.real, b.real)) throw new IcpyError('INVALID_PARAMS', `Cannot copy '${from}' into itself`, { from, to });
     if (!opts.overwrite && (await existsL(b.real))) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to });
     this.note([b.real], opts.source);

@@ -101,7 +101,8 @@ export class GitignoreCache {
     if (hit && hit.mtimeMs === st.mtimeMs) return hit.rules;
     let text = '';
     try {
-      text = readFileSync(file, 'utf8');
+      // only a regular file is read (a FIFO named .gitignore would block the server)
+      if (st.isFile()) text = readFileSync(file, 'utf8');
     } catch {
       // unreadable .gitignore: no rules
     }
