@@ -60,6 +60,17 @@ describe('files over REST (/api/files/{path})', () => {
     expect(res.status).toBe(206);
     expect(res.headers.get('content-range')).toBe('bytes 10-19/1000');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes.subarray(10, 20));
+    // HEAD answers with the GET's headers (a HEAD of a range too) and no body
+    const get = await fetch(url('img.png'), { headers: auth() });
+    await get.arrayBuffer();
+    res = await fetch(url('img.png'), { method: 'HEAD', headers: auth() });
+    expect(res.status).toBe(200);
+    for (const h of ['etag', 'content-length', 'content-type', 'last-modified', 'content-disposition']) expect(res.headers.get(h), h).toBe(get.headers.get(h));
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+    res = await fetch(url('img.png'), { method: 'HEAD', headers: { ...auth(), range: 'bytes=10-19' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-length')).toBe('10');
+    expect(res.headers.get('content-range')).toBe('bytes 10-19/1000');
     res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=-5' } });
     expect(Buffer.from(await res.arrayBuffer())).toEqual(bytes.subarray(995));
     res = await fetch(url('img.png'), { headers: { ...auth(), range: 'bytes=990-' } });

@@ -459,7 +459,10 @@ export class FileService {
    * For HTTP GET: version and bytes of one open of the file (so the ETag describes exactly the
    * bytes sent). Small files come back as a Buffer, larger ones as a stream of that descriptor.
    */
-  async openForRead(path: string): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
+  async openForRead(
+    path: string,
+    opts: { contents?: boolean } = {},
+  ): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
     const r = await this.guard.resolve(path);
     let fd: number;
     try {
@@ -472,6 +475,21 @@ export class FileService {
     try {
       st = fstatSync(fd, { bigint: true });
       checkRegular(st, path);
+      if (opts.contents === false) {
+        // HEAD, or a version lookup: the stat is all that is needed.
+        closeSync(fd);
+        return {
+          real: r.real,
+          rel: r.rel,
+          size: Number(st.size),
+          mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
+          version: versionOf(st),
+          stream: () => {
+            throw new Error('openForRead: opened without contents');
+          },
+          close: () => undefined,
+        };
+      }
       if (st.size <= BigInt(SYNC_IO_MAX)) {
         const buf = Buffer.allocUnsafe(Number(st.size));
         let got = 0;

@@ -21,7 +21,8 @@ async function readWhole(stream: Readable, expected: number): Promise<Buffer> {
 
 /** What the file routes need; the files service satisfies it structurally. */
 export interface FilesHttpBackend {
-  openForRead(path: string): Promise<{
+  /** `contents: false` (HEAD, version lookups): stat only, stream() must not be called. */
+  openForRead(path: string, opts?: { contents?: boolean }): Promise<{
     rel: string;
     size: number;
     mtime: number;
@@ -152,7 +153,7 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
       const q = req.query as Record<string, string | undefined>;
       let f;
       try {
-        f = await files.openForRead(pathParam(req));
+        f = await files.openForRead(pathParam(req), { contents: req.method !== 'HEAD' });
       } catch (err) {
         return sendError(reply, err);
       }
@@ -212,7 +213,7 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
         if (!Buffer.isBuffer(body) && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) body = await readWhole(body, declared);
         if (ifMatch?.[0] === '*') {
           // "any existing version": look the version up, then write conditionally on it.
-          const cur = await files.openForRead(pathParam(req)).catch(() => undefined);
+          const cur = await files.openForRead(pathParam(req), { contents: false }).catch(() => undefined);
           if (!cur) throw new IcpyError('VERSION_CONFLICT', 'If-Match: * but the file does not exist', { path: pathParam(req), currentVersion: null });
           expectedVersion = cur.version;
         }
