@@ -1,20 +1,32 @@
 // bench/files — the files service under load, beside a bare Node HTTP server and Jupyter Server.
 //
-//   npm run build && node bench/files.mjs          (FILES_BENCH_SECONDS=3 per phase by default,
+//   npm run build && node bench/files.mjs          (FILES_BENCH_SECONDS=1.5 per phase and
+//                                                  FILES_BENCH_ROUNDS=6 by default,
 //                                                  FILES_BENCH_WARMUP_SECONDS=1.5 per op and target)
 //
 // Figures (one JSON line each):
 // - saturation: 50 closed-loop clients in 10 processes (separate from every server) doing a 4 KB
-//   (median of FILES_BENCH_ROUNDS=3 interleaved rounds)
 //   read, a 4 KB write, a stat, or a 1,000-entry list — over icpy's WebSocket, icpy's REST, a
-//   bare Node HTTP server (fs.promises; the raw baseline) and Jupyter's contents API.
+//   bare Node HTTP server (fs.promises; the raw baseline) and Jupyter's contents API. Median
+//   over rounds of ops/s, p50 and p99 (`rounds_ops_s`: each round's ops/s).
 // - fixed rate: the same at an offered 500 ops/s spread over the 50 clients (latency from send).
-// - ratio lines: icpy vs bare and vs Jupyter.
+// - ratio lines: icpy vs bare and vs Jupyter, each the median of the PER-ROUND ratios
+//   (`ops_vs_bare_rounds`).
 // - watcher: start time and memory on a 100,000-file tree (icpy's FileWatcher vs raw
 //   @parcel/watcher); external-write-to-event latency (icpy event on the WebSocket vs a raw
 //   in-process @parcel/watcher callback on the same writes).
 // - search: 100 MB of text, files.search over the WebSocket vs the `rg` command itself.
 // - upload: 1 GB PUT streamed to icpy; the server's peak RSS before and after.
+//
+// Method of the load part (paired, fine-grained interleaving — the test VM has bursts of CPU
+// steal lasting seconds): every client process holds clients of ALL targets at once; after a
+// warm-up of every target and op, each op is measured in FILES_BENCH_ROUNDS rounds of one short
+// closed-loop phase per target (target order rotated each round), so one op's targets alternate
+// every FILES_BENCH_SECONDS and a ratio compares round r of icpy with round r of bare, measured
+// seconds apart; the median of those ratios cancels slow drifts and a burst hits few rounds.
+// The fixed-rate phase runs once per target after the op's rounds.
+// Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,bare-node,jupyter (load targets),
+// FILES_BENCH_PARTS=load,latency,search,upload,watcher.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -27,9 +39,9 @@ import { forkChild, nextMessage } from './lib/procs.mjs';
 import { startJupyter } from './lib/jupyter.mjs';
 import { emit, median, percentile, round } from './lib/stats.mjs';
 
-const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 1.5);
 const WARMUP_MS = Number(process.env.FILES_BENCH_WARMUP_SECONDS ?? 1.5) * 1000;
-const ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_ROUNDS ?? 6));
 const PROCS = 10;
 const PER_PROC = 5;
 const CLIENTS = PROCS * PER_PROC;
@@ -85,10 +97,10 @@ async function all(cmd, type, timeoutMs = 120_000) {
   return Promise.all(replies);
 }
 
-async function phase(op, mode, rate = RATE) {
+async function phase(key, op, mode, rate = RATE) {
   const durationMs = SECONDS * 1000;
   const t0 = performance.now();
-  const replies = await all({ cmd: 'run', op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
+  const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
   const lat = new Float64Array(replies.reduce((n, r) => n + r.lat.length, 0));
   let k = 0;
@@ -119,39 +131,35 @@ const allTargets = [
 const targets = PARTS.includes('load') ? allTargets.filter((t) => !ONLY || ONLY.includes(t.name)) : [];
 const OPS = ['read', 'write', 'stat', 'list'];
 const results = {};
+// Every worker holds clients of every target at once (one set per target name); the idle sets'
+// keep-alive sockets and WebSockets just stay open, so targets can alternate phase by phase.
+for (const t of targets) await all((i) => ({ cmd: 'setup', key: t.name, target: t.target, clients: PER_PROC, base: i * PER_PROC }), 'setup.ok');
 // Warm-up pass over EVERY target before any is measured. The 10 client processes share the 2
 // cores with the server, so a cold load generator slows whichever target is measured first: with
 // only a per-target warm-up the first target's clients spent ~0.48 ms CPU per read vs ~0.14 ms
 // once warm, and that target (icpy or bare, whichever came first) lost up to half its ops/s.
-for (const t of targets) {
-  await all((i) => ({ cmd: 'setup', target: t.target, clients: PER_PROC, base: i * PER_PROC }), 'setup.ok');
-  for (const op of OPS) await all({ cmd: 'run', op, mode: 'closed', durationMs: WARMUP_MS }, 'run.ok');
-  await all({ cmd: 'teardown' }, 'teardown.ok');
-}
-// Measured in ROUNDS interleaved rounds (target order rotated each round), so load from elsewhere
-// on the machine falls on every target alike; a target's saturation figure is the median over
-// rounds (ops/s and p99 each), and the fixed-rate phase runs in the first round.
+for (const t of targets) for (const op of OPS) await all({ cmd: 'run', key: t.name, op, mode: 'closed', durationMs: WARMUP_MS }, 'run.ok');
+// Paired, fine-grained interleaving. The VM has bursts of CPU steal lasting seconds: with one
+// ~15 s block per target a burst landed on one target and the icpy/bare ratios swung 0.5–1.2
+// between runs. Now, op by op, each of ROUNDS rounds runs one short closed-loop phase
+// (FILES_BENCH_SECONDS) per target, target order rotated each round, so one op's targets alternate
+// every phase; round r of icpy and round r of bare are seconds apart and the ratio lines take the
+// median of the per-round ratios. The fixed-rate phase runs once per target after the op's rounds.
 const sats = {};
-for (let r = 0; r < ROUNDS; r++) {
-  const order = targets.map((_, k) => targets[(k + r) % targets.length]);
-  for (const t of order) {
-    await all((i) => ({ cmd: 'setup', target: t.target, clients: PER_PROC, base: i * PER_PROC }), 'setup.ok');
-    // fresh connections: a short re-warm (connection pools, page cache)
-    for (const op of OPS) await all({ cmd: 'run', op, mode: 'closed', durationMs: 400 }, 'run.ok');
-    for (const op of OPS) {
-      const sat = await phase(op, 'closed');
-      (sats[`${t.name}/${op}`] ??= []).push(sat);
-      if (r === 0) {
-        // A 1,000-entry list is ~1,000 stats: no server here does 500/s, so it is offered 10/s.
-        const rate = op === 'list' ? LIST_RATE : RATE;
-        const fixed = await phase(op, 'rate', rate);
-        emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, ...fixed });
-        results[`${t.name}/${op}`] = { fixed };
-      }
-    }
-    await all({ cmd: 'teardown' }, 'teardown.ok');
+for (const op of OPS) {
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = targets.map((_, k) => targets[(k + r) % targets.length]);
+    for (const t of order) (sats[`${t.name}/${op}`] ??= []).push(await phase(t.name, op, 'closed'));
+  }
+  // A 1,000-entry list is ~1,000 stats: no server here does 500/s, so it is offered 10/s.
+  const rate = op === 'list' ? LIST_RATE : RATE;
+  for (const t of targets) {
+    const fixed = await phase(t.name, op, 'rate', rate);
+    emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, ...fixed });
+    results[`${t.name}/${op}`] = { fixed };
   }
 }
+await all({ cmd: 'teardown' }, 'teardown.ok');
 for (const t of targets) {
   for (const op of OPS) {
     const rounds = sats[`${t.name}/${op}`];
@@ -164,24 +172,29 @@ for (const t of targets) {
     };
     emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, rounds: rounds.length, ...sat });
     results[`${t.name}/${op}`].sat = sat;
+    results[`${t.name}/${op}`].rounds = rounds;
   }
 }
 for (const w of workers) w.disconnect();
 
+/** Per-round ratios a[r].field / b[r].field (the two phases of round r ran seconds apart). */
+const paired = (a, b, field) => a.map((x, r) => x[field] / b[r][field]);
 for (const via of ['icpy-ws', 'icpy-rest']) {
   for (const op of OPS) {
     const me = results[`${via}/${op}`];
     const b = results[`bare-node/${op}`];
     if (!me || !b) continue;
     const j = results[`jupyter/${op}`];
+    const opsRounds = paired(me.rounds, b.rounds, 'ops_s');
     emit({
       bench,
       figure: 'ratio',
       target: via,
       op,
-      ops_vs_bare: round(me.sat.ops_s / b.sat.ops_s),
-      p99_vs_bare: round(me.sat.p99_ms / b.sat.p99_ms),
-      ...(j ? { ops_vs_jupyter: round(me.sat.ops_s / j.sat.ops_s) } : {}),
+      ops_vs_bare: round(median(opsRounds)),
+      p99_vs_bare: round(median(paired(me.rounds, b.rounds, 'p99_ms'))),
+      ops_vs_bare_rounds: opsRounds.map((x) => round(x)),
+      ...(j ? { ops_vs_jupyter: round(median(paired(me.rounds, j.rounds, 'ops_s'))) } : {}),
       fixed_rate_p99_ms: me.fixed.p99_ms,
       targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25', ops_vs_jupyter: '>=3', fixed_rate_p99_ms: '<5' },
     });

@@ -1,18 +1,24 @@
-// A client process for bench/files: holds a few clients of one server under test (icpy over
-// WebSocket, icpy over REST, a bare Node HTTP server, Jupyter's contents API) and runs one
-// operation (4 KB read, 4 KB write, stat, 1,000-entry list) closed-loop or at a fixed rate,
-// reporting every latency (ms) to the parent.
+// A client process for bench/files: holds a few clients of EACH server under test at once (icpy
+// over WebSocket, icpy over REST, a bare Node HTTP server, Jupyter's contents API), one set per
+// target key, and runs one operation (4 KB read, 4 KB write, stat, 1,000-entry list) on one
+// target's set, closed-loop or at a fixed rate, reporting every latency (ms) to the parent. The
+// other sets' keep-alive sockets / WebSockets stay open, idle, so the parent can alternate
+// targets every phase without reconnecting.
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 import { exitWithParent, send } from './ipc-child.mjs';
 
 const FILES = 1000;
 const PAYLOAD = 'x'.repeat(4095) + '\n';
-let clients = [];
+/** key (target name) → that target's clients */
+let sets = {};
 
-exitWithParent(async () => {
-  for (const c of clients) c.close();
-});
+function closeAll() {
+  for (const clients of Object.values(sets)) for (const c of clients) c.close();
+  sets = {};
+}
+
+exitWithParent(async () => closeAll());
 
 function httpCall(agent, base, method, path, headers, body) {
   return new Promise((resolve, reject) => {
@@ -118,7 +124,9 @@ async function makeClient(target, index) {
   throw new Error(`unknown target ${target.kind}`);
 }
 
-async function run({ op, mode, durationMs, ratePerClient }) {
+async function run({ key, op, mode, durationMs, ratePerClient }) {
+  const clients = sets[key];
+  if (!clients) throw new Error(`run: no clients set up for '${key}'`);
   const lat = [];
   let errors = 0;
   let firstError;
@@ -167,14 +175,13 @@ async function run({ op, mode, durationMs, ratePerClient }) {
 process.on('message', async (m) => {
   try {
     if (m.cmd === 'setup') {
-      for (const c of clients) c.close();
-      clients = await Promise.all(Array.from({ length: m.clients }, (_, i) => makeClient(m.target, m.base + i)));
+      for (const c of sets[m.key] ?? []) c.close();
+      sets[m.key] = await Promise.all(Array.from({ length: m.clients }, (_, i) => makeClient(m.target, m.base + i)));
       send({ type: 'setup.ok' });
     } else if (m.cmd === 'run') {
       send({ type: 'run.ok', ...(await run(m)) });
     } else if (m.cmd === 'teardown') {
-      for (const c of clients) c.close();
-      clients = [];
+      closeAll();
       send({ type: 'teardown.ok' });
     }
   } catch (err) {
