@@ -9,7 +9,9 @@
 //   read, a 4 KB write, a stat, or a 1,000-entry list — over icpy's WebSocket, icpy's REST, a
 //   bare Node HTTP server (fs.promises; the raw baseline) and Jupyter's contents API. Median
 //   over rounds of ops/s, p50 and p99 (`rounds_ops_s`: each round's ops/s).
-// - fixed rate: the same at an offered 500 ops/s spread over the 50 clients (latency from send).
+// - fixed rate: the same at an offered 500 ops/s spread over the 50 clients (latency from send),
+//   in FILES_BENCH_FIXED_ROUNDS=3 interleaved rounds of FILES_BENCH_FIXED_SECONDS=2; p99 is the
+//   median over rounds (`p99_ms_rounds`: each round's).
 // - ratio lines: icpy vs bare and vs Jupyter, each the median of the PER-ROUND ratios
 //   (`ops_vs_bare_rounds`).
 // - watcher: start time and memory on a 100,000-file tree (icpy's FileWatcher vs raw
@@ -24,7 +26,7 @@
 // closed-loop phase per target (target order rotated each round), so one op's targets alternate
 // every FILES_BENCH_SECONDS and a ratio compares round r of icpy with round r of bare, measured
 // seconds apart; the median of those ratios cancels slow drifts and a burst hits few rounds.
-// The fixed-rate phase runs once per target after the op's rounds.
+// The fixed-rate phases follow the op's rounds, interleaved the same way.
 // Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,bare-node,jupyter (load targets),
 // FILES_BENCH_PARTS=load,latency,search,upload,watcher.
 import { spawn } from 'node:child_process';
@@ -42,6 +44,8 @@ import { emit, median, percentile, round } from './lib/stats.mjs';
 const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 1.5);
 const WARMUP_MS = Number(process.env.FILES_BENCH_WARMUP_SECONDS ?? 1.5) * 1000;
 const ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_ROUNDS ?? 6));
+const FIXED_ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_FIXED_ROUNDS ?? 3));
+const FIXED_SECONDS = Number(process.env.FILES_BENCH_FIXED_SECONDS ?? 2);
 const PROCS = 10;
 const PER_PROC = 5;
 const CLIENTS = PROCS * PER_PROC;
@@ -97,8 +101,8 @@ async function all(cmd, type, timeoutMs = 120_000) {
   return Promise.all(replies);
 }
 
-async function phase(key, op, mode, rate = RATE) {
-  const durationMs = SECONDS * 1000;
+async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
+  const durationMs = seconds * 1000;
   const t0 = performance.now();
   const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
@@ -110,7 +114,7 @@ async function phase(key, op, mode, rate = RATE) {
   }
   const errors = replies.reduce((n, r) => n + r.errors, 0);
   const firstError = replies.find((r) => r.firstError)?.firstError;
-  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, SECONDS)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, ...(firstError ? { firstError } : {}) };
+  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, ...(firstError ? { firstError } : {}) };
 }
 
 const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
@@ -144,7 +148,7 @@ for (const t of targets) for (const op of OPS) await all({ cmd: 'run', key: t.na
 // between runs. Now, op by op, each of ROUNDS rounds runs one short closed-loop phase
 // (FILES_BENCH_SECONDS) per target, target order rotated each round, so one op's targets alternate
 // every phase; round r of icpy and round r of bare are seconds apart and the ratio lines take the
-// median of the per-round ratios. The fixed-rate phase runs once per target after the op's rounds.
+// median of the per-round ratios. The fixed-rate phases follow, interleaved too.
 const sats = {};
 for (const op of OPS) {
   for (let r = 0; r < ROUNDS; r++) {
@@ -153,9 +157,25 @@ for (const op of OPS) {
   }
   // A 1,000-entry list is ~1,000 stats: no server here does 500/s, so it is offered 10/s.
   const rate = op === 'list' ? LIST_RATE : RATE;
+  // Fixed rate, also interleaved: FIXED_ROUNDS rounds of FIXED_SECONDS per target, p99 the median
+  // over rounds (one 30 ms stall of the VM is ~15 late replies at 500/s: a whole p99 in one round).
+  const fixedRounds = {};
+  for (let r = 0; r < FIXED_ROUNDS; r++) {
+    const order = targets.map((_, k) => targets[(k + r) % targets.length]);
+    for (const t of order) (fixedRounds[t.name] ??= []).push(await phase(t.name, op, 'rate', rate, FIXED_SECONDS));
+  }
   for (const t of targets) {
-    const fixed = await phase(t.name, op, 'rate', rate);
-    emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, ...fixed });
+    const rs = fixedRounds[t.name];
+    const fixed = {
+      ops: rs.reduce((n, x) => n + x.ops, 0),
+      ops_s: round(median(rs.map((x) => x.ops_s))),
+      p50_ms: round(median(rs.map((x) => x.p50_ms)), 3),
+      p99_ms: round(median(rs.map((x) => x.p99_ms)), 3),
+      p99_ms_rounds: rs.map((x) => round(x.p99_ms, 3)),
+      errors: rs.reduce((n, x) => n + x.errors, 0),
+      ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}),
+    };
+    emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, rounds: rs.length, ...fixed });
     results[`${t.name}/${op}`] = { fixed };
   }
 }
