@@ -139,8 +139,9 @@ export class FileWatcher implements Disposable {
     try {
       w = fsWatch(dir, { persistent: false }, (kind, name) => {
         if (!name || this.disposed) return;
-        const path = join(dir, name.toString());
-        if (TEMP_FILE.test(path)) return;
+        const base = name.toString();
+        if (TEMP_FILE.test(base)) return; // icpy's own temp files: most events of an atomic save
+        const path = join(dir, base);
         const st = lstatSafe(path);
         const last = this.reported.get(path);
         let type: watcher.EventType;
