@@ -1,7 +1,7 @@
 // bench/files — the files service under load, beside a bare Node HTTP server and Jupyter Server.
 //
-//   npm run build && node bench/files.mjs          (FILES_BENCH_SECONDS=1.5 per phase and
-//                                                  FILES_BENCH_ROUNDS=6 by default,
+//   npm run build && node bench/files.mjs          (FILES_BENCH_SECONDS=0.5 per phase and
+//                                                  FILES_BENCH_ROUNDS=16 by default,
 //                                                  FILES_BENCH_WARMUP_SECONDS=1.5 per op and target)
 //
 // Figures (one JSON line each):
@@ -39,11 +39,11 @@ import watcher from '@parcel/watcher';
 import WebSocket from 'ws';
 import { forkChild, nextMessage } from './lib/procs.mjs';
 import { startJupyter } from './lib/jupyter.mjs';
-import { emit, median, percentile, round } from './lib/stats.mjs';
+import { emit, median, percentile, round, stealMeter } from './lib/stats.mjs';
 
-const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 1.5);
+const SECONDS = Number(process.env.FILES_BENCH_SECONDS ?? 0.5);
 const WARMUP_MS = Number(process.env.FILES_BENCH_WARMUP_SECONDS ?? 1.5) * 1000;
-const ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_ROUNDS ?? 6));
+const ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_ROUNDS ?? 16));
 const FIXED_ROUNDS = Math.max(1, Number(process.env.FILES_BENCH_FIXED_ROUNDS ?? 3));
 const FIXED_SECONDS = Number(process.env.FILES_BENCH_FIXED_SECONDS ?? 2);
 const PROCS = 10;
@@ -103,6 +103,7 @@ async function all(cmd, type, timeoutMs = 120_000) {
 
 async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   const durationMs = seconds * 1000;
+  const steal = stealMeter();
   const t0 = performance.now();
   const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
@@ -114,7 +115,7 @@ async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   }
   const errors = replies.reduce((n, r) => n + r.errors, 0);
   const firstError = replies.find((r) => r.firstError)?.firstError;
-  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, ...(firstError ? { firstError } : {}) };
+  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
 }
 
 const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
@@ -172,6 +173,7 @@ for (const op of OPS) {
       p50_ms: round(median(rs.map((x) => x.p50_ms)), 3),
       p99_ms: round(median(rs.map((x) => x.p99_ms)), 3),
       p99_ms_rounds: rs.map((x) => round(x.p99_ms, 3)),
+      steal_pct_rounds: rs.map((x) => x.steal_pct),
       errors: rs.reduce((n, x) => n + x.errors, 0),
       ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}),
     };
@@ -189,6 +191,7 @@ for (const t of targets) {
       p99_ms: round(median(rounds.map((x) => x.p99_ms))),
       errors: rounds.reduce((n, x) => n + (x.errors ?? 0), 0),
       rounds_ops_s: rounds.map((x) => round(x.ops_s)),
+      steal_pct: round(median(rounds.map((x) => x.steal_pct ?? 0)), 1),
     };
     emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, rounds: rounds.length, ...sat });
     results[`${t.name}/${op}`].sat = sat;
