@@ -86,7 +86,7 @@ describe('files service over WebSocket', () => {
     expect(await codeOf(c.call('files.read', { path: 'pipe' }))).toBe('NOT_A_FILE');
     const res = await fetch(`${s.url}/api/files/pipe`, { headers: { authorization: `Bearer ${s.token}` } });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.data.code).toBe('NOT_A_FILE');
+    expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe('NOT_A_FILE');
     expect(await c.call('files.stat', { path: 'pipe' })).toMatchObject({ type: 'other' });
     expect(await codeOf(c.call('files.copy', { from: 'pipe', to: 'pipe2' }))).toBe('NOT_A_FILE');
     expect(await codeOf(c.call('files.read', { path: '.' }))).toBe('IS_A_DIRECTORY');
