@@ -1,3 +1,4 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -125,6 +126,25 @@ describe('files over REST (/api/files/{path})', () => {
     await res.text();
   });
 
+  it('GET ?stat answers files.stat as JSON, for files and folders', async () => {
+    writeFileSync(join(s.root, 'st.txt'), 'stat me');
+    let res = await fetch(`${url('st.txt')}?stat=1`, { headers: auth() });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const st = (await res.json()) as any;
+    expect(st).toEqual(await s.call('files.stat', { path: 'st.txt' }));
+    expect(st).toMatchObject({ path: 'st.txt', type: 'file', size: 7, symlink: false });
+    expect(res.headers.get('etag')).toBe(`"${st.version}"`);
+    res = await fetch(`${s.url}/api/files/?stat`, { headers: auth() });
+    expect(((await res.json()) as any).type).toBe('dir');
+    res = await fetch(`${url('no-such.txt')}?stat=1`, { headers: auth() });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).error.data.code).toBe('FILE_NOT_FOUND');
+    res = await fetch(`${url('..%2Fetc%2Fpasswd')}?stat=1`, { headers: auth() });
+    expect(res.status).toBe(403);
+    await res.text();
+  });
+
   it('refuses paths outside the workspace and .icpy/', async () => {
     symlinkSync(outside, join(s.root, 'out'));
     for (const p of ['out/secret.txt', '..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd']) {
@@ -181,5 +201,9 @@ describe('files over REST (/api/files/{path})', () => {
     const res = await fetch(`${s.url}/api/openapi.json`, { headers: auth() });
     const doc = (await res.json() as any);
     expect(Object.keys(doc.paths['/api/files/{path}'])).toEqual(expect.arrayContaining(['get', 'put', 'delete']));
+    // ?stat's JSON schema is files.stat's result schema, by reference
+    const deref = (await SwaggerParser.dereference(structuredClone(doc))) as any;
+    const statSchema = deref.paths['/api/files/{path}'].get.responses['200'].content['application/json'].schema;
+    expect(Object.keys(statSchema.properties)).toEqual(expect.arrayContaining(['path', 'type', 'size', 'mtime', 'version', 'symlink']));
   });
 });

@@ -38,6 +38,8 @@ export interface FilesHttpBackend {
     opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
   ): Promise<{ path: string; version: string; size: number; mtime: number; created: boolean }>;
   delete(path: string, opts: { recursive?: boolean; expectedVersion?: string; source?: EventSource }): Promise<{ path: string }>;
+  /** What files.stat answers (files and folders). */
+  stat(path: string): Promise<{ version: string }>;
 }
 
 const TYPES: Record<string, string> = {
@@ -151,6 +153,16 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
 
     scope.get('/api/files/*', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
+      if (q.stat !== undefined && flag(q.stat)) {
+        // The REST stat: files.stat's answer as JSON, for files and folders (like Jupyter's
+        // GET /api/contents/P?content=0), one GET with no body to parse.
+        try {
+          const st = await files.stat(pathParam(req));
+          return reply.header('ETag', etagOf(st.version)).header('Cache-Control', 'no-cache').type('application/json').send(JSON.stringify(st));
+        } catch (err) {
+          return sendError(reply, err);
+        }
+      }
       let f;
       try {
         f = await files.openForRead(pathParam(req), { contents: req.method !== 'HEAD' });
@@ -273,9 +285,17 @@ export const FILES_OPENAPI: ExtraPaths = {
         { name: 'Range', in: 'header', required: false, schema: { type: 'string' }, description: 'bytes=START-END | bytes=START- | bytes=-SUFFIX' },
         { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
         { name: 'download', in: 'query', required: false, schema: { type: 'string' }, description: '1 → Content-Disposition: attachment' },
+        { name: 'stat', in: 'query', required: false, schema: { type: 'string' }, description: '1 (or present) → no bytes: the files.stat result as JSON, for a file or a folder' },
       ],
       responses: {
-        '200': { description: 'The whole file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        '200': {
+          description: 'The whole file (with ?stat: its files.stat result as JSON)',
+          content: {
+            'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+            // the same schema as files.stat's result (declared once, on its RPC route)
+            'application/json': { schema: { $ref: '#/paths/~1api~1rpc~1files.stat/post/responses/200/content/application~1json/schema' } },
+          },
+        },
         '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
         '304': { description: 'Not modified (If-None-Match matched)' },
         '403': { description: 'PATH_OUTSIDE_WORKSPACE', ...errorRef },
