@@ -6,7 +6,8 @@
 //
 // Figures (one JSON line each):
 // - saturation: 50 closed-loop clients in 10 processes (separate from every server) doing a 4 KB
-//   read, a 4 KB write, a stat, or a 1,000-entry list — over icpy's WebSocket, icpy's REST, a
+//   read, a 4 KB write, a stat, or a 1,000-entry list — over icpy's WebSocket, icpy's REST (GET,
+//   PUT, GET ?stat, and POST /api/rpc/files.list — there is no REST listing route), a
 //   bare Node HTTP server (fs.promises; the raw baseline) and Jupyter's contents API. Median
 //   over rounds of ops/s, p50 and p99 (`rounds_ops_s`: each round's ops/s).
 // - fixed rate: the same at an offered 500 ops/s spread over the 50 clients (latency from send),

@@ -92,7 +92,12 @@ async function makeClient(target, index) {
       ops: {
         read: () => httpCall(agent, base, 'GET', `/api/files/${rnd()}`, auth),
         write: () => httpCall(agent, base, 'PUT', `/api/files/${mine}`, { ...auth, 'content-type': 'application/octet-stream' }, PAYLOAD),
-        stat: () => httpCall(agent, base, 'POST', '/api/rpc/files.stat', json, JSON.stringify({ path: rnd() })),
+        // The REST stat is GET /api/files/P?stat (bare's is GET /stat/P, Jupyter's GET ?content=0);
+        // FILES_BENCH_REST_STAT=rpc measures the JSON-RPC route POST /api/rpc/files.stat instead.
+        stat:
+          process.env.FILES_BENCH_REST_STAT === 'rpc'
+            ? () => httpCall(agent, base, 'POST', '/api/rpc/files.stat', json, JSON.stringify({ path: rnd() }))
+            : () => httpCall(agent, base, 'GET', `/api/files/${rnd()}?stat=1`, auth),
         list: () => httpCall(agent, base, 'POST', '/api/rpc/files.list', json, JSON.stringify({ path: 'r', limit: 1000 })),
       },
     };
