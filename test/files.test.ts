@@ -89,6 +89,23 @@ describe('files service over WebSocket', () => {
     expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe('NOT_A_FILE');
     expect(await c.call('files.stat', { path: 'pipe' })).toMatchObject({ type: 'other' });
     expect(await codeOf(c.call('files.copy', { from: 'pipe', to: 'pipe2' }))).toBe('NOT_A_FILE');
+    // a folder holding a FIFO copies, without it (fs.cp alone failed half-way with an internal error)
+    mkdirSync(join(s.root, 'fifo-dir'));
+    writeFileSync(join(s.root, 'fifo-dir/a.txt'), 'a');
+    execFileSync('mkfifo', [join(s.root, 'fifo-dir/p')]);
+    expect(await c.call('files.copy', { from: 'fifo-dir', to: 'fifo-copy' })).toEqual({ from: 'fifo-dir', to: 'fifo-copy', skipped: ['fifo-dir/p'] });
+    expect(readdirSync(join(s.root, 'fifo-copy'))).toEqual(['a.txt']);
+    expect(await c.call('files.copy', { from: 'src', to: 'src-copy' })).not.toHaveProperty('skipped');
+    // a folder copied over a file of the same name inside the target is a clear conflict
+    mkdirSync(join(s.root, 'cp-a/x'), { recursive: true });
+    mkdirSync(join(s.root, 'cp-b'));
+    writeFileSync(join(s.root, 'cp-b/x'), 'file');
+    expect(await codeOf(c.call('files.copy', { from: 'cp-a', to: 'cp-b', overwrite: true }))).toBe('FILE_EXISTS');
+    rmSync(join(s.root, 'cp-a'), { recursive: true });
+    rmSync(join(s.root, 'cp-b'), { recursive: true });
+    rmSync(join(s.root, 'fifo-dir'), { recursive: true });
+    rmSync(join(s.root, 'fifo-copy'), { recursive: true });
+    rmSync(join(s.root, 'src-copy'), { recursive: true });
     expect(await codeOf(c.call('files.read', { path: '.' }))).toBe('IS_A_DIRECTORY');
     rmSync(join(s.root, 'pipe'));
   });

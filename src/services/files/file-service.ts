@@ -434,7 +434,7 @@ export class FileService {
     return { from: a.rel, to: b.rel };
   }
 
-  async copy(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string }> {
+  async copy(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string; skipped?: string[] }> {
     const a = await this.guard.resolve(from);
     const b = await this.guard.resolveWritable(to);
     const st = await statOrThrow(a.real, from);
@@ -444,9 +444,18 @@ export class FileService {
     this.note([b.real], opts.source);
     if (st.isDirectory()) {
       // Symlinks are copied as links (verbatimSymlinks) so a copy cannot pull in outside files.
-      await cp(a.real, b.real, { recursive: true, force: !!opts.overwrite, errorOnExist: !opts.overwrite, verbatimSymlinks: true }).catch((err) => {
+      // FIFOs, sockets and devices inside are not copied (fs.cp would fail half-way) but listed.
+      const skipped: string[] = [];
+      const filter = async (src: string): Promise<boolean> => {
+        const s = await lstat(src);
+        if (s.isFile() || s.isDirectory() || s.isSymbolicLink()) return true;
+        skipped.push(this.guard.relOfReal(src));
+        return false;
+      };
+      await cp(a.real, b.real, { recursive: true, force: !!opts.overwrite, errorOnExist: !opts.overwrite, verbatimSymlinks: true, filter }).catch((err) => {
         throw fsError(err, to);
       });
+      return { from: a.rel, to: b.rel, ...(skipped.length ? { skipped: skipped.sort() } : {}) };
     } else {
       await copyFile(a.real, b.real, opts.overwrite ? 0 : constants.COPYFILE_EXCL).catch((err) => {
         throw fsError(err, to);
@@ -606,6 +615,11 @@ export function fsError(err: unknown, path: string): unknown {
       return new IcpyError('FORBIDDEN', `Permission denied for '${path}'`, { path });
     case 'ELOOP':
       return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Too many levels of symbolic links at '${path}'`, { path });
+    // fs.cp's own codes: a folder over a file (or the reverse) inside an overwriting copy
+    case 'ERR_FS_CP_EEXIST':
+    case 'ERR_FS_CP_DIR_TO_NON_DIR':
+    case 'ERR_FS_CP_NON_DIR_TO_DIR':
+      return new IcpyError('FILE_EXISTS', `${(err as Error).message} (copying to '${path}')`, { path });
     default:
       return err;
   }

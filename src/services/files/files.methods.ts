@@ -183,9 +183,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
     }),
     defineMethod({
       name: 'files.copy',
-      description: 'Copy a file or a folder (recursively; symlinks inside are copied as links). Fails with FILE_EXISTS when the target exists unless `overwrite`.',
+      description:
+        'Copy a file or a folder (recursively; symlinks inside are copied as links; FIFOs, sockets and devices inside are not copied and are listed in `skipped`). Fails with FILE_EXISTS when the target exists unless `overwrite`.',
       params: z.strictObject({ from: path, to: path, overwrite: z.boolean().optional() }),
-      result: z.object({ from: z.string(), to: z.string() }),
+      result: z.object({ from: z.string(), to: z.string(), skipped: z.array(z.string()).optional() }),
       scope: 'write',
       handler: (p, ctx) => files.copy(p.from, p.to, { overwrite: p.overwrite, source: sourceOf(ctx) }),
     }),
