@@ -1,6 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -161,6 +161,45 @@ describe('files over REST (/api/files/{path})', () => {
     res = await fetch(url('x.txt'), { method: 'PUT', body: 'x' });
     expect(res.status).toBe(401);
     await res.text();
+  });
+
+  it('sends exactly the announced bytes of a file that grows while it streams (a log)', async () => {
+    const size = 16 * 1024 * 1024;
+    writeFileSync(join(s.root, 'grow.log'), Buffer.alloc(size, 97));
+    writeFileSync(join(s.root, 'after.txt'), 'next response');
+    // one keep-alive socket: bytes past Content-Length would land in the next response
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (p: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        request(url(p), { headers: auth(), agent }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+          res.on('error', reject);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const { status, length, body, error } = await new Promise<{ status: number; length: number; body: number; error?: string }>((resolve) => {
+      const req = request(url('grow.log'), { headers: auth(), agent }, (res) => {
+        res.pause();
+        // the file grows by 8 MiB after the headers went out, while most of it is still unread
+        appendFileSync(join(s.root, 'grow.log'), Buffer.alloc(8 * 1024 * 1024, 98));
+        let body = 0;
+        res.on('data', (d: Buffer) => (body += d.length));
+        res.on('end', () => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), body }));
+        res.on('error', (e) => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), body, error: String(e) }));
+        res.resume();
+      });
+      req.on('error', (e) => resolve({ status: 0, length: 0, body: 0, error: String(e) }));
+      req.end();
+    });
+    expect(error).toBeUndefined();
+    expect(status).toBe(200);
+    expect(length).toBe(size);
+    expect(body).toBe(size);
+    expect(await get('after.txt')).toEqual({ status: 200, text: 'next response' });
+    agent.destroy();
   });
 
   it('streams a large upload to disk (64 MiB, chunked, no Content-Length)', async () => {

@@ -526,7 +526,10 @@ export class FileService {
         if (small) return range ? small.subarray(range.start, range.end + 1) : small;
         if (used) throw new Error('openForRead: stream() may be called once');
         used = true;
-        return createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0 }) });
+        // Never past the size the headers announced: a log file that grows while it streams must
+        // not overrun Content-Length (the extra bytes would corrupt the next keep-alive response).
+        const size = Number(st.size);
+        return createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0, end: size - 1 }) });
       },
       close: () => {
         if (!small && !used) closeSync(bigFd!);
