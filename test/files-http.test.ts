@@ -1,5 +1,5 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, truncateSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,6 +200,27 @@ describe('files over REST (/api/files/{path})', () => {
     expect(body).toBe(size);
     expect(await get('after.txt')).toEqual({ status: 200, text: 'next response' });
     agent.destroy();
+  });
+
+  it('cuts the response (not a hang) when the file shrinks while it streams', async () => {
+    writeFileSync(join(s.root, 'shrink.log'), Buffer.alloc(16 * 1024 * 1024, 97));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const outcome = await new Promise<string>((resolve) => {
+      request(url('shrink.log'), { headers: auth(), agent }, (res) => {
+        res.pause();
+        truncateSync(join(s.root, 'shrink.log'), 1000);
+        res.on('data', () => undefined);
+        res.on('end', () => resolve('ended short, as if complete'));
+        res.on('error', () => resolve('aborted'));
+        res.resume();
+      })
+        .on('error', () => resolve('aborted'))
+        .end();
+    });
+    agent.destroy();
+    expect(outcome).toBe('aborted');
+    const after = await fetch(url('shrink.log'), { headers: auth() });
+    expect((await after.arrayBuffer()).byteLength).toBe(1000);
   });
 
   it('streams a large upload to disk (64 MiB, chunked, no Content-Length)', async () => {

@@ -18,7 +18,7 @@ import {
 import { chmod, copyFile, cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import { versionOf } from './file-version.js';
@@ -529,7 +529,8 @@ export class FileService {
         // Never past the size the headers announced: a log file that grows while it streams must
         // not overrun Content-Length (the extra bytes would corrupt the next keep-alive response).
         const size = Number(st.size);
-        return createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0, end: size - 1 }) });
+        const bytes = createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0, end: size - 1 }) });
+        return exactly(bytes, range ? range.end - range.start + 1 : size);
       },
       close: () => {
         if (!small && !used) closeSync(bigFd!);
@@ -550,6 +551,26 @@ async function existsL(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * `src`, which must deliver `expected` bytes: a file that shrinks while it streams ends the stream
+ * with an error instead of short, so the HTTP response is cut (the client sees an aborted body)
+ * rather than left waiting for bytes its Content-Length still promises.
+ */
+function exactly(src: Readable, expected: number): Readable {
+  let seen = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      done(seen < expected ? new Error(`The file shrank while it was sent (${seen} of ${expected} bytes)`) : null);
+    },
+  });
+  pipeStreams(src, out, () => undefined); // an error of either destroys both; `out` reports it
+  return out;
 }
 
 /** The process umask (only this process can change it, and icpy never does): read once. */
