@@ -35,6 +35,22 @@ describe('FileSearch built-in engine (no rg)', () => {
     expect(re.results[0]!.ranges).toEqual([[4, 9]]);
   });
 
+  it('stops a catastrophic regex with TIMEOUT, off the main thread', async () => {
+    writeFileSync(join(root, 'src/evil.txt'), 'a'.repeat(40) + '!\n');
+    const slow = new FileSearch(root, new GitignoreCache(root), null, 500);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const started = Date.now();
+    const err = await slow.content({ query: '(a+)+$', regex: true }).catch((e: unknown) => e);
+    clearInterval(timer);
+    expect((err as { code?: string }).code).toBe('TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // the event loop kept running while the worker backtracked
+    expect(ticks).toBeGreaterThan(5);
+    // and the engine still answers afterwards
+    expect((await slow.content({ query: 'todo' })).results).toHaveLength(3);
+  });
+
   it('ranks fuzzy name matches', () => {
     const a = fuzzyScore('main', 'src/main.py')!;
     const b = fuzzyScore('main', 'src/domain/index.ts')!;

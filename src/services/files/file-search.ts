@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
 import { IcpyError } from '../../core/errors.js';
 import { GitignoreCache, matchRules, parseGitignore } from './gitignore.js';
 
@@ -84,6 +85,8 @@ export class FileSearch {
     private readonly ignores: GitignoreCache,
     /** Path of rg; null forces the built-in engine. */
     private readonly rgPath: string | null | undefined = findRipgrep(),
+    /** Time limit of one built-in (no rg) content search. */
+    private readonly builtinTimeoutMs = 30_000,
   ) {}
 
   get engine(): 'ripgrep' | 'builtin' {
@@ -195,41 +198,51 @@ export class FileSearch {
     });
   }
 
+  /**
+   * The built-in engine (no rg). It runs in a worker thread with a time limit: a JavaScript
+   * RegExp can backtrack for hours on a crafted pattern (`(a+)+$`), which on the main thread
+   * would stall every client; here the worker is terminated and the caller gets TIMEOUT.
+   */
   private async builtinContent(opts: ContentSearchOptions, re: RegExp, max: number, signal?: AbortSignal): Promise<{ results: ContentMatch[]; limitHit: boolean }> {
     const files = await this.walk(opts);
-    const results: ContentMatch[] = [];
-    for (const f of files) {
-      if (signal?.aborted) break;
-      let buf: Buffer;
-      try {
-        const fh = await open(join(this.root, f), 'r');
-        try {
-          buf = await fh.readFile();
-        } finally {
-          await fh.close();
-        }
-      } catch {
-        continue;
-      }
-      if (buf.subarray(0, 8192).includes(0)) continue;
-      const text = buf.toString('utf8');
-      let lineNo = 0;
-      for (const line of text.split('\n')) {
-        lineNo++;
-        re.lastIndex = 0;
-        const ranges: [number, number][] = [];
-        for (let m = re.exec(line); m; m = re.exec(line)) {
-          ranges.push([m.index, m.index + m[0].length]);
-          if (m[0].length === 0) re.lastIndex++;
-        }
-        if (!ranges.length) continue;
-        const full = line.replace(/\r$/, '');
-        const b = Buffer.from(full);
-        results.push(toMatch(f, lineNo, full, ranges.map(([s, e]) => [Buffer.byteLength(full.slice(0, s)), Buffer.byteLength(full.slice(0, e))] as [number, number]), b));
-        if (results.length >= max) return { results, limitHit: true };
-      }
-    }
-    return { results, limitHit: false };
+    if (signal?.aborted) return { results: [], limitHit: false };
+    const worker = new Worker(MATCH_WORKER, { eval: true, workerData: { root: this.root, files, source: re.source, flags: re.flags, max } });
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        void worker.terminate();
+        fn();
+      };
+      const timer = setTimeout(
+        () =>
+          settle(() =>
+            reject(
+              new IcpyError('TIMEOUT', `The search took longer than ${this.builtinTimeoutMs} ms and was stopped (built-in engine; install ripgrep for a fast, linear-time search)`, {
+                limitMs: this.builtinTimeoutMs,
+              }),
+            ),
+          ),
+        this.builtinTimeoutMs,
+      );
+      const onAbort = () => settle(() => resolve({ results: [], limitHit: false }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.once('message', (m: { out: [string, number, string, [number, number][]][]; limitHit: boolean }) =>
+        settle(() =>
+          resolve({
+            results: m.out.map(([f, lineNo, full, ranges]) =>
+              toMatch(f, lineNo, full, ranges.map(([a, b]) => [Buffer.byteLength(full.slice(0, a)), Buffer.byteLength(full.slice(0, b))] as [number, number])),
+            ),
+            limitHit: m.limitHit,
+          }),
+        ),
+      );
+      worker.once('error', (err) => settle(() => reject(err)));
+      worker.once('exit', (code) => settle(() => reject(new Error(`search worker exited with code ${code}`))));
+    });
   }
 
   /** Every file the search would consider (workspace-relative, '/' separators). */
@@ -282,6 +295,40 @@ export class FileSearch {
 }
 
 /** rg reports byte offsets; clients index strings by UTF-16 units. */
+/**
+ * The built-in engine's matcher, run as an eval'd worker (plain CommonJS, so it needs no build
+ * step of its own): reads each file, skips binaries (a NUL in the first 8 KiB), and posts
+ * [path, line, text, [charStart, charEnd][]] per matching line, up to `max`.
+ */
+const MATCH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { root, files, source, flags, max } = workerData;
+const re = new RegExp(source, flags);
+const out = [];
+let limitHit = false;
+outer: for (const f of files) {
+  let buf;
+  try { buf = readFileSync(join(root, f)); } catch { continue; }
+  if (buf.subarray(0, 8192).includes(0)) continue;
+  const lines = buf.toString('utf8').split('\\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    re.lastIndex = 0;
+    const ranges = [];
+    for (let m = re.exec(line); m; m = re.exec(line)) {
+      ranges.push([m.index, m.index + m[0].length]);
+      if (m[0].length === 0) re.lastIndex++;
+    }
+    if (!ranges.length) continue;
+    out.push([f, i + 1, line.replace(/\\r$/, ''), ranges]);
+    if (out.length >= max) { limitHit = true; break outer; }
+  }
+}
+parentPort.postMessage({ out, limitHit });
+`;
+
 function toMatch(path: string, line: number, full: string, byteRanges: [number, number][], bytes = Buffer.from(full)): ContentMatch {
   const ascii = bytes.length === full.length;
   const conv = (b: number) => (ascii ? b : bytes.subarray(0, b).toString('utf8').length);
