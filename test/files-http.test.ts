@@ -1,5 +1,5 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { appendFileSync, mkdtempSync, readFileSync, truncateSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,6 +221,31 @@ describe('files over REST (/api/files/{path})', () => {
     expect(outcome).toBe('aborted');
     const after = await fetch(url('shrink.log'), { headers: auth() });
     expect((await after.arrayBuffer()).byteLength).toBe(1000);
+  });
+
+  it('a slow upload does not hold up other writers, and its If-Match is checked again at the end', async () => {
+    const first = await s.call('files.write', { path: 'race.txt', content: 'v1' });
+    // a chunked PUT that sends half its body and waits
+    let status = 0;
+    let answer = '';
+    const req = request(url('race.txt'), { method: 'PUT', headers: { ...auth(), 'if-match': `"${first.version}"`, 'transfer-encoding': 'chunked' } });
+    const done = new Promise<void>((resolve) => {
+      req.on('response', (res) => {
+        status = res.statusCode!;
+        res.on('data', (d: Buffer) => (answer += d.toString()));
+        res.on('end', resolve);
+      });
+    });
+    req.write(Buffer.alloc(512 * 1024, 120));
+    await new Promise((r) => setTimeout(r, 200));
+    // meanwhile another client writes the same file: not blocked by the upload
+    const second = await s.call('files.write', { path: 'race.txt', content: 'v2 from another client' });
+    req.end(Buffer.alloc(512 * 1024, 121));
+    await done;
+    expect(status).toBe(412);
+    expect(JSON.parse(answer).error.data).toMatchObject({ code: 'VERSION_CONFLICT', currentVersion: second.version });
+    expect(readFileSync(join(s.root, 'race.txt'), 'utf8')).toBe('v2 from another client');
+    expect(readdirSync(s.root).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
 
   it('streams a large upload to disk (64 MiB, chunked, no Content-Length)', async () => {

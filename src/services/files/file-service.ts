@@ -268,6 +268,9 @@ export class FileService {
    * Atomic write: bytes go to a temp file beside the target, which then replaces it with one
    * rename, so a reader sees the old file or the new one, never half. `expectedVersion` (a
    * version string, or null for "must not exist yet") turns a stale write into VERSION_CONFLICT.
+   * Writes to one path are serialised; a large or streamed body is received into its temp file
+   * before the path's turn (a slow upload does not hold up other writers), and the version is
+   * checked both before receiving (fail fast) and again right before the rename.
    */
   async write(
     path: string,
@@ -275,82 +278,98 @@ export class FileService {
     opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource } = {},
   ): Promise<WriteResult> {
     const r = await this.guard.resolveWritable(path);
-    return this.locked(r.real, async () => {
-      let before: BigIntStats | undefined;
-      try {
-        before = statSync(r.real, { bigint: true, throwIfNoEntry: false });
-      } catch (err) {
-        throw fsError(err, path);
-      }
-      if (before?.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
-      if (opts.expectedVersion !== undefined) {
-        const current = before ? versionOf(before) : null;
-        if (current !== opts.expectedVersion) {
-          throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${opts.expectedVersion}`, {
-            path,
-            expectedVersion: opts.expectedVersion,
-            currentVersion: current,
-          });
-        }
-      }
-      const dir = dirname(r.real);
-      if (opts.mkdirs) {
-        await this.ensureDir(dir, path, opts.source);
-      }
-      const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
-      this.note([r.real], opts.source);
-      const mode = before ? Number(before.mode) & 0o7777 : 0o666;
-      if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) {
-        let fd: number | undefined;
-        try {
-          // Creating the inode also takes the directory's lock: off the main thread too.
-          fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
-          for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-          // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
-          // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
-          // setuid/setgid/sticky bits always take the fchmod).
-          if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
-          closeSync(fd);
-          fd = undefined;
-          // rename waits on the directory's lock and the journal: off the main thread.
-          await rename(tmp, r.real);
-        } catch (err) {
-          if (fd !== undefined) closeSync(fd);
-          try {
-            unlinkSync(tmp);
-          } catch {
-            // never created, or already renamed
-          }
+    if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) return this.locked(r.real, () => this.writeSmall(r, path, data, opts));
+    this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+    const dir = dirname(r.real);
+    if (opts.mkdirs) await this.ensureDir(dir, path, opts.source);
+    const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
+    try {
+      if (Buffer.isBuffer(data)) {
+        const fh = await open(tmp, 'wx', 0o666).catch((err) => {
           throw fsError(err, path);
+        });
+        try {
+          await fh.writeFile(data);
+        } finally {
+          await fh.close();
         }
-        const after = statSync(r.real, { bigint: true });
-        return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+      } else {
+        await pipeline(data, createWriteStream(tmp, { flags: 'wx', mode: 0o666 })).catch((err) => {
+          throw fsError(err, path);
+        });
       }
-      try {
-        if (Buffer.isBuffer(data)) {
-          const fh = await open(tmp, 'wx', mode).catch((err) => {
-            throw fsError(err, path);
-          });
-          try {
-            await fh.writeFile(data);
-          } finally {
-            await fh.close();
-          }
-        } else {
-          await pipeline(data, createWriteStream(tmp, { flags: 'wx', mode: before ? Number(before.mode) & 0o7777 : 0o666 })).catch((err) => {
-            throw fsError(err, path);
-          });
-        }
-        // open's mode is masked by the umask; chmod makes the old mode survive exactly.
+      return await this.locked(r.real, async () => {
+        const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+        // the temp file was made with the default mode; the old file's mode survives exactly
         if (before) await chmod(tmp, Number(before.mode) & 0o7777);
-        await rename(tmp, r.real);
-      } catch (err) {
-        await unlink(tmp).catch(() => undefined);
-        throw err;
+        this.note([r.real], opts.source);
+        await rename(tmp, r.real).catch((err) => {
+          throw fsError(err, path);
+        });
+        const after = await stat(r.real, { bigint: true });
+        return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+      });
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The target's stat now, after refusing a folder and a stale `expectedVersion`. */
+  private checkBeforeWrite(real: string, path: string, expectedVersion: string | null | undefined): BigIntStats | undefined {
+    let before: BigIntStats | undefined;
+    try {
+      before = statSync(real, { bigint: true, throwIfNoEntry: false });
+    } catch (err) {
+      throw fsError(err, path);
+    }
+    if (before?.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
+    if (expectedVersion !== undefined) {
+      const current = before ? versionOf(before) : null;
+      if (current !== expectedVersion) {
+        throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${expectedVersion}`, { path, expectedVersion, currentVersion: current });
       }
-      const after = await stat(r.real, { bigint: true });
-      return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
-    });
+    }
+    return before;
+  }
+
+  /** A body of at most SYNC_IO_MAX bytes, within the path's turn: synchronous write, async open and rename. */
+  private async writeSmall(
+    r: ResolvedPath,
+    path: string,
+    data: Buffer,
+    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
+  ): Promise<WriteResult> {
+    const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+    const dir = dirname(r.real);
+    if (opts.mkdirs) await this.ensureDir(dir, path, opts.source);
+    const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
+    this.note([r.real], opts.source);
+    const mode = before ? Number(before.mode) & 0o7777 : 0o666;
+    let fd: number | undefined;
+    try {
+      // Creating the inode also takes the directory's lock: off the main thread too.
+      fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+      // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
+      // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
+      // setuid/setgid/sticky bits always take the fchmod).
+      if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
+      closeSync(fd);
+      fd = undefined;
+      // rename waits on the directory's lock and the journal: off the main thread.
+      await rename(tmp, r.real);
+    } catch (err) {
+      if (fd !== undefined) closeSync(fd);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created, or already renamed
+      }
+      throw fsError(err, path);
+    }
+    const after = statSync(r.real, { bigint: true });
+    return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
   }
 
   private async ensureDir(real: string, path: string, source?: EventSource): Promise<void> {
