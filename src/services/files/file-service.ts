@@ -307,7 +307,7 @@ export class FileService {
           throw fsError(err, path);
         });
         const after = await stat(r.real, { bigint: true });
-        return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+        return writeResult(r.rel, after, !before);
       });
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
@@ -369,7 +369,7 @@ export class FileService {
       throw fsError(err, path);
     }
     const after = statSync(r.real, { bigint: true });
-    return { path: r.rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created: !before };
+    return writeResult(r.rel, after, !before);
   }
 
   private async ensureDir(real: string, path: string, source?: EventSource): Promise<void> {
@@ -590,6 +590,11 @@ function exactly(src: Readable, expected: number): Readable {
   });
   pipeStreams(src, out, () => undefined); // an error of either destroys both; `out` reports it
   return out;
+}
+
+/** What a write answers, from the stat of the renamed file. */
+function writeResult(rel: string, after: BigIntStats, created: boolean): WriteResult {
+  return { path: rel, version: versionOf(after), size: Number(after.size), mtime: Math.floor(Number(after.mtimeNs / 1000000n)), created };
 }
 
 /** The process umask (only this process can change it, and icpy never does): read once. */
