@@ -280,9 +280,8 @@ export class FileService {
     const r = await this.guard.resolveWritable(path);
     if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) return this.locked(r.real, () => this.writeSmall(r, path, data, opts));
     this.checkBeforeWrite(r.real, path, opts.expectedVersion);
-    const dir = dirname(r.real);
-    if (opts.mkdirs) await this.ensureDir(dir, path, opts.source);
-    const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
+    if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
+    const tmp = tempPathFor(r.real);
     try {
       if (Buffer.isBuffer(data)) {
         const fh = await open(tmp, 'wx', 0o666).catch((err) => {
@@ -341,9 +340,8 @@ export class FileService {
     opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
   ): Promise<WriteResult> {
     const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
-    const dir = dirname(r.real);
-    if (opts.mkdirs) await this.ensureDir(dir, path, opts.source);
-    const tmp = join(dir, `.${basename(r.real)}.icpy-${tempSuffix()}.tmp`);
+    if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
+    const tmp = tempPathFor(r.real);
     this.note([r.real], opts.source);
     const mode = before ? Number(before.mode) & 0o7777 : 0o666;
     let fd: number | undefined;
@@ -503,22 +501,8 @@ export class FileService {
     try {
       st = fstatSync(fd, { bigint: true });
       checkRegular(st, path);
-      if (opts.contents === false) {
-        // HEAD, or a version lookup: the stat is all that is needed.
-        closeSync(fd);
-        return {
-          real: r.real,
-          rel: r.rel,
-          size: Number(st.size),
-          mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
-          version: versionOf(st),
-          stream: () => {
-            throw new Error('openForRead: opened without contents');
-          },
-          close: () => undefined,
-        };
-      }
-      if (st.size <= BigInt(SYNC_IO_MAX)) {
+      // Without contents (HEAD, a version lookup) the stat is all that is needed.
+      if (opts.contents !== false && st.size <= BigInt(SYNC_IO_MAX)) {
         const buf = Buffer.allocUnsafe(Number(st.size));
         let got = 0;
         while (got < buf.length) {
@@ -532,27 +516,29 @@ export class FileService {
       closeSync(fd);
       throw fsError(err, path);
     }
-    if (small) closeSync(fd);
+    // The descriptor stays open only for a large file whose bytes will be streamed.
+    const bigFd = opts.contents !== false && !small ? fd : undefined;
+    if (bigFd === undefined) closeSync(fd);
+    const size = small ? small.length : Number(st.size);
     let used = false;
-    const bigFd = small ? undefined : fd;
     return {
       real: r.real,
       rel: r.rel,
-      size: small ? small.length : Number(st.size),
+      size,
       mtime: Math.floor(Number(st.mtimeNs / 1000000n)),
       version: versionOf(st),
       stream: (range) => {
         if (small) return range ? small.subarray(range.start, range.end + 1) : small;
+        if (bigFd === undefined) throw new Error('openForRead: opened without contents');
         if (used) throw new Error('openForRead: stream() may be called once');
         used = true;
         // Never past the size the headers announced: a log file that grows while it streams must
         // not overrun Content-Length (the extra bytes would corrupt the next keep-alive response).
-        const size = Number(st.size);
         const bytes = createReadStream('', { fd: bigFd, autoClose: true, ...(range ? { start: range.start, end: range.end } : { start: 0, end: size - 1 }) });
         return exactly(bytes, range ? range.end - range.start + 1 : size);
       },
       close: () => {
-        if (!small && !used) closeSync(bigFd!);
+        if (bigFd !== undefined && !used) closeSync(bigFd);
       },
     };
   }
@@ -606,6 +592,11 @@ function currentUmask(): number {
 
 const TEMP_PREFIX = randomBytes(2).toString('hex');
 let tempCounter = 0;
+
+/** A temp file beside `real` (same folder, so the final rename is atomic); the watcher ignores the pattern. */
+function tempPathFor(real: string): string {
+  return join(dirname(real), `.${basename(real)}.icpy-${tempSuffix()}.tmp`);
+}
 
 /** 12 hex digits, unique within this process (and across processes with high probability). */
 function tempSuffix(): string {
