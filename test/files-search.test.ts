@@ -35,6 +35,11 @@ describe('files.search and files.find over WebSocket', () => {
     const m = r.results.find((x: any) => x.path === 'src/server/http-server.ts');
     expect(m).toMatchObject({ line: 2, column: 3, text: '// TODO: héllo TODO' });
     expect(m.ranges).toEqual([[3, 7], [15, 19]]);
+    // a line that is not UTF-8 (latin1 é = one byte) keeps one character per byte
+    writeFileSync(join(s.root, 'latin1.txt'), Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' LATIN1MARK\n')]));
+    const l1 = await c.call('files.search', { query: 'LATIN1MARK', caseSensitive: true });
+    expect(l1.results).toHaveLength(1);
+    expect(l1.results[0]).toMatchObject({ path: 'latin1.txt', column: 5, ranges: [[5, 15]] });
     const smart = await c.call('files.search', { query: 'todo' });
     expect(smart.results.map((x: any) => x.path)).toContain('src/main.py');
     expect(smart.results.length).toBe(3);

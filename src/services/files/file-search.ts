@@ -179,8 +179,11 @@ export class FileSearch {
         if (limitHit || !l.startsWith('{"type":"match"')) return;
         const m = JSON.parse(l).data;
         const path: string = (m.path.text ?? Buffer.from(m.path.bytes, 'base64').toString()).replace(/^\.\//, '');
+        const byteRanges: [number, number][] = m.submatches.map((s: { start: number; end: number }) => [s.start, s.end]);
+        // A UTF-8 line comes as text (byte offsets → UTF-16 offsets); any other line as bytes,
+        // shown as latin1, where one byte is one character and the offsets stay as they are.
         const full: string = (m.lines.text ?? Buffer.from(m.lines.bytes, 'base64').toString('latin1')).replace(/\r?\n$/, '');
-        results.push(toMatch(path, m.line_number, full, m.submatches.map((s: { start: number; end: number }) => [s.start, s.end])));
+        results.push(toMatch(path, m.line_number, full, m.lines.text !== undefined ? charRangesOf(full, byteRanges) : byteRanges));
         if (results.length >= max) {
           limitHit = true;
           child.kill();
@@ -234,7 +237,7 @@ export class FileSearch {
         settle(() =>
           resolve({
             results: m.out.map(([f, lineNo, full, ranges]) =>
-              toMatch(f, lineNo, full, ranges.map(([a, b]) => [Buffer.byteLength(full.slice(0, a)), Buffer.byteLength(full.slice(0, b))] as [number, number])),
+              toMatch(f, lineNo, full, ranges),
             ),
             limitHit: m.limitHit,
           }),
@@ -329,12 +332,19 @@ outer: for (const f of files) {
 parentPort.postMessage({ out, limitHit });
 `;
 
-function toMatch(path: string, line: number, full: string, byteRanges: [number, number][], bytes = Buffer.from(full)): ContentMatch {
-  const ascii = bytes.length === full.length;
-  const conv = (b: number) => (ascii ? b : bytes.subarray(0, b).toString('utf8').length);
+/** A match from UTF-16 ranges in the line `full` (the text is cut at LINE_CUT characters). */
+function toMatch(path: string, line: number, full: string, ranges: [number, number][]): ContentMatch {
   const text = full.length > LINE_CUT ? full.slice(0, LINE_CUT) : full;
-  const ranges = byteRanges.map(([s, e]) => [conv(s), conv(e)] as [number, number]).filter(([s]) => s <= text.length);
-  return { path, line, column: ranges[0]?.[0] ?? 0, text, ranges };
+  const shown = ranges.filter(([s]) => s <= text.length);
+  return { path, line, column: shown[0]?.[0] ?? 0, text, ranges: shown };
+}
+
+/** UTF-8 byte offsets in `full` (as ripgrep reports them) → UTF-16 offsets. */
+function charRangesOf(full: string, byteRanges: [number, number][]): [number, number][] {
+  const bytes = Buffer.from(full);
+  if (bytes.length === full.length) return byteRanges; // ASCII: the same offsets
+  const conv = (b: number) => bytes.subarray(0, b).toString('utf8').length;
+  return byteRanges.map(([s, e]) => [conv(s), conv(e)]);
 }
 
 /**
