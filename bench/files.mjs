@@ -151,55 +151,54 @@ for (const t of targets) for (const op of OPS) await all({ cmd: 'run', key: t.na
 // (FILES_BENCH_SECONDS) per target, target order rotated each round, so one op's targets alternate
 // every phase; round r of icpy and round r of bare are seconds apart and the ratio lines take the
 // median of the per-round ratios. The fixed-rate phases follow, interleaved too.
-const sats = {};
+/** n rounds of one phase per target, target order rotated each round → phases per target name. */
+async function interleaved(n, run) {
+  const out = {};
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(k + r) % targets.length];
+      (out[t.name] ??= []).push(await run(t));
+    }
+  }
+  return out;
+}
+
+/** Medians over a target's rounds (each round: one phase()), errors summed. */
+function summarize(rounds) {
+  const firstError = rounds.find((x) => x.firstError)?.firstError;
+  return {
+    ops_s: round(median(rounds.map((x) => x.ops_s))),
+    p50_ms: round(median(rounds.map((x) => x.p50_ms)), 3),
+    p99_ms: round(median(rounds.map((x) => x.p99_ms)), 3),
+    steal_pct: round(median(rounds.map((x) => x.steal_pct ?? 0)), 1),
+    errors: rounds.reduce((n, x) => n + (x.errors ?? 0), 0),
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
 for (const op of OPS) {
   // A list op takes 0.3–4 s (Jupyter), so each list phase lasts seconds anyway (its clients'
   // last ops overrun the 0.5 s): a quarter of the rounds, at least 3, keeps the run short.
-  const rounds = op === 'list' ? Math.max(3, Math.ceil(ROUNDS / 4)) : ROUNDS;
-  for (let r = 0; r < rounds; r++) {
-    const order = targets.map((_, k) => targets[(k + r) % targets.length]);
-    for (const t of order) (sats[`${t.name}/${op}`] ??= []).push(await phase(t.name, op, 'closed'));
-  }
+  const satRounds = await interleaved(op === 'list' ? Math.max(3, Math.ceil(ROUNDS / 4)) : ROUNDS, (t) => phase(t.name, op, 'closed'));
   // A 1,000-entry list is ~1,000 stats: no server here does 500/s, so it is offered 10/s.
   const rate = op === 'list' ? LIST_RATE : RATE;
   // Fixed rate, also interleaved: FIXED_ROUNDS rounds of FIXED_SECONDS per target, p99 the median
   // over rounds (one 30 ms stall of the VM is ~15 late replies at 500/s: a whole p99 in one round).
-  const fixedRounds = {};
-  for (let r = 0; r < FIXED_ROUNDS; r++) {
-    const order = targets.map((_, k) => targets[(k + r) % targets.length]);
-    for (const t of order) (fixedRounds[t.name] ??= []).push(await phase(t.name, op, 'rate', rate, FIXED_SECONDS));
-  }
+  const fixedRounds = await interleaved(FIXED_ROUNDS, (t) => phase(t.name, op, 'rate', rate, FIXED_SECONDS));
   for (const t of targets) {
     const rs = fixedRounds[t.name];
-    const fixed = {
-      ops: rs.reduce((n, x) => n + x.ops, 0),
-      ops_s: round(median(rs.map((x) => x.ops_s))),
-      p50_ms: round(median(rs.map((x) => x.p50_ms)), 3),
-      p99_ms: round(median(rs.map((x) => x.p99_ms)), 3),
-      p99_ms_rounds: rs.map((x) => round(x.p99_ms, 3)),
-      steal_pct_rounds: rs.map((x) => x.steal_pct),
-      errors: rs.reduce((n, x) => n + x.errors, 0),
-      ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}),
-    };
+    const fixed = { ops: rs.reduce((n, x) => n + x.ops, 0), ...summarize(rs), p99_ms_rounds: rs.map((x) => round(x.p99_ms, 3)), steal_pct_rounds: rs.map((x) => x.steal_pct) };
     emit({ bench, figure: 'fixed-rate', target: t.name, op, clients: CLIENTS, offered_ops_s: rate, rounds: rs.length, ...fixed });
-    results[`${t.name}/${op}`] = { fixed };
+    const sr = satRounds[t.name];
+    const sat = { ...summarize(sr), rounds_ops_s: sr.map((x) => round(x.ops_s)) };
+    results[`${t.name}/${op}`] = { fixed, sat, rounds: sr };
   }
 }
 await all({ cmd: 'teardown' }, 'teardown.ok');
 for (const t of targets) {
   for (const op of OPS) {
-    const rounds = sats[`${t.name}/${op}`];
-    const sat = {
-      ops_s: round(median(rounds.map((x) => x.ops_s))),
-      p50_ms: round(median(rounds.map((x) => x.p50_ms))),
-      p99_ms: round(median(rounds.map((x) => x.p99_ms))),
-      errors: rounds.reduce((n, x) => n + (x.errors ?? 0), 0),
-      rounds_ops_s: rounds.map((x) => round(x.ops_s)),
-      steal_pct: round(median(rounds.map((x) => x.steal_pct ?? 0)), 1),
-    };
+    const { sat, rounds } = results[`${t.name}/${op}`];
     emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, rounds: rounds.length, ...sat });
-    results[`${t.name}/${op}`].sat = sat;
-    results[`${t.name}/${op}`].rounds = rounds;
   }
 }
 for (const w of workers) w.disconnect();
