@@ -38,9 +38,80 @@ export interface IcpyConfig {
   terminalHighWaterBytes: number;
   /** A terminal client that stays behind this long (ms) is detached so the PTY can resume. Default 10 s. */
   terminalStallTimeoutMs: number;
+  /** Limits on what clients may ask for (issue 9); each breach is a documented error. */
+  limits: IcpyLimits;
 }
 
-export type IcpyConfigInput = Partial<IcpyConfig> & { root?: string };
+/**
+ * Bounds on hostile or runaway input: per message, per connection and per server. Every breach
+ * answers a documented error (`LIMIT_EXCEEDED` with `data.limit` naming the setting, or
+ * `REPLY_TOO_LARGE`); none takes the server down. Env: `ICPY_LIMIT_<NAME>` in upper snake case
+ * (e.g. `ICPY_LIMIT_MAX_BATCH_LENGTH=50`).
+ */
+export interface IcpyLimits {
+  /** Elements in one JSON-RPC batch. Default 100. */
+  maxBatchLength: number;
+  /** Batch elements of one batch running at once. Default 8. */
+  batchConcurrency: number;
+  /** Bytes of one encoded reply (a batch's replies together). Default 16 MiB. */
+  maxReplyBytes: number;
+  /** File bytes being read (files.read, REST GET) at once by one connection. Default 32 MiB. */
+  maxInflightReadBytesPerConnection: number;
+  /** File bytes being read at once by the whole server. Default 128 MiB. */
+  maxInflightReadBytes: number;
+  /** Open WebSocket + SSE connections. Default 2048. */
+  maxConnections: number;
+  /** Event subscriptions one connection holds. Default 64. */
+  maxSubscriptionsPerConnection: number;
+  /** Patterns in one subscription (events.subscribe, events.history, SSE). Default 32. */
+  maxPatternsPerSubscription: number;
+  /** Characters in one topic pattern. Default 256. */
+  maxPatternLength: number;
+  /** Dotted segments in one topic pattern. Default 16. */
+  maxPatternSegments: number;
+  /** Encoded bytes of one event's data (events.emit and every publish). Default 1 MiB. */
+  maxEventBytes: number;
+  /** Nesting depth of one event's data, and of any JSON value a method stores. Default 64. */
+  maxValueDepth: number;
+  /** Live terminals in the workspace. Default 64. */
+  maxTerminals: number;
+  /** Content searches running at once. Default 4. */
+  maxConcurrentSearches: number;
+  /** An exited terminal (and its final output) stays listed this long (ms). Default 10 min. */
+  exitedTerminalGraceMs: number;
+}
+
+export const DEFAULT_LIMITS: IcpyLimits = {
+  maxBatchLength: 100,
+  batchConcurrency: 8,
+  maxReplyBytes: 16 * 1024 * 1024,
+  maxInflightReadBytesPerConnection: 32 * 1024 * 1024,
+  maxInflightReadBytes: 128 * 1024 * 1024,
+  maxConnections: 2048,
+  maxSubscriptionsPerConnection: 64,
+  maxPatternsPerSubscription: 32,
+  maxPatternLength: 256,
+  maxPatternSegments: 16,
+  maxEventBytes: 1024 * 1024,
+  maxValueDepth: 64,
+  maxTerminals: 64,
+  maxConcurrentSearches: 4,
+  exitedTerminalGraceMs: 10 * 60 * 1000,
+};
+
+function envName(key: string): string {
+  return 'ICPY_LIMIT_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
+  const out = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof IcpyLimits)[]) {
+    out[key] = input[key] ?? envInt(envName(key)) ?? DEFAULT_LIMITS[key];
+  }
+  return out;
+}
+
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits'>> & { root?: string; limits?: Partial<IcpyLimits> };
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
@@ -80,5 +151,6 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     terminalIdleTimeoutMs: input.terminalIdleTimeoutMs ?? envInt('ICPY_TERMINAL_IDLE_TIMEOUT_MS') ?? 0,
     terminalHighWaterBytes: input.terminalHighWaterBytes ?? envInt('ICPY_TERMINAL_HIGH_WATER_BYTES') ?? 1024 * 1024,
     terminalStallTimeoutMs: input.terminalStallTimeoutMs ?? envInt('ICPY_TERMINAL_STALL_TIMEOUT_MS') ?? 10_000,
+    limits: resolveLimits(input.limits),
   };
 }

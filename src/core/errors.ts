@@ -14,6 +14,8 @@ export const ERROR_TABLE = {
   MESSAGE_TOO_LARGE: { rpc: -32005, http: 413, message: 'Message too large' },
   TIMEOUT: { rpc: -32006, http: 504, message: 'Timed out' },
   UNAVAILABLE: { rpc: -32007, http: 503, message: 'Unavailable' },
+  LIMIT_EXCEEDED: { rpc: -32008, http: 429, message: 'Limit exceeded' },
+  REPLY_TOO_LARGE: { rpc: -32009, http: 413, message: 'Reply too large' },
   EVENTS_GAP: { rpc: -32010, http: 410, message: 'Requested events are no longer in history' },
   SUBSCRIPTION_NOT_FOUND: { rpc: -32011, http: 404, message: 'Subscription not found' },
   FILE_NOT_FOUND: { rpc: -32020, http: 404, message: 'File not found' },
