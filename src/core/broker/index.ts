@@ -13,5 +13,14 @@ export type {
 export { SYSTEM_SOURCE, clientKindOf, clientNameOf } from './broker.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
 export { EventHistory, approxSize } from './event-history.js';
-export { assertPattern, assertTopic, compilePattern, isWildcard, topicMatches } from './topic-pattern.js';
-export { encodeEvent, encodeEventNotification } from './event-encoding.js';
+export {
+  DEFAULT_PATTERN_LIMITS,
+  assertPattern,
+  assertPatterns,
+  assertTopic,
+  compilePattern,
+  isWildcard,
+  topicMatches,
+  type PatternLimits,
+} from './topic-pattern.js';
+export { DEFAULT_EVENT_LIMITS, encodeEvent, encodeEventNotification, type EventLimits } from './event-encoding.js';

@@ -12,8 +12,9 @@ import type {
   Subscription,
 } from './broker.js';
 import { SYSTEM_SOURCE } from './broker.js';
-import { EventHistory, approxSize } from './event-history.js';
-import { assertPattern, assertTopic, compilePattern, isWildcard } from './topic-pattern.js';
+import { DEFAULT_EVENT_LIMITS, PublishedEvent, checkEvent, type EventLimits } from './event-encoding.js';
+import { EventHistory } from './event-history.js';
+import { DEFAULT_PATTERN_LIMITS, assertPatterns, assertTopic, compilePattern, isWildcard, type PatternLimits } from './topic-pattern.js';
 
 export interface MemoryBrokerOptions {
   /** History bound by count (default 10,000 events). */
@@ -26,6 +27,8 @@ export interface MemoryBrokerOptions {
   onHandlerError?: (err: unknown, event: BrokerEvent) => void;
   /** Topic-match cache size before it is cleared (default 4,096 topics). */
   matchCacheSize?: number;
+  /** Pattern bounds (subscribe, history) and event bounds (publish); defaults as in the docs. */
+  limits?: Partial<PatternLimits & EventLimits>;
 }
 
 class MemorySubscription implements Subscription {
@@ -111,12 +114,29 @@ export class MemoryBroker implements Broker {
   private nextSubId = 1;
   private readonly maxQueue: number;
   private readonly matchCacheSize: number;
+  private readonly patternLimits: PatternLimits;
+  private readonly eventLimits: EventLimits;
   private disposed = false;
 
   constructor(private readonly options: MemoryBrokerOptions = {}) {
     this.log = new EventHistory(options.historyEvents ?? 10_000, options.historyBytes ?? 16 * 1024 * 1024);
     this.maxQueue = options.maxQueue ?? 10_000;
     this.matchCacheSize = options.matchCacheSize ?? 4096;
+    const l = options.limits ?? {};
+    this.patternLimits = {
+      maxPatternLength: l.maxPatternLength ?? DEFAULT_PATTERN_LIMITS.maxPatternLength,
+      maxPatternSegments: l.maxPatternSegments ?? DEFAULT_PATTERN_LIMITS.maxPatternSegments,
+      maxPatternsPerSubscription: l.maxPatternsPerSubscription ?? DEFAULT_PATTERN_LIMITS.maxPatternsPerSubscription,
+    };
+    this.eventLimits = {
+      maxEventBytes: l.maxEventBytes ?? DEFAULT_EVENT_LIMITS.maxEventBytes,
+      maxValueDepth: l.maxValueDepth ?? DEFAULT_EVENT_LIMITS.maxValueDepth,
+    };
+  }
+
+  /** Pattern bounds this broker enforces, so transports can check input the same way. */
+  get limits(): Readonly<PatternLimits & EventLimits> {
+    return { ...this.patternLimits, ...this.eventLimits };
   }
 
   publish<T>(topic: string, data: T, source: EventSource = SYSTEM_SOURCE): BrokerEvent<T> {
@@ -128,8 +148,14 @@ export class MemoryBroker implements Broker {
       assertTopic(topic);
       targets = this.match(topic);
     }
-    const ev: BrokerEvent<T> = { topic, seq: ++this.seq, time: this.now(), source, data };
-    this.log.push(ev, approxSize(data) + topic.length + 96);
+    // Checked (and, unless provably small plain JSON, encoded) before it gets a seq: an event that
+    // cannot be sent to every subscriber never enters the log.
+    const seq = this.seq + 1;
+    const time = this.now();
+    const { json, bytes } = checkEvent(topic, seq, time, source, data, this.eventLimits);
+    this.seq = seq;
+    const ev = new PublishedEvent(topic, seq, time, source, data, json);
+    this.log.push(ev, bytes);
     for (let i = 0; i < targets.length; i++) targets[i]!.offer(ev);
     return ev;
   }
@@ -176,10 +202,7 @@ export class MemoryBroker implements Broker {
 
   subscribe(patterns: readonly string[], handler: EventHandler, options: SubscribeOptions = {}): Subscription {
     if (this.disposed) throw new IcpyError('UNAVAILABLE', 'Broker is closed');
-    if (!Array.isArray(patterns) || patterns.length === 0) {
-      throw new IcpyError('INVALID_PARAMS', 'patterns: at least one pattern is required', { field: 'patterns' });
-    }
-    patterns.forEach((p, i) => assertPattern(p, `patterns.${i}`));
+    assertPatterns(patterns, this.patternLimits);
     const { since } = options;
     let replay: BrokerEvent[] = [];
     if (since !== undefined) {
@@ -214,6 +237,7 @@ export class MemoryBroker implements Broker {
     if (!Number.isInteger(since) || since < 0) {
       throw new IcpyError('INVALID_PARAMS', 'since: must be a non-negative integer', { field: 'since' });
     }
+    if (patterns !== undefined) assertPatterns(patterns, this.patternLimits);
     const stats = this.stats();
     if (since > this.seq) {
       throw new IcpyError('EVENTS_GAP', `since (${since}) is ahead of this server's log (last seq ${this.seq}); resync`, {

@@ -1,0 +1,160 @@
+/**
+ * Nesting depth and encoded size of JSON-like values, measured without recursion (a value nested
+ * 100,000 deep must not overflow the stack of the code that checks it). Depth counts containers:
+ * a primitive is 0, `{}` and `[]` are 1, `{"a":[1]}` is 2.
+ */
+
+export interface ValueShape {
+  /** Path to the first container found at depth `maxDepth + 1` (the walk stops there). */
+  tooDeepAt?: (string | number)[];
+  /**
+   * True when every container is a plain object (prototype Object.prototype or null) or an array
+   * and no leaf is a bigint: `JSON.stringify` of such a value cannot throw (depth being bounded)
+   * and its length is at most `maxBytes`.
+   */
+  plain: boolean;
+  /** Rough JSON size (strings counted once), for memory accounting. */
+  approxBytes: number;
+  /** Upper bound of the UTF-8 bytes of its JSON when `plain` (6 bytes per UTF-16 unit of strings). */
+  maxBytes: number;
+}
+
+const NUMBER_BOUND = 24; // "-1.2345678901234567e-308"
+
+/** One visit per container and entry; a primitive costs nothing. A cycle reports as too deep. */
+export function inspectValue(value: unknown, maxDepth: number): ValueShape {
+  if (typeof value === 'string') return { plain: true, approxBytes: value.length + 2, maxBytes: value.length * 6 + 2 };
+  if (typeof value !== 'object' || value === null) {
+    return { plain: typeof value !== 'bigint', approxBytes: 8, maxBytes: NUMBER_BOUND };
+  }
+  if (maxDepth < 1) return { tooDeepAt: [], plain: false, approxBytes: 0, maxBytes: 0 };
+  // Most values are a few levels deep: a bounded recursion (it cannot overflow) is several times
+  // cheaper than the explicit stack below, which takes over for anything deeper.
+  sChars = 0;
+  sOther = 0;
+  sPlain = true;
+  if (shallow(value, 1, Math.min(maxDepth, SHALLOW_DEPTH))) {
+    return { plain: sPlain, approxBytes: sChars + sOther, maxBytes: sChars * 6 + sOther };
+  }
+  return walk(value, maxDepth);
+}
+
+const SHALLOW_DEPTH = 8;
+// Accumulators of `shallow` (synchronous and not re-entrant, so module state is safe).
+let sChars = 0;
+let sOther = 0;
+let sPlain = true;
+
+/** Measure `o` (at depth `level`) recursively; false when it nests deeper than `cap`. */
+function shallow(o: object, level: number, cap: number): boolean {
+  sOther += 2;
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length; i++) {
+      const v: unknown = o[i];
+      sOther += 1;
+      if (!leaf(v) && (level >= cap || !shallow(v as object, level + 1, cap))) return false;
+    }
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null) sPlain = false;
+  // for…in sees inherited keys only on non-plain objects, which are encoded for real anyway.
+  for (const k in o) {
+    const v: unknown = (o as Record<string, unknown>)[k];
+    sChars += k.length;
+    sOther += 4;
+    if (!leaf(v) && (level >= cap || !shallow(v as object, level + 1, cap))) return false;
+  }
+  return true;
+}
+
+/** Account for a primitive; false for a container. */
+function leaf(v: unknown): boolean {
+  if (typeof v === 'string') {
+    sChars += v.length;
+    sOther += 2;
+    return true;
+  }
+  if (typeof v === 'object' && v !== null) return false;
+  if (typeof v === 'bigint') sPlain = false;
+  sOther += NUMBER_BOUND;
+  return true;
+}
+
+/** The explicit-stack walk: any depth, any size, names the path where `maxDepth` is passed. */
+function walk(value: object, maxDepth: number): ValueShape {
+  let plain = isPlainContainer(value);
+  let chars = 0; // string and key characters
+  let other = 2; // structure, numbers, literals
+  // Frames of the containers on the current path; `keys` is null for arrays.
+  const objs: object[] = [value];
+  const keys: (string[] | null)[] = [Array.isArray(value) ? null : Object.keys(value)];
+  const idx: number[] = [0];
+  while (objs.length) {
+    const top = objs.length - 1;
+    const obj = objs[top]!;
+    const ks = keys[top]!;
+    const i = idx[top]!;
+    const len = ks === null ? (obj as unknown[]).length : ks.length;
+    if (i >= len) {
+      objs.pop();
+      keys.pop();
+      idx.pop();
+      continue;
+    }
+    idx[top] = i + 1;
+    let child: unknown;
+    if (ks === null) {
+      child = (obj as unknown[])[i];
+      other += 1;
+    } else {
+      const k = ks[i]!;
+      child = (obj as Record<string, unknown>)[k];
+      chars += k.length;
+      other += 4;
+    }
+    if (typeof child === 'string') {
+      chars += child.length;
+      other += 2;
+      continue;
+    }
+    if (typeof child !== 'object' || child === null) {
+      if (typeof child === 'bigint') plain = false;
+      other += NUMBER_BOUND;
+      continue;
+    }
+    if (objs.length >= maxDepth) {
+      const path: (string | number)[] = [];
+      for (let d = 0; d < objs.length; d++) {
+        const at = idx[d]! - 1;
+        path.push(keys[d] === null ? at : keys[d]![at]!);
+      }
+      return { tooDeepAt: path, plain: false, approxBytes: chars + other, maxBytes: chars * 6 + other };
+    }
+    if (plain && !isPlainContainer(child)) plain = false;
+    other += 2;
+    objs.push(child);
+    keys.push(Array.isArray(child) ? null : Object.keys(child));
+    idx.push(0);
+  }
+  return { plain, approxBytes: chars + other, maxBytes: chars * 6 + other };
+}
+
+/** Path to where `value` is nested deeper than `maxDepth`, or undefined when it is not. */
+export function findTooDeep(value: unknown, maxDepth: number): (string | number)[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  return inspectValue(value, maxDepth).tooDeepAt;
+}
+
+function isPlainContainer(o: object): boolean {
+  if (Array.isArray(o)) return true;
+  const proto: unknown = Object.getPrototypeOf(o);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A value nested `depth` levels deep (`[[[…]]]` or `{key:{key:…}}`), built without recursion. */
+export function nested(depth: number, leaf: unknown = 0, key?: string): unknown {
+  let v: unknown = leaf;
+  for (let i = 0; i < depth; i++) v = key === undefined ? [v] : { [key]: v };
+  return v;
+}
