@@ -54,21 +54,23 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
       historyEvents: config.historyEvents,
       historyBytes: config.historyBytes,
       maxQueue: config.subscriptionQueue,
+      limits: config.limits,
       onHandlerError: (err, ev) => logger.error('broker: subscriber threw', { topic: ev.topic, ...describeError(err) }),
     }),
   );
   const registry = new MethodRegistry();
   const dispatcher = new Dispatcher(registry, {
     checkResults: config.checkResults,
+    maxValueDepth: config.limits.maxValueDepth,
     onInternalError: (err, method) => logger.error('rpc: handler failed', { method, ...describeError(err) }),
   });
   // Disposed before the broker: a connection that closes late in shutdown publishes nothing.
-  const connections = store.add(new ConnectionManager(broker));
+  const connections = store.add(new ConnectionManager(broker, { maxConnections: config.limits.maxConnections }));
   const startedAt = Date.now();
 
   registry.register(
     ...createSystemMethods(registry, { name: 'icpy', version: VERSION, root: config.root, pid: process.pid, startedAt }),
-    ...createEventsMethods(broker, { maxQueue: config.subscriptionQueue }),
+    ...createEventsMethods(broker, { maxQueue: config.subscriptionQueue, limits: config.limits }),
     ...createConnectionsMethods(connections),
   );
   registry.registerEvents(eventsLagged, ...connectionEvents);
@@ -84,6 +86,13 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     allowedHosts: config.allowedHosts,
     maxMessageBytes: config.maxMessageBytes,
     highWaterBytes: config.highWaterBytes,
+    rpc: {
+      maxBatchLength: config.limits.maxBatchLength,
+      batchConcurrency: config.limits.batchConcurrency,
+      maxReplyBytes: config.limits.maxReplyBytes,
+      onInternalError: (err: unknown, method: string) => logger.error('rpc: reply could not be encoded', { method, ...describeError(err) }),
+    },
+    admit: () => connections.admissionError(),
   };
 
   const ws = new WsGateway({

@@ -1,4 +1,5 @@
 import { IcpyError } from '../errors.js';
+import { findTooDeep } from '../value-depth.js';
 import type { MethodContext } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
 import { invalidParams } from './validation.js';
@@ -8,6 +9,11 @@ export interface DispatcherOptions {
   checkResults?: boolean;
   /** Sees every non-IcpyError thrown by a handler, with its cause, for logging. */
   onInternalError?: (err: unknown, method: string) => void;
+  /**
+   * Nesting depth allowed in any one param value (the params object itself does not count),
+   * checked without recursion before zod sees the params. Default 64.
+   */
+  maxValueDepth?: number;
 }
 
 /**
@@ -35,6 +41,16 @@ export class Dispatcher {
     if (Array.isArray(params)) {
       throw new IcpyError('INVALID_PARAMS', 'Invalid params: params must be an object (by-name), not an array', {
         field: '(root)',
+      });
+    }
+    const maxDepth = this.options.maxValueDepth ?? 64;
+    const tooDeep = findTooDeep(params, maxDepth + 1);
+    if (tooDeep) {
+      const field = tooDeep.join('.') || '(root)';
+      throw new IcpyError('INVALID_PARAMS', `Invalid params: ${field}: nested deeper than maxValueDepth (${maxDepth})`, {
+        field,
+        limit: 'maxValueDepth',
+        max: maxDepth,
       });
     }
     const parsed = def.params.safeParse(params ?? {});

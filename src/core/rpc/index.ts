@@ -14,8 +14,10 @@ export {
   handleJsonRpc,
   handleJsonRpcText,
   encodeNotification,
+  encodeResult,
   errorResponse,
   type JsonRpcId,
+  type JsonRpcOptions,
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';

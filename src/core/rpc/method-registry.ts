@@ -7,6 +7,12 @@ const METHOD_NAME = /^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)+$/;
 export class MethodRegistry {
   private readonly methods = new Map<string, MethodDefinition>();
   private readonly events = new Map<string, EventDefinition>();
+  private changes = 0;
+
+  /** Rises on every register, registerEvents and their disposal: documents derived from the registry cache by it. */
+  get version(): number {
+    return this.changes;
+  }
 
   register(...defs: MethodDefinition<any, any>[]): Disposable {
     for (const def of defs) {
@@ -14,8 +20,10 @@ export class MethodRegistry {
       if (this.methods.has(def.name)) throw new Error(`Method '${def.name}' is already registered`);
     }
     for (const def of defs) this.methods.set(def.name, def);
+    this.changes++;
     return toDisposable(() => {
       for (const def of defs) if (this.methods.get(def.name) === def) this.methods.delete(def.name);
+      this.changes++;
     });
   }
 
@@ -24,8 +32,10 @@ export class MethodRegistry {
       if (this.events.has(def.topic)) throw new Error(`Event '${def.topic}' is already declared`);
     }
     for (const def of defs) this.events.set(def.topic, def);
+    this.changes++;
     return toDisposable(() => {
       for (const def of defs) if (this.events.get(def.topic) === def) this.events.delete(def.topic);
+      this.changes++;
     });
   }
 

@@ -1,4 +1,5 @@
 import type { Broker } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 
@@ -14,7 +15,23 @@ export class ConnectionManager implements Disposable {
   private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number }>();
   private disposed = false;
 
-  constructor(private readonly broker: Broker) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly options: { maxConnections?: number } = {},
+  ) {}
+
+  /**
+   * LIMIT_EXCEEDED when `maxConnections` live connections are open, else undefined. Transports
+   * ask before accepting a WebSocket upgrade or an SSE stream.
+   */
+  admissionError(): IcpyError | undefined {
+    const max = this.options.maxConnections;
+    if (max === undefined || this.live.size < max) return undefined;
+    return new IcpyError('LIMIT_EXCEEDED', `The server holds ${this.live.size} connections, the maximum (maxConnections = ${max}); try again later`, {
+      limit: 'maxConnections',
+      max,
+    });
+  }
 
   /** Stop tracking: connections that close after this (during shutdown) publish nothing. */
   dispose(): void {

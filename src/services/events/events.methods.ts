@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { encodeEventNotification, type Broker } from '../../core/broker/index.js';
+import { encodeEventNotification, type Broker, type Subscription } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
-import { defineMethod, sourceOf, whenReplied, type MethodContext } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf, whenReplied, type MethodContext, type Session } from '../../core/rpc/index.js';
 
 const eventSchema = z.object({
   topic: z.string(),
@@ -11,27 +11,47 @@ const eventSchema = z.object({
   data: z.unknown(),
 });
 
-const pattern = z.string().min(1).max(256).describe("Dotted topic pattern; '*' = one segment, '**' = any number");
+// Length, segments and count are checked by the broker (one rule for WS, HTTP and SSE), so a bad
+// pattern is INVALID_PARAMS naming `patterns.<i>` and too many are LIMIT_EXCEEDED.
+const pattern = z.string().describe("Dotted topic pattern; '*' = one segment, '**' = any number (see Limits for bounds)");
+const patterns = z.array(pattern).min(1);
 
 /** Default queue bound (events) for one subscription whose connection is not reading. */
 export const DEFAULT_SUBSCRIPTION_QUEUE = 10_000;
 
-export function createEventsMethods(broker: Broker, options: { maxQueue?: number } = {}) {
+export interface EventsMethodsOptions {
+  maxQueue?: number;
+  limits?: { maxSubscriptionsPerConnection?: number };
+}
+
+export function createEventsMethods(broker: Broker, options: EventsMethodsOptions = {}) {
+  const maxSubs = options.limits?.maxSubscriptionsPerConnection ?? 64;
+  /** Live subscriptions per connection (a session's handles also hold other resources). */
+  const subsOf = new WeakMap<Session, Set<Subscription>>();
+
   const subscribe = defineMethod({
     name: 'events.subscribe',
     description:
       'Subscribe this connection to events whose topic matches any pattern. With `since`, kept events after that seq are replayed first, then live ones follow with no gap and no duplicate. Returns the subscription id; events arrive as `event` notifications carrying it. If `since` is older than kept history the call fails with EVENTS_GAP (data.oldestSeq) so the client can resync.',
     params: z.strictObject({
-      patterns: z.array(pattern).min(1).max(64),
+      patterns,
       since: z.number().int().min(0).optional().describe('Replay events with seq > since'),
     }),
     result: z.string().describe('Subscription id'),
     scope: 'read',
     requiresSession: true,
-    examples: [{ patterns: ['fs.**', 'workspace.*'] }, { patterns: ['**'], since: 120 }],
+    examples: [{ patterns: ['fs.**', 'workspace.**'] }, { patterns: ['**'], since: 120 }],
     handler: ({ patterns, since }, ctx: MethodContext) => {
       const session = ctx.session!;
-      let sub: ReturnType<Broker['subscribe']> | undefined;
+      let mine = subsOf.get(session);
+      if (!mine) subsOf.set(session, (mine = new Set()));
+      if (mine.size >= maxSubs) {
+        throw new IcpyError('LIMIT_EXCEEDED', `This connection holds ${mine.size} subscriptions, the maximum (maxSubscriptionsPerConnection = ${maxSubs}); unsubscribe first`, {
+          limit: 'maxSubscriptionsPerConnection',
+          max: maxSubs,
+        });
+      }
+      let sub: Subscription | undefined;
       const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
         const ok = session.sendFrame(encodeEventNotification(sub!.id, ev));
         if (!ok) session.onWritable(() => sub!.resume());
@@ -43,6 +63,7 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
         maxQueue: options.maxQueue ?? DEFAULT_SUBSCRIPTION_QUEUE,
         onLag: (info) => {
           session.handles.delete(info.subscriptionId);
+          mine.delete(sub!);
           session.notify('events.lagged', {
             subscription: info.subscriptionId,
             lastDeliveredSeq: info.lastDeliveredSeq,
@@ -51,8 +72,15 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
         },
       });
       const id = sub.id;
+      const owned = sub;
+      mine.add(owned);
       // The session disposes its handles when the connection closes.
-      session.handles.set(id, sub);
+      session.handles.set(id, {
+        dispose: () => {
+          mine.delete(owned);
+          owned.dispose();
+        },
+      });
       whenReplied(ctx, () => sub!.resume());
       return id;
     },
@@ -95,7 +123,7 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
     description: 'Kept events with seq > since matching the patterns (all when omitted), oldest first, at most `limit`. EVENTS_GAP when since is older than kept history.',
     params: z.strictObject({
       since: z.number().int().min(0),
-      patterns: z.array(pattern).min(1).max(64).optional(),
+      patterns: patterns.optional(),
       limit: z.number().int().min(1).max(10_000).default(1000),
     }),
     result: z.object({ events: z.array(eventSchema), lastSeq: z.number().int(), more: z.boolean() }),

@@ -10,6 +10,20 @@ export interface ServerInfo {
 }
 
 export function createSystemMethods(registry: MethodRegistry, info: ServerInfo) {
+  // Built once per registry change, not per call: a batch of rpc.discover used to rebuild every
+  // JSON Schema for each element (25 KB of requests → 42 MB of reply and 8 s of a blocked loop).
+  let cached: { version: number; doc: Record<string, unknown> } | undefined;
+  const discover = () => {
+    if (cached?.version !== registry.version) {
+      const doc = buildOpenRpc(registry, {
+        title: 'icpy',
+        version: info.version,
+        description: 'Workspace backend for the icotes web IDE. See docs/protocol.md.',
+      });
+      cached = { version: registry.version, doc };
+    }
+    return cached.doc;
+  };
   return [
     defineMethod({
       name: 'rpc.discover',
@@ -17,12 +31,7 @@ export function createSystemMethods(registry: MethodRegistry, info: ServerInfo) 
       params: z.strictObject({}),
       result: z.record(z.string(), z.unknown()),
       scope: 'read',
-      handler: () =>
-        buildOpenRpc(registry, {
-          title: 'icpy',
-          version: info.version,
-          description: 'Workspace backend for the icotes web IDE. See docs/protocol.md.',
-        }),
+      handler: discover,
     }),
     defineMethod({
       name: 'server.info',

@@ -3,7 +3,15 @@ import type { Broker } from '../../core/broker/index.js';
 import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
-import { handleJsonRpcText, type ConnectionInfo, type Dispatcher, type MethodContext, type Scope } from '../../core/rpc/index.js';
+import {
+  encodeResult,
+  handleJsonRpcText,
+  type ConnectionInfo,
+  type Dispatcher,
+  type JsonRpcOptions,
+  type MethodContext,
+  type Scope,
+} from '../../core/rpc/index.js';
 import { bearerToken, hostAllowed, redactToken } from '../../core/security.js';
 import { renderDocsPage } from './docs-page.js';
 import { buildOpenApi, type ExtraPaths } from './openapi.js';
@@ -25,6 +33,10 @@ export interface HttpServerOptions {
   info: { title: string; version: string };
   /** Extra documented REST paths contributed by services (merged into OpenAPI). */
   extraOpenApiPaths?: () => ExtraPaths;
+  /** Batch and reply bounds of the JSON-RPC codec. */
+  rpc?: JsonRpcOptions;
+  /** Asked before an SSE stream opens; an error (LIMIT_EXCEEDED) is the answer instead. */
+  admit?: () => IcpyError | undefined;
   /** A live SSE stream registers as a connection while it is open. */
   onConnection?: (info: ConnectionInfo) => Disposable;
   /** Log one debug line per request (off unless the log level is debug: it is per-request work). */
@@ -97,9 +109,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.post('/api/rpc', async (req, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
-    const res = await handleJsonRpcText(opts.dispatcher, text, ctxFor(req));
+    const res = await handleJsonRpcText(opts.dispatcher, text, ctxFor(req), opts.rpc);
     if (res === undefined) return reply.code(204).send();
-    return reply.type('application/json').send(JSON.stringify(res));
+    return reply.type('application/json').send(res);
   });
 
   app.post<{ Params: { method: string } }>('/api/rpc/:method', async (req, reply) => {
@@ -113,7 +125,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       }
     }
     const result = await opts.dispatcher.call(req.params.method, params, ctxFor(req));
-    return reply.type('application/json').send(JSON.stringify(result));
+    return reply.type('application/json').send(encodeResult(result, opts.rpc?.maxReplyBytes));
   });
 
   app.get('/api/openapi.json', async () => buildOpenApi(opts.dispatcher.registry, opts.info, opts.extraOpenApiPaths?.()));
@@ -125,8 +137,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       .send(renderDocsPage(opts.dispatcher.registry, opts.info.title)),
   );
 
-  app.get<{ Querystring: { patterns?: string; since?: string } }>('/api/events', async (req, reply) => {
-    const patterns = (req.query.patterns ?? '**').split(',').map((p) => p.trim()).filter(Boolean);
+  app.get<{ Querystring: { patterns?: string | string[]; since?: string } }>('/api/events', async (req, reply) => {
+    // `?patterns=a&patterns=b` arrives as an array; the broker checks the patterns and their count.
+    const rawPatterns = req.query.patterns ?? '**';
+    const patterns = (Array.isArray(rawPatterns) ? rawPatterns.join(',') : rawPatterns).split(',').map((p) => p.trim()).filter(Boolean);
     const lastId = req.headers['last-event-id'];
     const sinceRaw = typeof lastId === 'string' && lastId !== '' ? lastId : req.query.since;
     let since: number | undefined;
@@ -134,6 +148,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       since = Number(sinceRaw);
       if (!Number.isInteger(since) || since < 0) throw new IcpyError('INVALID_PARAMS', 'since: must be a non-negative integer', { field: 'since' });
     }
+    const refusal = opts.admit?.();
+    if (refusal) throw refusal;
     const info = httpClientOf(req);
     // Subscribing first lets EVENTS_GAP / bad patterns answer with a proper status code.
     const stream = openSseStream(reply.raw, {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
-import { IcpyError } from '../../core/errors.js';
+import { IcpyError, toWireError } from '../../core/errors.js';
 import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import {
@@ -11,6 +11,7 @@ import {
   errorResponse,
   handleJsonRpcText,
   type ConnectionInfo,
+  type JsonRpcOptions,
   type Dispatcher,
   type MethodContext,
   type Scope,
@@ -26,6 +27,9 @@ export const CloseCode = {
   Unauthorized: 4401,
   Forbidden: 4403,
 } as const;
+
+/** HTTP status of an upgrade refused because `maxConnections` is reached (before it is accepted). */
+export const UPGRADE_LIMIT_STATUS = 429;
 
 export interface WsGatewayOptions {
   dispatcher: Dispatcher;
@@ -44,6 +48,10 @@ export interface WsGatewayOptions {
   heartbeatMs: number;
   /** Event delivery pauses while the socket holds more than this many unsent bytes. */
   highWaterBytes: number;
+  /** Batch and reply bounds of the JSON-RPC codec. */
+  rpc?: JsonRpcOptions;
+  /** Asked before an upgrade is accepted; an error (LIMIT_EXCEEDED) refuses it with its HTTP status. */
+  admit?: () => IcpyError | undefined;
   /** Register the connection (presence); disposed when it closes. */
   onConnection: (info: ConnectionInfo, session: WsSession) => Disposable;
 }
@@ -169,6 +177,11 @@ export class WsGateway implements Disposable {
       this.opts.logger.warn('ws: refused upgrade from foreign origin', { origin });
       return refuse(socket, 403, 'Origin not allowed');
     }
+    const refusal = this.opts.admit?.();
+    if (refusal) {
+      this.opts.logger.warn('ws: refused upgrade', { reason: refusal.message });
+      return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -237,8 +250,8 @@ export class WsGateway implements Disposable {
     const after: (() => void)[] = [];
     const ctx: MethodContext = { ...ctxBase, afterReply: (fn) => after.push(fn) };
     try {
-      const reply = await handleJsonRpcText(this.opts.dispatcher, text, ctx);
-      if (reply !== undefined) session.send(JSON.stringify(reply));
+      const reply = await handleJsonRpcText(this.opts.dispatcher, text, ctx, this.opts.rpc);
+      if (reply !== undefined) session.send(reply);
     } catch (err) {
       this.opts.logger.error('ws: failed to handle message', describeError(err));
     } finally {
@@ -271,9 +284,10 @@ export class WsGateway implements Disposable {
   }
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ error: reason });
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
+
+function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
   socket.end(
-    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
