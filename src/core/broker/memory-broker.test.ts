@@ -3,6 +3,7 @@ import { IcpyError } from '../errors.js';
 import type { BrokerEvent } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { topicMatches } from './topic-pattern.js';
+import { encodeEvent, encodeEventNotification } from './event-encoding.js';
 
 describe('topic patterns', () => {
   it.each([
@@ -157,5 +158,51 @@ describe('MemoryBroker', () => {
     await expect(b.request('svc.slow', 1, { timeoutMs: 20 })).rejects.toMatchObject({ code: 'TIMEOUT' });
     h.dispose();
     await expect(b.request('svc.echo', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});
+
+describe('MemoryBroker publish checks', () => {
+  const deep = (n: number) => {
+    let v: unknown = 0;
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+
+  it('refuses data nested past maxValueDepth, unencodable or oversized, before it gets a seq or enters history', () => {
+    const b = new MemoryBroker({ limits: { maxValueDepth: 8, maxEventBytes: 1000 } });
+    const got: number[] = [];
+    b.subscribe(['t.**'], (e) => void got.push(e.seq));
+    b.publish('t.ok', { a: 1 });
+    const err = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as IcpyError;
+      }
+      throw new Error('did not throw');
+    };
+    expect(err(() => b.publish('t.deep', deep(100_000)))).toMatchObject({ code: 'INVALID_PARAMS', data: { field: 'data', limit: 'maxValueDepth', max: 8 } });
+    expect(err(() => b.publish('t.big', 'x'.repeat(2000)))).toMatchObject({ code: 'LIMIT_EXCEEDED', data: { limit: 'maxEventBytes', max: 1000 } });
+    expect(err(() => b.publish('t.bigint', { n: 1n }))).toMatchObject({ code: 'INVALID_PARAMS', data: { field: 'data' } });
+    expect(() => b.publish('t.edge', deep(8))).not.toThrow();
+    b.publish('t.ok', { a: 2 });
+    expect(got).toEqual([1, 2, 3]);
+    expect(b.history(0).map((e) => e.topic)).toEqual(['t.ok', 't.edge', 't.ok']);
+  });
+
+  it('encodes an event once for every subscriber and transport, and never serialises its cache', () => {
+    const b = new MemoryBroker();
+    const data = { when: new Date(0), list: [1, 2] };
+    const ev = b.publish('t', data);
+    expect(encodeEvent(ev)).toBe(encodeEvent(ev));
+    expect(JSON.parse(encodeEvent(ev))).toEqual({ topic: 't', seq: 1, time: ev.time, source: ev.source, data: JSON.parse(JSON.stringify(data)) });
+    expect(Object.keys(ev)).toEqual(['topic', 'seq', 'time', 'source', 'data']);
+    expect(encodeEventNotification('s1', ev)).toBe(`{"jsonrpc":"2.0","method":"event","params":{"subscription":"s1",${encodeEvent(ev).slice(1)}}`);
+  });
+
+  it('applies pattern limits to subscribe and history', () => {
+    const b = new MemoryBroker({ limits: { maxPatternsPerSubscription: 2, maxPatternSegments: 3 } });
+    expect(() => b.subscribe(['a', 'b', 'c'], () => {})).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
+    expect(() => b.history(0, ['a.b.c.d'])).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', data: expect.objectContaining({ field: 'patterns.0' }) }));
   });
 });
