@@ -1,5 +1,5 @@
 import { IcpyError } from '../errors.js';
-import { inspectValue } from '../value-depth.js';
+import { inspectValue, lastApproxBytes, plainJsonBound } from '../value-depth.js';
 import type { BrokerEvent, EventSource } from './broker.js';
 
 /** Bounds checked once per event, at publish. */
@@ -13,48 +13,32 @@ export interface EventLimits {
 export const DEFAULT_EVENT_LIMITS: EventLimits = { maxEventBytes: 1024 * 1024, maxValueDepth: 64 };
 
 /**
- * An event as the broker logs it, with its JSON kept beside it (a private field, so it is never
- * serialised or compared). The JSON is made at most once however many subscribers and
- * transports the event goes to.
+ * JSON of published events, made at most once per event however many subscribers and transports
+ * it goes to. A WeakMap rather than a field: the event objects stay plain (a hidden field cost a
+ * third more per publish) and history replies serialise them as they are.
  */
-export class PublishedEvent<T = unknown> implements BrokerEvent<T> {
-  #json: string | undefined;
-
-  constructor(
-    readonly topic: string,
-    readonly seq: number,
-    readonly time: number,
-    readonly source: EventSource,
-    readonly data: T,
-    json: string | undefined,
-  ) {
-    this.#json = json;
-  }
-
-  /** @internal */
-  get json(): string {
-    return (this.#json ??= encodeFields(this));
-  }
-}
+const cache = new WeakMap<BrokerEvent, string>();
 
 function encodeFields(ev: BrokerEvent): string {
   return JSON.stringify({ topic: ev.topic, seq: ev.seq, time: ev.time, source: ev.source, data: ev.data });
 }
 
+/** @internal The broker hands over the JSON it already made while checking the event. */
+export function rememberEncoding(ev: BrokerEvent, json: string): void {
+  cache.set(ev, json);
+}
+
 /**
  * Check an event before it gets a seq: data nested deeper than `maxValueDepth` or that cannot be
  * encoded → INVALID_PARAMS (field `data`); JSON over `maxEventBytes` → LIMIT_EXCEEDED. Returns
- * the event's JSON when it had to be encoded to know (else undefined: plain data whose size bound
- * fits cannot fail to encode later) and the bytes to account for it in history.
+ * the event's JSON when it had to be encoded to know, else the approximate bytes of plain data
+ * whose size bound fits (it cannot fail to encode later; `encodeEvent` does it on first use).
  */
-export function checkEvent(
-  topic: string,
-  seq: number,
-  time: number,
-  source: EventSource,
-  data: unknown,
-  limits: EventLimits,
-): { json: string | undefined; bytes: number } {
+export function checkEvent(topic: string, seq: number, time: number, source: EventSource, data: unknown, limits: EventLimits): string | number {
+  // Envelope: topic, seq, time, source (name ≤ 100 chars) — well under this.
+  const envelope = topic.length + 6 * (source.name.length + source.connectionId.length) + 160;
+  const bound = plainJsonBound(data, limits.maxValueDepth);
+  if (bound >= 0 && bound + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
   const shape = inspectValue(data, limits.maxValueDepth);
   if (shape.tooDeepAt) {
     throw new IcpyError('INVALID_PARAMS', `data: nested deeper than maxValueDepth (${limits.maxValueDepth}) at data.${shape.tooDeepAt.join('.')}`, {
@@ -63,11 +47,6 @@ export function checkEvent(
       limit: 'maxValueDepth',
       max: limits.maxValueDepth,
     });
-  }
-  // Envelope: topic, seq, time, source (name ≤ 100 chars) — well under this.
-  const envelope = topic.length + 6 * (source.name.length + source.connectionId.length) + 160;
-  if (shape.plain && shape.maxBytes + envelope <= limits.maxEventBytes) {
-    return { json: undefined, bytes: shape.approxBytes + topic.length + 96 };
   }
   let json: string;
   try {
@@ -83,12 +62,17 @@ export function checkEvent(
       size: bytes,
     });
   }
-  return { json, bytes };
+  return json;
 }
 
 /** JSON of an event, computed once however many subscribers it goes to. */
 export function encodeEvent(ev: BrokerEvent): string {
-  return ev instanceof PublishedEvent ? ev.json : encodeFields(ev);
+  let s = cache.get(ev);
+  if (s === undefined) {
+    s = encodeFields(ev);
+    cache.set(ev, s);
+  }
+  return s;
 }
 
 /**

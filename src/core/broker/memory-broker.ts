@@ -12,7 +12,7 @@ import type {
   Subscription,
 } from './broker.js';
 import { SYSTEM_SOURCE } from './broker.js';
-import { DEFAULT_EVENT_LIMITS, PublishedEvent, checkEvent, type EventLimits } from './event-encoding.js';
+import { DEFAULT_EVENT_LIMITS, checkEvent, rememberEncoding, type EventLimits } from './event-encoding.js';
 import { EventHistory } from './event-history.js';
 import { DEFAULT_PATTERN_LIMITS, assertPatterns, assertTopic, compilePattern, isWildcard, type PatternLimits } from './topic-pattern.js';
 
@@ -152,10 +152,15 @@ export class MemoryBroker implements Broker {
     // cannot be sent to every subscriber never enters the log.
     const seq = this.seq + 1;
     const time = this.now();
-    const { json, bytes } = checkEvent(topic, seq, time, source, data, this.eventLimits);
+    const checked = checkEvent(topic, seq, time, source, data, this.eventLimits);
     this.seq = seq;
-    const ev = new PublishedEvent(topic, seq, time, source, data, json);
-    this.log.push(ev, bytes);
+    const ev: BrokerEvent<T> = { topic, seq, time, source, data };
+    if (typeof checked === 'string') {
+      rememberEncoding(ev, checked);
+      this.log.push(ev, checked.length);
+    } else {
+      this.log.push(ev, checked);
+    }
     for (let i = 0; i < targets.length; i++) targets[i]!.offer(ev);
     return ev;
   }
