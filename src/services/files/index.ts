@@ -6,3 +6,6 @@ export { GitignoreCache, parseGitignore, matchRules } from './gitignore.js';
 export { createFilesMethods, statSchema } from './files.methods.js';
 export { filesEvents } from './files.events.js';
 export { FileSearch, findRipgrep, fuzzyScore, type ContentMatch, type ContentSearchOptions, type NameMatch, type SearchPage } from './file-search.js';
+export { TreeLock } from './tree-lock.js';
+export type { ChangeSink, LocalChange } from './local-changes.js';
+export type { PathField } from './fs-errors.js';
