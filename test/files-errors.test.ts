@@ -163,3 +163,23 @@ describe('concurrent content searches', () => {
     expect((await c.call('files.search', { query: 'needle', maxResults: 5 })).results.length).toBe(5);
   });
 });
+
+describe('user strings never reach Object.prototype', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('serves files named x.constructor / x.__proto__ / x.toString as octet-stream', async () => {
+    for (const name of ['x.constructor', 'x.__proto__', 'x.toString', 'x.hasOwnProperty']) {
+      writeFileSync(join(s.root, name), 'data');
+      const res = await fetch(`${s.url}/api/files/${name}`, { headers: { authorization: `Bearer ${s.token}` } });
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-type'), name).toBe('application/octet-stream');
+      expect(await res.text()).toBe('data');
+    }
+  });
+});

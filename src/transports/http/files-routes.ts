@@ -84,7 +84,8 @@ const ACTIVE = /^(text\/html|image\/svg\+xml|application\/xml|application\/xhtml
 
 export function contentTypeOf(path: string): string {
   const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1).toLowerCase() : '';
-  return TYPES[ext] ?? 'application/octet-stream';
+  // own keys only: a file named x.constructor or x.__proto__ must not pick up Object.prototype
+  return (Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined) ?? 'application/octet-stream';
 }
 
 function etagOf(version: string): string {
