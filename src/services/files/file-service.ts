@@ -299,7 +299,7 @@ export class FileService {
     await this.tree.shared(async () => {
       const r = await this.guard.resolveWritable(path);
       this.checkBeforeWrite(r.real, path, opts.expectedVersion);
-      if (!opts.mkdirs && !statSync(dirname(r.real), { throwIfNoEntry: false })) throw fsError(Object.assign(new Error(), { code: 'ENOENT' }), path);
+      if (!opts.mkdirs && !existsSync(dirname(r.real))) throw fsError(Object.assign(new Error(), { code: 'ENOENT' }), path);
     });
     const staged = this.stagingPath();
     try {
@@ -425,7 +425,7 @@ export class FileService {
   /** Create `real` and its missing parents (caller holds the tree lock), and publish the folders it made. */
   private async ensureDir(real: string, path: string, source: EventSource | undefined): Promise<void> {
     const missing: string[] = [];
-    for (let d = real; !statSync(d, { throwIfNoEntry: false }); d = dirname(d)) missing.push(d);
+    for (let d = real; !existsSync(d); d = dirname(d)) missing.push(d); // existsSync: false for ENOTDIR too, never throws
     if (!missing.length) return;
     await this.changing(missing, async () => {
       try {
