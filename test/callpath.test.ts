@@ -52,24 +52,24 @@ describe('read-only server: one scope check on every transport', () => {
   it('HTTP POST /api/rpc/{method}: 403 with a JSON-RPC envelope; reads work', async () => {
     const res = await fetch(`${s.url}/api/rpc/files.write`, { method: 'POST', headers: { ...auth(s), 'content-type': 'application/json' }, body: JSON.stringify({ path: 'x.txt', content: 'x' }) });
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32003, data: { code: 'FORBIDDEN', scope: 'write' } } });
+    expect((await res.json()) as any).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32003, data: { code: 'FORBIDDEN', scope: 'write' } } });
     const ok = await fetch(`${s.url}/api/rpc/files.stat`, { method: 'POST', headers: auth(s), body: JSON.stringify({ path: 'a.txt' }) });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).type).toBe('file');
+    expect(((await ok.json()) as any).type).toBe('file');
   });
 
   it('REST: PUT and DELETE are 403 FORBIDDEN; GET, HEAD and ?stat work', async () => {
     const put = await fetch(`${s.url}/api/files/x.txt`, { method: 'PUT', headers: auth(s), body: 'x' });
     expect(put.status).toBe(403);
-    expect((await put.json()).error.data.code).toBe('FORBIDDEN');
+    expect(((await put.json()) as any).error.data.code).toBe('FORBIDDEN');
     const del = await fetch(`${s.url}/api/files/a.txt`, { method: 'DELETE', headers: auth(s) });
     expect(del.status).toBe(403);
-    expect((await del.json()).error.data.code).toBe('FORBIDDEN');
+    expect(((await del.json()) as any).error.data.code).toBe('FORBIDDEN');
     const get = await fetch(`${s.url}/api/files/a.txt`, { headers: auth(s) });
     expect(get.status).toBe(200);
     expect(await get.text()).toBe('hello\n');
     const stat = await fetch(`${s.url}/api/files/a.txt?stat`, { headers: auth(s) });
-    expect((await stat.json()).size).toBe(6);
+    expect(((await stat.json()) as any).size).toBe(6);
     expect(existsSync(join(s.root, 'x.txt'))).toBe(false);
     expect(readFileSync(join(s.root, 'a.txt'), 'utf8')).toBe('hello\n');
   });
@@ -97,13 +97,13 @@ describe('REST file routes run through the dispatcher', () => {
   it('PUT If-Match: * on a folder is IS_A_DIRECTORY, outside the root PATH_OUTSIDE_WORKSPACE (not 412)', async () => {
     const dir = await fetch(`${s.url}/api/files/dir`, { method: 'PUT', headers: { ...auth(s), 'if-match': '*' }, body: 'x' });
     expect(dir.status).toBe(400);
-    expect((await dir.json()).error.data.code).toBe('IS_A_DIRECTORY');
+    expect(((await dir.json()) as any).error.data.code).toBe('IS_A_DIRECTORY');
     const out = await fetch(`${s.url}/api/files/%2Fetc%2Fhostname`, { method: 'PUT', headers: { ...auth(s), 'if-match': '*' }, body: 'x' });
     expect(out.status).toBe(403);
-    expect((await out.json()).error.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
+    expect(((await out.json()) as any).error.data.code).toBe('PATH_OUTSIDE_WORKSPACE');
     const missing = await fetch(`${s.url}/api/files/nope.txt`, { method: 'PUT', headers: { ...auth(s), 'if-match': '*' }, body: 'x' });
     expect(missing.status).toBe(412);
-    expect((await missing.json()).error.data.code).toBe('VERSION_CONFLICT');
+    expect(((await missing.json()) as any).error.data.code).toBe('VERSION_CONFLICT');
   });
 
   it('a bug (non-IcpyError throw) behind a REST route is logged and answered as INTERNAL_ERROR', async () => {
@@ -120,7 +120,7 @@ describe('REST file routes run through the dispatcher', () => {
       const res = await fetch(`${t.url}/api/files/g.txt`, { headers: auth(t) });
       op.handler = real;
       expect(res.status).toBe(500);
-      const body = await res.json();
+      const body = (await res.json()) as any;
       expect(body.error.data.code).toBe('INTERNAL_ERROR');
       expect(JSON.stringify(body)).not.toContain('simulated bug');
       expect(logged.some((l) => l.includes('simulated bug in files.rest.open') && l.includes('"level":"error"'))).toBe(true);

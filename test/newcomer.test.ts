@@ -50,7 +50,7 @@ describe("a newcomer's first requests", () => {
   it('POST /api/rpc/{method} with no body and no content type calls the method', async () => {
     const res = await fetch(`${s.url}/api/rpc/server.info`, { method: 'POST', headers: { authorization: `Bearer ${s.token}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).name).toBe('icpy');
+    expect(((await res.json()) as any).name).toBe('icpy');
   });
 
   it('a form content type (curl -d) is read as JSON with a Bearer token', async () => {
@@ -60,7 +60,7 @@ describe("a newcomer's first requests", () => {
       body: '{"jsonrpc":"2.0","id":1,"method":"server.info"}',
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).result.name).toBe('icpy');
+    expect(((await res.json()) as any).result.name).toBe('icpy');
   });
 
   it('every error on the RPC routes is a JSON-RPC envelope', async () => {
@@ -74,7 +74,7 @@ describe("a newcomer's first requests", () => {
     for (const [path, init, status, code] of cases) {
       const res = await fetch(s.url + path, init);
       expect(res.status, path).toBe(status);
-      const body = await res.json();
+      const body = (await res.json()) as any;
       expect(body, path).toMatchObject({ jsonrpc: '2.0', id: null, error: { data: { code } } });
       expect(typeof body.error.code).toBe('number');
     }
