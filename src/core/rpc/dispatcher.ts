@@ -1,6 +1,6 @@
 import { IcpyError } from '../errors.js';
 import { findTooDeep } from '../value-depth.js';
-import type { MethodContext } from './method.js';
+import type { MethodContext, OperationDefinition, Scope } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
 import { invalidParams } from './validation.js';
 
@@ -29,9 +29,7 @@ export class Dispatcher {
   async call(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
     const def = this.registry.get(method);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Method not found: ${method}`, { method });
-    if (!ctx.scopes.has(def.scope) && !ctx.scopes.has('admin')) {
-      throw new IcpyError('FORBIDDEN', `Method ${method} needs the '${def.scope}' scope`, { scope: def.scope });
-    }
+    checkScope(method, def.scope, ctx);
     if (def.requiresSession && !ctx.session) {
       throw new IcpyError(
         'INVALID_REQUEST',
@@ -43,6 +41,38 @@ export class Dispatcher {
         field: '(root)',
       });
     }
+    this.checkDepth(params);
+    const parsed = def.params.safeParse(params ?? {});
+    if (!parsed.success) throw invalidParams(parsed.error);
+    const result = await this.invoke(method, def.handler, parsed.data, ctx);
+    if (this.options.checkResults) {
+      const checked = def.result.safeParse(result);
+      if (!checked.success) {
+        const err = new Error(`Result of ${method} does not match its schema: ${checked.error.message}`);
+        this.options.onInternalError?.(err, method);
+        throw err;
+      }
+    }
+    return result ?? null;
+  }
+
+  /**
+   * Run a declared operation (REST, streams): the same scope check, params validation, error
+   * logging and context as `call`. `R` is what the caller expects the operation to return; the
+   * transport declares that shape, the service's declaration satisfies it.
+   */
+  async run<R>(name: string, params: unknown, ctx: MethodContext): Promise<R> {
+    const def = this.registry.getOperation(name);
+    if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Operation not found: ${name}`, { method: name });
+    checkScope(name, def.scope, ctx);
+    this.checkDepth(params);
+    const parsed = def.params.safeParse(params ?? {});
+    if (!parsed.success) throw invalidParams(parsed.error);
+    return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;
+  }
+
+  /** No param value nested deeper than maxValueDepth reaches zod or a handler (checked without recursion). */
+  private checkDepth(params: unknown): void {
     const maxDepth = this.options.maxValueDepth ?? 64;
     const tooDeep = findTooDeep(params, maxDepth + 1);
     if (tooDeep) {
@@ -53,23 +83,21 @@ export class Dispatcher {
         max: maxDepth,
       });
     }
-    const parsed = def.params.safeParse(params ?? {});
-    if (!parsed.success) throw invalidParams(parsed.error);
-    let result: unknown;
+  }
+
+  private async invoke(name: string, handler: OperationDefinition['handler'], params: unknown, ctx: MethodContext): Promise<unknown> {
     try {
-      result = await def.handler(parsed.data, ctx);
+      return await handler(params, ctx);
     } catch (err) {
-      if (!(err instanceof IcpyError)) this.options.onInternalError?.(err, method);
+      if (!(err instanceof IcpyError)) this.options.onInternalError?.(err, name);
       throw err;
     }
-    if (this.options.checkResults) {
-      const checked = def.result.safeParse(result);
-      if (!checked.success) {
-        const err = new Error(`Result of ${method} does not match its schema: ${checked.error.message}`);
-        this.options.onInternalError?.(err, method);
-        throw err;
-      }
-    }
-    return result ?? null;
+  }
+}
+
+/** The one scope rule for every call: the declared scope, or admin. */
+function checkScope(name: string, scope: Scope, ctx: MethodContext): void {
+  if (!ctx.scopes.has(scope) && !ctx.scopes.has('admin')) {
+    throw new IcpyError('FORBIDDEN', `${name} needs the '${scope}' scope`, { scope });
   }
 }

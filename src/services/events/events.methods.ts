@@ -150,4 +150,4 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
   return [subscribe, unsubscribe, status, history, emit];
 }
 
-export { eventSchema };
+export { eventSchema, patterns as patternsSchema };
