@@ -183,3 +183,36 @@ export function nested(depth: number, leaf: unknown = 0, key?: string): unknown 
   for (let i = 0; i < depth; i++) v = key === undefined ? [v] : { [key]: v };
   return v;
 }
+
+/**
+ * A lower bound of the UTF-8 bytes of `value`'s JSON (its string and key characters), walked
+ * without recursion and stopped as soon as it passes `stopAbove`: lets a caller refuse a value
+ * that cannot fit a budget without encoding it.
+ */
+export function jsonMinBytes(value: unknown, stopAbove: number): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value !== 'object' || value === null) return 1;
+  let n = 0;
+  const stack: unknown[] = [value];
+  const seen = new Set<object>();
+  while (stack.length && n <= stopAbove) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      n += v.length + 2;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    seen.add(v);
+    if (ArrayBuffer.isView(v)) continue;
+    n += 2;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else {
+      for (const k of Object.keys(v)) {
+        n += k.length + 3;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return n;
+}

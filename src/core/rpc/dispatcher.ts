@@ -65,7 +65,8 @@ export class Dispatcher {
     const def = this.registry.getOperation(name);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Operation not found: ${name}`, { method: name });
     checkScope(name, def.scope, ctx);
-    this.checkDepth(params);
+    // No depth check here: operation params are built by the transport (strings from the URL,
+    // a body stream, callbacks), not client JSON; a stream's own state would read as "deep".
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
     return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;

@@ -1,4 +1,5 @@
 import { IcpyError, toWireError, type WireError } from '../errors.js';
+import { jsonMinBytes } from '../value-depth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { MethodContext } from './method.js';
 
@@ -26,6 +27,9 @@ export interface JsonRpcOptions {
   /** Sees a reply that could not be encoded (our bug: a result that is not JSON). */
   onInternalError?: (err: unknown, method: string) => void;
 }
+
+/** Results at least this big are encoded in a turn of their own (see yieldToIo). */
+const YIELD_AFTER_BYTES = 256 * 1024;
 
 const DEFAULTS = { maxBatchLength: 100, batchConcurrency: 8, maxReplyBytes: 16 * 1024 * 1024 };
 
@@ -78,8 +82,21 @@ function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** A lower bound of a reply's encoded bytes (exact enough to refuse one that cannot fit `room` without encoding it). */
+function minBytes(res: JsonRpcResponse, room: number): number {
+  return 'result' in res ? jsonMinBytes(res.result, room) : 0;
+}
+
+/**
+ * Encoding a large result holds the event loop for many milliseconds; before doing it, let other
+ * connections' I/O run, so reads completing together do not chain into one long block.
+ */
+function yieldToIo(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 function tooLarge(id: JsonRpcId, max: number, size?: number): string {
-  const what = size === undefined ? 'The batch reply already holds' : `Reply of ${size} bytes exceeds`;
+  const what = size === undefined ? 'The reply would exceed' : `Reply of ${size} bytes exceeds`;
   return JSON.stringify(
     errorResponse(
       id,
@@ -107,6 +124,9 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
     const req = check(msg);
     const res = req.ok ? await run(dispatcher, req, ctx) : req.reply;
     if (res === undefined) return undefined;
+    const min = minBytes(res, maxReply);
+    if (min > maxReply) return tooLarge(res.id, maxReply);
+    if (min > YIELD_AFTER_BYTES) await yieldToIo();
     const text = encode(res, req.ok ? req.method : '(invalid)', opts);
     const size = text.length * 3 <= maxReply ? 0 : byteLength(text);
     return size > maxReply ? tooLarge(res.id, maxReply, size) : text;
@@ -129,6 +149,16 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
   let used = 2; // "[" and "]"
   let spent = false;
   let next = 0;
+  // Elements see a signal that also fires when the budget is spent, so those still waiting (for
+  // a read budget, say) give up instead of producing a reply that would be refused.
+  const stop = new AbortController();
+  const parentSignal = ctx.signal;
+  const elementCtx: MethodContext = { ...ctx, signal: parentSignal ? AbortSignal.any([parentSignal, stop.signal]) : stop.signal };
+  const spend = () => {
+    if (spent) return;
+    spent = true;
+    stop.abort(new IcpyError('REPLY_TOO_LARGE', `The batch reply reached maxReplyBytes (${maxReply})`, { limit: 'maxReplyBytes', max: maxReply }));
+  };
   const worker = async () => {
     while (next < msg.length) {
       const i = next++;
@@ -141,17 +171,25 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
         if (req.hasId) parts[i] = tooLarge(req.id, maxReply);
         continue;
       }
-      const res = await run(dispatcher, req, ctx);
+      const res = await run(dispatcher, req, elementCtx);
       if (res === undefined) continue;
+      const min = minBytes(res, maxReply - used - 1);
+      if (spent || min > maxReply - used - 1) {
+        spend();
+        parts[i] = tooLarge(res.id, maxReply);
+        continue;
+      }
+      if (min > YIELD_AFTER_BYTES) await yieldToIo();
       const text = encode(res, req.method, opts);
       const size = byteLength(text) + 1; // and its comma
       if (spent || used + size > maxReply) {
-        spent = true;
+        spend();
         parts[i] = tooLarge(res.id, maxReply, size - 1);
         continue;
       }
       used += size;
       parts[i] = text;
+
     }
   };
   const concurrency = Math.max(1, Math.min(opts.batchConcurrency ?? DEFAULTS.batchConcurrency, msg.length));
