@@ -29,9 +29,9 @@ export function inspectValue(value: unknown, maxDepth: number): ValueShape {
   }
   if (maxDepth < 1) return { tooDeepAt: [], plain: false, approxBytes: 0, maxBytes: 0 };
   const bound = plainJsonBound(value, maxDepth);
-  if (bound >= 0) return { plain: true, approxBytes: sChars + sOther, maxBytes: bound };
-  if (!sShallowDone) return walk(value, maxDepth);
-  return { plain: false, approxBytes: sChars + sOther, maxBytes: sChars * 6 + sOther };
+  if (bound >= 0) return { plain: true, approxBytes: acc.chars + acc.other, maxBytes: bound };
+  if (!acc.shallowDone) return walk(value, maxDepth);
+  return { plain: false, approxBytes: acc.chars + acc.other, maxBytes: acc.chars * 6 + acc.other };
 }
 
 /**
@@ -40,54 +40,51 @@ export function inspectValue(value: unknown, maxDepth: number): ValueShape {
  * `inspectValue` says why). `lastApproxBytes()` gives the rough size of the value just measured.
  */
 export function plainJsonBound(value: unknown, maxDepth: number): number {
-  sShallowDone = false;
+  acc.shallowDone = false;
   if (typeof value === 'string') {
-    sChars = value.length;
-    sOther = 2;
+    acc.chars = value.length;
+    acc.other = 2;
     return value.length * 6 + 2;
   }
-  sChars = 0;
-  sOther = 8;
+  acc.chars = 0;
+  acc.other = 8;
   if (typeof value !== 'object' || value === null) return typeof value === 'bigint' ? -1 : NUMBER_BOUND;
   if (maxDepth < 1) return -1;
   // Most values are a few levels deep: a bounded recursion (it cannot overflow) is several times
   // cheaper than the explicit stack of `walk`, which takes over for anything deeper.
-  sOther = 0;
-  sPlain = true;
+  acc.other = 0;
+  acc.plain = true;
   if (!shallow(value, 1, Math.min(maxDepth, SHALLOW_DEPTH))) return -1;
-  sShallowDone = true;
-  return sPlain ? sChars * 6 + sOther : -1;
+  acc.shallowDone = true;
+  return acc.plain ? acc.chars * 6 + acc.other : -1;
 }
 
 export function lastApproxBytes(): number {
-  return sChars + sOther;
+  return acc.chars + acc.other;
 }
 
 const SHALLOW_DEPTH = 8;
 // Accumulators of `shallow` (synchronous and not re-entrant, so module state is safe).
-let sChars = 0;
-let sOther = 0;
-let sPlain = true;
-let sShallowDone = false;
+const acc = { chars: 0, other: 0, plain: true, shallowDone: false };
 
 /** Measure `o` (at depth `level`) recursively; false when it nests deeper than `cap`. */
 function shallow(o: object, level: number, cap: number): boolean {
-  sOther += 2;
+  acc.other += 2;
   if (Array.isArray(o)) {
     for (let i = 0; i < o.length; i++) {
       const v: unknown = o[i];
-      sOther += 1;
+      acc.other += 1;
       if (!leaf(v) && (level >= cap || !shallow(v as object, level + 1, cap))) return false;
     }
     return true;
   }
   const proto: unknown = Object.getPrototypeOf(o);
-  if (proto !== Object.prototype && proto !== null) sPlain = false;
+  if (proto !== Object.prototype && proto !== null) acc.plain = false;
   // for…in sees inherited keys only on non-plain objects, which are encoded for real anyway.
   for (const k in o) {
     const v: unknown = (o as Record<string, unknown>)[k];
-    sChars += k.length;
-    sOther += 4;
+    acc.chars += k.length;
+    acc.other += 4;
     if (!leaf(v) && (level >= cap || !shallow(v as object, level + 1, cap))) return false;
   }
   return true;
@@ -96,13 +93,13 @@ function shallow(o: object, level: number, cap: number): boolean {
 /** Account for a primitive; false for a container. */
 function leaf(v: unknown): boolean {
   if (typeof v === 'string') {
-    sChars += v.length;
-    sOther += 2;
+    acc.chars += v.length;
+    acc.other += 2;
     return true;
   }
   if (typeof v === 'object' && v !== null) return false;
-  if (typeof v === 'bigint') sPlain = false;
-  sOther += NUMBER_BOUND;
+  if (typeof v === 'bigint') acc.plain = false;
+  acc.other += NUMBER_BOUND;
   return true;
 }
 
