@@ -102,21 +102,32 @@ async function all(cmd, type, timeoutMs = 120_000) {
   return Promise.all(replies);
 }
 
+/** ops/s and latency percentiles of one phase's latencies (Float64Arrays from the clients). */
+function latStats(parts, wall, seconds) {
+  const lat = new Float64Array(parts.reduce((n, a) => n + a.length, 0));
+  let k = 0;
+  for (const a of parts) {
+    lat.set(a, k);
+    k += a.length;
+  }
+  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3) };
+}
+
 async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   const durationMs = seconds * 1000;
   const steal = stealMeter();
   const t0 = performance.now();
   const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
-  const lat = new Float64Array(replies.reduce((n, r) => n + r.lat.length, 0));
-  let k = 0;
-  for (const r of replies) {
-    lat.set(r.lat, k);
-    k += r.lat.length;
-  }
   const errors = replies.reduce((n, r) => n + r.errors, 0);
   const firstError = replies.find((r) => r.firstError)?.firstError;
-  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
+  const out = { ...latStats(replies.map((r) => r.lat), wall, seconds), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
+  // A mixed phase also reports each op on its own (its readers and writers ran side by side).
+  if (op === 'mixed') {
+    out.byOp = {};
+    for (const o of ['read', 'write']) out.byOp[o] = latStats(replies.map((r) => r.byOp[o] ?? new Float64Array(0)), wall, seconds);
+  }
+  return out;
 }
 
 const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
@@ -135,7 +146,10 @@ const allTargets = [
   ...(jupyter ? [{ name: 'jupyter', target: { kind: 'jupyter', url: jupyter.url, token: TOKEN } }] : []),
 ];
 const targets = PARTS.includes('load') ? allTargets.filter((t) => !ONLY || ONLY.includes(t.name)) : [];
-const OPS = ['read', 'write', 'stat', 'list'];
+// 'mixed': 25 clients reading and 25 writing 4 KB files at once (closed loop), each op reported on
+// its own — a fair server splits its throughput between them as the bare one does.
+const OPS = process.env.FILES_BENCH_OPS?.split(',') ?? ['read', 'write', 'stat', 'list', 'mixed'];
+const SINGLE_OPS = OPS.filter((op) => op !== 'mixed');
 const results = {};
 // Every worker holds clients of every target at once (one set per target name); the idle sets'
 // keep-alive sockets and WebSockets just stay open, so targets can alternate phase by phase.
@@ -176,7 +190,7 @@ function summarize(rounds) {
   };
 }
 
-for (const op of OPS) {
+for (const op of SINGLE_OPS) {
   // A list op takes 0.3–4 s (Jupyter), so each list phase lasts seconds anyway (its clients'
   // last ops overrun the 0.5 s): a quarter of the rounds, at least 3, keeps the run short.
   const satRounds = await interleaved(op === 'list' ? Math.max(3, Math.ceil(ROUNDS / 4)) : ROUNDS, (t) => phase(t.name, op, 'closed'));
@@ -194,9 +208,12 @@ for (const op of OPS) {
     results[`${t.name}/${op}`] = { fixed, sat, rounds: sr };
   }
 }
+// Mixed read+write, interleaved like the others (closed loop only: the question is how a
+// saturated server splits its throughput between the two ops).
+const mixed = OPS.includes('mixed') ? await interleaved(ROUNDS, (t) => phase(t.name, 'mixed', 'closed')) : undefined;
 await all({ cmd: 'teardown' }, 'teardown.ok');
 for (const t of targets) {
-  for (const op of OPS) {
+  for (const op of SINGLE_OPS) {
     const { sat, rounds } = results[`${t.name}/${op}`];
     emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, rounds: rounds.length, ...sat });
   }
@@ -206,7 +223,7 @@ for (const w of workers) w.disconnect();
 /** Per-round ratios a[r].field / b[r].field (the two phases of round r ran seconds apart). */
 const paired = (a, b, field) => a.map((x, r) => x[field] / b[r][field]);
 for (const via of ['icpy-ws', 'icpy-rest']) {
-  for (const op of OPS) {
+  for (const op of SINGLE_OPS) {
     const me = results[`${via}/${op}`];
     const b = results[`bare-node/${op}`];
     if (!me || !b) continue;
@@ -224,6 +241,45 @@ for (const via of ['icpy-ws', 'icpy-rest']) {
       fixed_rate_p99_ms: me.fixed.p99_ms,
       targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25', ops_vs_jupyter: '>=3', fixed_rate_p99_ms: '<5' },
     });
+  }
+}
+if (mixed) {
+  const sub = (rounds, op) => rounds.map((x) => ({ ...x.byOp[op], steal_pct: x.steal_pct }));
+  for (const t of targets) {
+    const rs = mixed[t.name];
+    for (const op of ['read', 'write']) {
+      const rounds = sub(rs, op);
+      emit({ bench, figure: 'mixed', target: t.name, op, readers: CLIENTS / 2, writers: CLIENTS / 2, rounds: rounds.length, ...summarize(rounds), rounds_ops_s: rounds.map((x) => round(x.ops_s)), total_ops_s: round(median(rs.map((x) => x.ops_s))), errors: rs.reduce((n, x) => n + x.errors, 0), ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}) });
+    }
+  }
+  for (const via of ['icpy-ws', 'icpy-rest']) {
+    const me = mixed[via];
+    const b = mixed['bare-node'];
+    if (!me || !b) continue;
+    const j = mixed.jupyter;
+    for (const op of ['read', 'write']) {
+      const mine = sub(me, op);
+      const theirs = sub(b, op);
+      const opsRounds = paired(mine, theirs, 'ops_s');
+      const ops_vs_bare = round(median(opsRounds));
+      const p99_vs_bare = round(median(paired(mine, theirs, 'p99_ms')));
+      emit({
+        bench,
+        figure: 'mixed-ratio',
+        target: via,
+        op,
+        ops_vs_bare,
+        p99_vs_bare,
+        ops_vs_bare_rounds: opsRounds.map((x) => round(x)),
+        // this op's share of the target's mixed throughput (a fair split of 25 + 25 clients ≈ the bare server's)
+        share: round(median(me.map((x) => x.byOp[op].ops_s / x.ops_s))),
+        bare_share: round(median(b.map((x) => x.byOp[op].ops_s / x.ops_s))),
+        total_vs_bare: round(median(paired(me, b, 'ops_s'))),
+        ...(j ? { ops_vs_jupyter: round(median(paired(mine, sub(j, op), 'ops_s'))) } : {}),
+        targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25' },
+        ok: ops_vs_bare >= 0.8 && p99_vs_bare <= 1.25,
+      });
+    }
   }
 }
 jupyter?.stop();
