@@ -52,6 +52,9 @@ const PER_PROC = 5;
 const CLIENTS = PROCS * PER_PROC;
 const RATE = 500;
 const LIST_RATE = 10;
+// BENCH_PROFILE=DIR: a --cpu-prof profile of each server (icpy, bare) is written there at exit.
+const PROFILE = process.env.BENCH_PROFILE;
+const profArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : [];
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const here = new URL('.', import.meta.url).pathname;
 const bench = 'files';
@@ -77,13 +80,14 @@ function makeRoot(name) {
 async function startIcpy(root) {
   const child = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--port', '0', '--token', TOKEN, '--log-level', 'error'], {
     env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime') },
+    execArgv: profArgs,
   });
   const ready = await nextMessage(child, 'ready');
   return { kind: 'icpy', url: ready.url, pid: ready.pid, child };
 }
 
 async function startBare(root) {
-  const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root]);
+  const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root], { execArgv: profArgs });
   const ready = await nextMessage(child, 'ready');
   return { url: ready.url, pid: ready.pid, child };
 }
@@ -455,6 +459,8 @@ if (PARTS.includes('upload')) {
 
 icpy.child.disconnect();
 bare.child.disconnect();
+// A profile is written when the server exits by itself (process.exit kills what is left).
+if (PROFILE) await Promise.all([icpy.child, bare.child].map((c) => (c.exitCode === null ? Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]) : undefined)));
 
 // ---------------------------------------------------------------- watcher start on 100k files
 if (PARTS.includes('watcher')) {
