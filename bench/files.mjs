@@ -34,7 +34,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import watcher from '@parcel/watcher';
 import WebSocket from 'ws';
@@ -77,9 +77,9 @@ function makeRoot(name) {
   return root;
 }
 
-async function startIcpy(root) {
+async function startIcpy(root, dist) {
   const child = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--port', '0', '--token', TOKEN, '--log-level', 'error'], {
-    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime') },
+    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, dist ? 'runtime-alt' : 'runtime'), ...(dist ? { ICPY_BENCH_DIST: dist } : {}) },
     execArgv: profArgs,
   });
   const ready = await nextMessage(child, 'ready');
@@ -134,8 +134,13 @@ async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   return out;
 }
 
-const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
+// FILES_BENCH_ALT_DIST=DIR (a second build of icpy, e.g. `npx tsc -p tsconfig.build.json
+// --outDir dist-old`): one more load target, icpy-rest-alt, the REST clients against a server
+// from that build, interleaved with the others — a before/after of a change in one run.
+const ALT_DIST = process.env.FILES_BENCH_ALT_DIST ? resolve(process.env.FILES_BENCH_ALT_DIST) : undefined;
+const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter'), ...(ALT_DIST ? { alt: makeRoot('alt') } : {}) };
 const icpy = await startIcpy(roots.icpy);
+const alt = ALT_DIST ? await startIcpy(roots.alt, ALT_DIST) : undefined;
 const bare = await startBare(roots.bare);
 const started = await startJupyter({ root: roots.jupyter, token: TOKEN });
 const jupyter = started.error ? undefined : started;
@@ -146,6 +151,7 @@ const PARTS = process.env.FILES_BENCH_PARTS?.split(',') ?? ['load', 'latency', '
 const allTargets = [
   { name: 'icpy-ws', target: { kind: 'icpy-ws', url: icpy.url, token: TOKEN } },
   { name: 'icpy-rest', target: { kind: 'icpy-rest', url: icpy.url, token: TOKEN } },
+  ...(alt ? [{ name: 'icpy-rest-alt', target: { kind: 'icpy-rest', url: alt.url, token: TOKEN } }] : []),
   { name: 'bare-node', target: { kind: 'bare', url: bare.url } },
   ...(jupyter ? [{ name: 'jupyter', target: { kind: 'jupyter', url: jupyter.url, token: TOKEN } }] : []),
 ];
@@ -226,7 +232,7 @@ for (const w of workers) w.disconnect();
 
 /** Per-round ratios a[r].field / b[r].field (the two phases of round r ran seconds apart). */
 const paired = (a, b, field) => a.map((x, r) => x[field] / b[r][field]);
-for (const via of ['icpy-ws', 'icpy-rest']) {
+for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
   for (const op of SINGLE_OPS) {
     const me = results[`${via}/${op}`];
     const b = results[`bare-node/${op}`];
@@ -256,7 +262,7 @@ if (mixed) {
       emit({ bench, figure: 'mixed', target: t.name, op, readers: CLIENTS / 2, writers: CLIENTS / 2, rounds: rounds.length, ...summarize(rounds), rounds_ops_s: rounds.map((x) => round(x.ops_s)), total_ops_s: round(median(rs.map((x) => x.ops_s))), errors: rs.reduce((n, x) => n + x.errors, 0), ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}) });
     }
   }
-  for (const via of ['icpy-ws', 'icpy-rest']) {
+  for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
     const me = mixed[via];
     const b = mixed['bare-node'];
     if (!me || !b) continue;
@@ -459,6 +465,7 @@ if (PARTS.includes('upload')) {
 
 icpy.child.disconnect();
 bare.child.disconnect();
+alt?.child.disconnect();
 // A profile is written when the server exits by itself (process.exit kills what is left).
 if (PROFILE) await Promise.all([icpy.child, bare.child].map((c) => (c.exitCode === null ? Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]) : undefined)));
 
