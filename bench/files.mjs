@@ -15,6 +15,10 @@
 //   median over rounds (`p99_ms_rounds`: each round's).
 // - ratio lines: icpy vs bare and vs Jupyter, each the median of the PER-ROUND ratios
 //   (`ops_vs_bare_rounds`).
+// - mixed: 25 clients reading and 25 writing 4 KB files at once (closed loop), every target,
+//   interleaved the same way; `mixed` lines per target and op, `mixed-ratio` lines per icpy
+//   transport and op (ops/s and p99 vs bare, each op's share of the target's throughput beside
+//   bare's share). Target: each op >= 0.8x bare ops/s with p99 <= 1.25x bare's.
 // - watcher: start time and memory on a 100,000-file tree (icpy's FileWatcher vs raw
 //   @parcel/watcher); external-write-to-event latency (icpy event on the WebSocket vs a raw
 //   in-process @parcel/watcher callback on the same writes).
@@ -28,8 +32,9 @@
 // every FILES_BENCH_SECONDS and a ratio compares round r of icpy with round r of bare, measured
 // seconds apart; the median of those ratios cancels slow drifts and a burst hits few rounds.
 // The fixed-rate phases follow the op's rounds, interleaved the same way.
-// Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,bare-node,jupyter (load targets),
-// FILES_BENCH_PARTS=load,latency,search,upload,watcher.
+// Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,icpy-rest-alt,bare-node,jupyter (load targets),
+// FILES_BENCH_OPS=read,write,stat,list,mixed, FILES_BENCH_PARTS=load,latency,search,upload,watcher,
+// FILES_BENCH_ALT_DIST=DIR (icpy-rest-alt: a second server from another build), BENCH_PROFILE=DIR.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
