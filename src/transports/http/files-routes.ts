@@ -259,7 +259,8 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
   return { openApi: FILES_OPENAPI };
 }
 
-const errorRef = { content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'object' } } } } } };
+// Schemas shared with the RPC routes are referenced by their components/schemas name (see openapi.ts schemaName).
+const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const pathParamDoc = {
   name: 'path',
   in: 'path',
@@ -292,8 +293,8 @@ export const FILES_OPENAPI: ExtraPaths = {
           description: 'The whole file (with ?stat: its files.stat result as JSON)',
           content: {
             'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
-            // the same schema as files.stat's result (declared once, on its RPC route)
-            'application/json': { schema: { $ref: '#/paths/~1api~1rpc~1files.stat/post/responses/200/content/application~1json/schema' } },
+            // files.stat's result, declared once under components/schemas
+            'application/json': { schema: { $ref: '#/components/schemas/FilesStatResult' } },
           },
         },
         '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
