@@ -264,6 +264,9 @@ describe('stock tools accept the documents as served', () => {
     for (const r of refs) expect(openapi.components.schemas[r.slice('#/components/schemas/'.length)], r).toBeDefined();
     const stat = openapi.paths['/api/files/{path}'].get.responses['200'].content['application/json'].schema;
     expect(stat).toEqual({ $ref: `#/components/schemas/${schemaName('files.stat', 'result')}` });
+    const rest = openapi.paths['/api/files/{path}'];
+    expect(rest.put.responses['201'].content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${schemaName('files.write', 'result')}` });
+    expect(rest.delete.responses['200'].content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${schemaName('files.delete', 'result')}` });
   });
 
   describe('client generators', () => {

@@ -1,10 +1,12 @@
-export { defineMethod, defineEvent, sourceOf, whenReplied, SCOPES } from './method.js';
+export { defineMethod, defineEvent, defineOperation, sourceOf, whenReplied, SCOPES } from './method.js';
 export type {
   ConnectionInfo,
   EventDefinition,
   MethodContext,
   MethodDefinition,
   MethodExample,
+  OperationDefinition,
+  ReadBudget,
   Scope,
   Session,
   TransportKind,

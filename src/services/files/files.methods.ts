@@ -248,7 +248,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
           result: { path: 'big.log', content: '12:00:01 GET /\n', encoding: 'utf8', size: 8388608, version: V(3), mtime: T, offset: 1048576, length: 16, truncated: true },
         },
       ],
-      handler: (p) => files.read(p.path, p),
+      handler: (p, ctx) => {
+        const budget = ctx.readBudget;
+        return files.read(p.path, budget ? { ...p, reserve: (bytes) => budget.acquire(bytes, ctx.signal) } : p);
+      },
     }),
     defineMethod({
       name: 'files.write',

@@ -1,6 +1,6 @@
 import { exampleName, jsonSchemaOf, type MethodExample, type MethodRegistry } from '../../core/rpc/index.js';
 
-/** The error body of every non-2xx JSON answer (components/schemas/Error). */
+/** The error body of every non-2xx JSON answer (components/schemas/ErrorBody). */
 const errorSchema = {
   type: 'object',
   required: ['error'],
@@ -16,7 +16,7 @@ const errorSchema = {
     },
   },
 };
-const errorBody = { $ref: '#/components/schemas/Error' };
+const errorBody = { $ref: '#/components/schemas/ErrorBody' };
 
 /**
  * Name of a method's params or result under components/schemas: the method name in PascalCase
@@ -104,7 +104,7 @@ export function buildOpenApi(registry: MethodRegistry, info: { title: string; ve
   };
 
   const schemas: Record<string, unknown> = {
-    Error: errorSchema,
+    ErrorBody: errorSchema,
     JsonRpcRequest: {
       type: 'object',
       required: ['jsonrpc', 'method'],
