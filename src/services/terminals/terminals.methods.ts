@@ -29,13 +29,33 @@ export const terminalSchema = z.object({
   end: z.number().int().describe('Offset after the newest output byte (total bytes produced)'),
 });
 
+/** A terminal as the examples show it. */
+const exampleTerminal = {
+  id: 't1-3f9a2c',
+  name: 'bash',
+  cwd: '',
+  shell: '/bin/bash',
+  args: [],
+  pid: 48213,
+  cols: 120,
+  rows: 30,
+  status: 'running' as const,
+  exitCode: null,
+  signal: null,
+  createdAt: 1_767_225_600_000,
+  attached: 0,
+  paused: false,
+  start: 0,
+  end: 0,
+};
+
 export function createTerminalsMethods(terminals: TerminalService) {
   const create = defineMethod({
     name: 'terminal.create',
     description:
       'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it.',
     params: z.strictObject({
-      cwd: z.string().max(4096).optional(),
+      cwd: z.string().max(4096).optional().describe('Folder to start in, relative to the workspace root; default the root'),
       shell: z.string().min(1).max(4096).optional().describe('Program to run; default $SHELL or /bin/bash'),
       args: z.array(z.string().max(65536)).max(256).optional(),
       env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), z.string().max(65536)).optional(),
@@ -45,7 +65,13 @@ export function createTerminalsMethods(terminals: TerminalService) {
     }),
     result: terminalSchema,
     scope: 'execute',
-    examples: [{ cols: 120, rows: 30 }, { cwd: 'src', cols: 80, rows: 24, name: 'build' }],
+    examples: [
+      { params: { cols: 120, rows: 30 }, result: exampleTerminal },
+      {
+        params: { cwd: 'src', cols: 80, rows: 24, name: 'build' },
+        result: { ...exampleTerminal, id: 't2-b71e04', name: 'build', cwd: 'src', pid: 48230, cols: 80, rows: 24 },
+      },
+    ],
     handler: (p, ctx) => terminals.summary(terminals.create(p, sourceOf(ctx))),
   });
 
@@ -55,6 +81,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({}),
     result: z.object({ terminals: z.array(terminalSchema) }),
     scope: 'read',
+    examples: [{ params: {}, result: { terminals: [{ ...exampleTerminal, attached: 1, end: 51234 }] } }],
     handler: () => ({ terminals: terminals.list() }),
   });
 
@@ -65,6 +92,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, data: z.string().max(1024 * 1024) }),
     result: z.object({ bytes: z.number().int() }),
     scope: 'execute',
+    examples: [{ params: { id: 't1-3f9a2c', data: 'ls -la\r' }, result: { bytes: 7 } }],
     handler: ({ id, data }, ctx) => {
       terminals.write(id, data, ctx.connection.id);
       return { bytes: Buffer.byteLength(data) };
@@ -129,7 +157,19 @@ export function createTerminalsMethods(terminals: TerminalService) {
     }),
     scope: 'read',
     requiresSession: true,
-    examples: [{ id: 't1-abc123' }, { id: 't1-abc123', since: 40960 }],
+    examples: [
+      {
+        description: 'Fresh attach: replay the kept scrollback, then live output',
+        params: { id: 't1-3f9a2c' },
+        result: { id: 't1-3f9a2c', offset: 0, truncated: false, start: 0, end: 51234, cols: 120, rows: 30, status: 'running' },
+      },
+      {
+        name: 'resume',
+        description: 'Resume after the last byte received',
+        params: { id: 't1-3f9a2c', since: 40960 },
+        result: { id: 't1-3f9a2c', offset: 40960, truncated: false, start: 0, end: 51234, cols: 120, rows: 30, status: 'running' },
+      },
+    ],
     handler: (p, ctx) => {
       const { result, start } = terminals.attach(p.id, ctx.session!, sourceOf(ctx), p);
       whenReplied(ctx, start);
@@ -183,7 +223,20 @@ export function createTerminalsMethods(terminals: TerminalService) {
       durationMs: z.number(),
     }),
     scope: 'execute',
-    examples: [{ command: 'npm test', timeout: 120_000 }],
+    examples: [
+      {
+        params: { command: 'npm test', timeout: 120_000 },
+        result: {
+          id: 't3-0c5d91',
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          output: '> demo@1.0.0 test\n> vitest run\n\n Test Files  4 passed (4)\n      Tests  31 passed (31)\n',
+          truncated: false,
+          durationMs: 5321,
+        },
+      },
+    ],
     handler: (p, ctx) =>
       terminals.run({ command: p.command, cwd: p.cwd, timeoutMs: p.timeout, cols: p.cols, rows: p.rows, name: p.name }, sourceOf(ctx)),
   });

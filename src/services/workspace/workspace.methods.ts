@@ -70,10 +70,20 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       name: 'workspace.openFile',
       description:
         'Open a file in every client\'s editor (appended to the open editors unless already open) and make it active unless `activate: false`; `line`/`column` ask clients to reveal that position. Publishes workspace.file.opened. The file need not exist yet.',
-      params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().optional() }),
+      params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().default(true).describe('Make it the active editor') }),
       result: openedSchema,
       scope: 'write',
-      examples: [{ path: 'src/main.py', line: 12 }],
+      examples: [
+        {
+          params: { path: 'src/main.py', line: 12 },
+          result: { path: 'src/main.py', line: 12, index: 2, alreadyOpen: false, active: 'src/main.py', version: 7 },
+        },
+        {
+          name: 'in the background',
+          params: { path: 'README.md', activate: false },
+          result: { path: 'README.md', index: 3, alreadyOpen: false, active: 'src/main.py', version: 8 },
+        },
+      ],
       handler: (p, ctx) => ws.openFile(p.path, p, sourceOf(ctx)),
     }),
     defineMethod({
@@ -155,7 +165,13 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ values: z.record(z.string().min(1).max(200), z.unknown()) }),
       result: preferencesSchema,
       scope: 'write',
-      examples: [{ values: { 'editor.fontSize': 14, theme: 'dark' } }],
+      examples: [
+        {
+          params: { values: { 'editor.fontSize': 14, theme: 'dark' } },
+          result: { values: { 'editor.fontSize': 14, theme: 'dark' }, versions: { 'editor.fontSize': 3, theme: 1 } },
+        },
+        { name: 'remove a key', params: { values: { theme: null } }, result: { values: { theme: null }, versions: { theme: 2 } } },
+      ],
       handler: (p, ctx) => ws.setPreferences(p.values, sourceOf(ctx)),
     }),
   ];
