@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { Broker, EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
-import { fromEntries, ownEntries } from './user-keys.js';
+import { fromEntries, ownEntries } from '../../core/user-keys.js';
 
 /** A persisted section of state: its value, version (bumped per change) and last writer. */
 export interface StateRecord<T = unknown> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
-import { MAX_NAME_BYTES, userKeyedRecord, userName } from './user-keys.js';
+import { MAX_NAME_BYTES, userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { WorkspaceState } from './workspace-state.js';
 
 const path = z
