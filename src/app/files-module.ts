@@ -1,4 +1,4 @@
-import { FileSearch, FileService, FileWatcher, createFilesMethods, filesEvents } from '../services/files/index.js';
+import { FileSearch, FileService, FileWatcher, createFilesMethods, createFilesOperations, filesEvents } from '../services/files/index.js';
 import { DisposableStore } from '../core/lifecycle.js';
 import { describeError } from '../core/logger.js';
 import { registerFilesRoutes } from '../transports/http/files-routes.js';
@@ -39,7 +39,8 @@ export const filesModule: AppModule = {
       const search = new FileSearch(files.guard.realRoot, files.ignores);
       store.add(ctx.registry.register(...createFilesMethods(files, search)));
       store.add(ctx.registry.registerEvents(...filesEvents));
-      ctx.addOpenApiPaths(registerFilesRoutes(ctx.http, files).openApi);
+      store.add(ctx.registry.registerOperations(...createFilesOperations(files)));
+      ctx.addOpenApiPaths(registerFilesRoutes(ctx.http, ctx.dispatcher).openApi);
     } catch (err) {
       await watcher.dispose();
       await store.dispose();

@@ -1,9 +1,11 @@
-export { defineMethod, defineEvent, sourceOf, whenReplied, SCOPES } from './method.js';
+export { defineMethod, defineEvent, defineOperation, sourceOf, whenReplied, SCOPES } from './method.js';
 export type {
   ConnectionInfo,
   EventDefinition,
   MethodContext,
   MethodDefinition,
+  OperationDefinition,
+  ReadBudget,
   Scope,
   Session,
   TransportKind,

@@ -199,7 +199,14 @@ export class FileService {
     return { path: r.rel, entries, total: keyed.length, ...(more ? { nextCursor: keyed[start + limit - 1]!.key } : {}) };
   }
 
-  async read(path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number } = {}): Promise<ReadResult> {
+  /**
+   * `reserve` is called with the byte count before a read that is not small (over 256 KiB, read
+   * asynchronously) and may wait; its lease is released when the result has been built.
+   */
+  async read(
+    path: string,
+    opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number; reserve?: (bytes: number) => Promise<{ release(): void }> } = {},
+  ): Promise<ReadResult> {
     const r = await this.guard.resolve(path);
     const small = this.readSmall(r.real, path, opts);
     if (small) return { path: r.rel, ...small };
@@ -223,14 +230,19 @@ export class FileService {
           limit: this.maxReadBytes,
         });
       }
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+      const lease = await opts.reserve?.(length);
+      try {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
+      } finally {
+        lease?.release();
       }
-      return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
     } finally {
       await fh.close();
     }

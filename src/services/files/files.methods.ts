@@ -138,7 +138,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       }),
       scope: 'read',
       examples: [{ path: 'README.md' }, { path: 'big.log', offset: 1048576, length: 65536 }],
-      handler: (p) => files.read(p.path, p),
+      handler: (p, ctx) => {
+        const budget = ctx.readBudget;
+        return files.read(p.path, budget ? { ...p, reserve: (bytes) => budget.acquire(bytes, ctx.signal) } : p);
+      },
     }),
     defineMethod({
       name: 'files.write',
