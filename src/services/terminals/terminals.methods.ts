@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
+import { userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { TerminalService } from './terminal-service.js';
 
 export const MAX_COLS = 1000;
@@ -9,6 +10,9 @@ const id = z.string().min(1).max(100).describe('Terminal id');
 const cols = z.number().int().min(1).max(MAX_COLS).describe(`Columns, 1..${MAX_COLS}`);
 const rows = z.number().int().min(1).max(MAX_ROWS).describe(`Rows, 1..${MAX_ROWS}`);
 const offset = z.number().int().min(0).describe('Absolute byte offset (UTF-8) in the output stream');
+/** A string handed to the OS (program, argument, environment, cwd): it cannot hold a NUL. */
+const osString = (max: number, min = 0) => z.string().min(min).max(max).refine((v) => !v.includes('\0'), { message: 'contains a NUL character' });
+const name = userName('Display name');
 
 export const terminalSchema = z.object({
   id: z.string(),
@@ -53,15 +57,15 @@ export function createTerminalsMethods(terminals: TerminalService) {
   const create = defineMethod({
     name: 'terminal.create',
     description:
-      'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it.',
+      'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it. At most limits.maxTerminals run at once (LIMIT_EXCEEDED).',
     params: z.strictObject({
-      cwd: z.string().max(4096).optional().describe('Folder to start in, relative to the workspace root; default the root'),
-      shell: z.string().min(1).max(4096).optional().describe('Program to run; default $SHELL or /bin/bash'),
-      args: z.array(z.string().max(65536)).max(256).optional(),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), z.string().max(65536)).optional(),
+      cwd: osString(4096).optional().describe('Folder to start in, relative to the workspace root ; default the root'),
+      shell: osString(4096, 1).optional().describe('Program to run; default $SHELL or /bin/bash'),
+      args: z.array(osString(65536)).max(256).optional(),
+      env: userKeyedRecord(z.string().max(1024).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), osString(65536)).optional(),
       cols,
       rows,
-      name: z.string().min(1).max(200).optional(),
+      name: name.optional(),
     }),
     result: terminalSchema,
     scope: 'execute',
@@ -77,7 +81,8 @@ export function createTerminalsMethods(terminals: TerminalService) {
 
   const list = defineMethod({
     name: 'terminal.list',
-    description: 'Every terminal of the workspace, running or exited (exited ones keep their scrollback until closed).',
+    description:
+      'Every terminal of the workspace, running or exited. An exited one keeps its scrollback (attach replays it) until closed, or until it is reaped limits.exitedTerminalGraceMs after its exit (terminal.closed, reason "reaped").',
     params: z.strictObject({}),
     result: z.object({ terminals: z.array(terminalSchema) }),
     scope: 'read',
@@ -127,7 +132,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
   const rename = defineMethod({
     name: 'terminal.rename',
     description: 'Change the display name of a terminal.',
-    params: z.strictObject({ id, name: z.string().min(1).max(200) }),
+    params: z.strictObject({ id, name }),
     result: terminalSchema,
     scope: 'write',
     handler: ({ id, name }, ctx) => terminals.rename(id, name, sourceOf(ctx)),
@@ -144,6 +149,11 @@ export function createTerminalsMethods(terminals: TerminalService) {
       ack: z.boolean().default(false).describe('Count unacknowledged bytes (terminal.ack) for flow control'),
       cols: cols.optional(),
       rows: rows.optional(),
+      redraw: rows
+        .optional()
+        .describe(
+          'Rows of a blank screen to repaint: output starts early enough (at the latest, the start of the last `redraw` lines, or where a full-screen program switched to the alternate screen) to redraw it, even when `since` is later',
+        ),
     }),
     result: z.object({
       id: z.string(),
@@ -204,14 +214,14 @@ export function createTerminalsMethods(terminals: TerminalService) {
   const run = defineMethod({
     name: 'terminal.run',
     description:
-      'Run a shell command in a new visible terminal (listed, attachable, events published) and return its output (CRLF turned into LF) and exit code. On timeout the command\'s whole process session is killed and timedOut is true. The exited terminal stays listed until closed or pruned.',
+      'Run a shell command in a new visible terminal (listed, attachable, events published) and return its output (CRLF turned into LF) and exit code. On timeout the command\'s whole process session is killed and timedOut is true. The exited terminal stays listed (attachable, its output readable) until closed, or reaped once limits.exitedTerminalGraceMs has passed.',
     params: z.strictObject({
-      command: z.string().min(1).max(65536),
-      cwd: z.string().max(4096).optional(),
+      command: osString(65536, 1),
+      cwd: osString(4096).optional(),
       timeout: z.number().int().min(1).max(3_600_000).default(30_000).describe('Milliseconds'),
       cols: cols.default(120),
       rows: rows.default(30),
-      name: z.string().min(1).max(200).optional(),
+      name: name.optional(),
     }),
     result: z.object({
       id: z.string(),
