@@ -59,7 +59,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     description:
       'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it. At most limits.maxTerminals run at once (LIMIT_EXCEEDED).',
     params: z.strictObject({
-      cwd: osString(4096).optional().describe('Folder to start in, relative to the workspace root ; default the root'),
+      cwd: osString(4096).optional().describe('Folder to start in, relative to the workspace root; default the root'),
       shell: osString(4096, 1).optional().describe('Program to run; default $SHELL or /bin/bash'),
       args: z.array(osString(65536)).max(256).optional(),
       env: userKeyedRecord(z.string().max(1024).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), osString(65536)).optional(),
