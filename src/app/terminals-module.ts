@@ -14,6 +14,8 @@ export const terminalsModule: AppModule = {
       idleTimeoutMs: ctx.config.terminalIdleTimeoutMs,
       highWaterBytes: ctx.config.terminalHighWaterBytes,
       stallTimeoutMs: ctx.config.terminalStallTimeoutMs,
+      maxTerminals: ctx.config.limits.maxTerminals,
+      exitedGraceMs: ctx.config.limits.exitedTerminalGraceMs,
     });
     const methods = ctx.registry.register(...createTerminalsMethods(service));
     const events = ctx.registry.registerEvents(...terminalEvents);

@@ -4,6 +4,7 @@ export type {
   EventDefinition,
   MethodContext,
   MethodDefinition,
+  MethodExample,
   OperationDefinition,
   ReadBudget,
   Scope,
@@ -23,5 +24,5 @@ export {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-export { buildOpenRpc, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
+export { buildOpenRpc, exampleName, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
 export { invalidParams, formatPath } from './validation.js';

@@ -84,9 +84,21 @@ export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.Z
   scope: Scope;
   /** Needs a Session (a WebSocket); HTTP callers get a clear error. */
   requiresSession?: boolean;
-  /** Example params shown in docs and CLI help. */
-  examples?: z.input<P>[];
+  /**
+   * Worked examples shown in rpc.discover, OpenAPI, /api/docs and CLI help. Each pairs params
+   * with the result they give; a test checks both against the schemas (zod and JSON Schema).
+   */
+  examples?: MethodExample<z.input<P>, z.input<R>>[];
   handler: (params: z.output<P>, ctx: MethodContext) => z.input<R> | Promise<z.input<R>>;
+}
+
+export interface MethodExample<P = unknown, R = unknown> {
+  /** Short label (`next page`); `example<N>` when omitted. */
+  name?: string;
+  description?: string;
+  params: P;
+  /** What the server answers to `params` (on the wire, as the handler returns it). */
+  result: R;
 }
 
 /** Declare a method once; every transport and document is derived from this. */

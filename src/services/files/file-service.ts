@@ -122,6 +122,8 @@ export class FileService {
   /** Held from resolving a call's paths to its last syscall on them (see TreeLock). */
   readonly tree = new TreeLock();
   private stagingReady = false;
+  /** Small writes whose rename is in the thread pool right now (see openToRead). */
+  private writesInPool = 0;
 
   constructor(
     root: string,
@@ -218,7 +220,7 @@ export class FileService {
     opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number; reserve?: (bytes: number) => Promise<{ release(): void }> } = {},
   ): Promise<ReadResult> {
     const r = await this.guard.resolve(path);
-    const small = this.readSmall(r.real, path, opts);
+    const small = this.readSmall(await this.openToRead(r.real, path), path, opts);
     if (small) return { path: r.rel, ...small };
     let fh;
     try {
@@ -258,14 +260,26 @@ export class FileService {
     }
   }
 
-  /** Whole read (or range) of a file up to SYNC_IO_MAX bytes, synchronously; undefined when larger. */
-  private readSmall(real: string, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
-    let fd: number;
+  /**
+   * Open a file to read. Synchronously (see SYNC_IO_MAX), except while small writes wait on the
+   * thread pool for their rename: then the open goes to the pool too. The event loop serves each
+   * ready connection once per turn, and every pool round trip costs one more turn; a write takes
+   * two turns (its request, its rename's completion), so a read that took one got three times a
+   * writer's share under mixed load (issue 9, bench/files `mixed`). With the open in the pool a
+   * read takes two turns as well and readers and writers split the server evenly, as they do on a
+   * bare Node server; with no write waiting, reads keep their one-turn path.
+   */
+  private async openToRead(real: string, path: string): Promise<number> {
     try {
-      fd = openSync(real, READ_FLAGS);
+      if (this.writesInPool === 0) return openSync(real, READ_FLAGS);
+      return await new Promise<number>((resolve, reject) => fsOpen(real, READ_FLAGS, (err, fd) => (err ? reject(err) : resolve(fd))));
     } catch (err) {
       throw fsError(err, path);
     }
+  }
+
+  /** Whole read (or range) of an open file up to SYNC_IO_MAX bytes, synchronously (closes `fd`); undefined when larger. */
+  private readSmall(fd: number, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
     try {
       const st = fstatSync(fd, { bigint: true });
       checkRegular(st, path);
@@ -392,7 +406,9 @@ export class FileService {
 
   /**
    * A body of at most SYNC_IO_MAX bytes, within the shared tree lock and the path's turn:
-   * synchronous write, async open and rename.
+   * synchronous create and write (like a small read), then the rename in the thread pool —
+   * replacing a file waits on the directory's lock and the journal, and frees the old inode,
+   * which can take milliseconds.
    */
   private async writeSmall(
     r: ResolvedPath,
@@ -407,8 +423,9 @@ export class FileService {
     let fd: number | undefined;
     const end = this.options.changes?.begin([r.real]);
     try {
-      // Creating the inode also takes the directory's lock: off the main thread too.
-      fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
+      // One thread-pool round trip per small write (the rename), not two: each is one more
+      // event-loop turn before the reply (see openToRead).
+      fd = openSync(tmp, 'wx', mode);
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
       // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
@@ -416,8 +433,12 @@ export class FileService {
       if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
       closeSync(fd);
       fd = undefined;
-      // rename waits on the directory's lock and the journal: off the main thread.
-      await rename(tmp, r.real);
+      this.writesInPool++;
+      try {
+        await rename(tmp, r.real);
+      } finally {
+        this.writesInPool--;
+      }
       this.publish([this.fileChange(r.real, !before)], opts.source);
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
@@ -675,12 +696,7 @@ export class FileService {
     opts: { contents?: boolean } = {},
   ): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
     const r = await this.guard.resolve(path);
-    let fd: number;
-    try {
-      fd = openSync(r.real, READ_FLAGS);
-    } catch (err) {
-      throw fsError(err, path);
-    }
+    const fd = await this.openToRead(r.real, path);
     let st: BigIntStats;
     let small: Buffer | undefined;
     try {

@@ -1,6 +1,18 @@
-import { jsonSchemaOf, type MethodRegistry } from '../../core/rpc/index.js';
+import { exampleName, jsonSchemaOf, type MethodDefinition, type MethodRegistry } from '../../core/rpc/index.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Each example as the params sent and the result they give. */
+function examplesOf(m: MethodDefinition): string {
+  return (m.examples ?? [])
+    .map(
+      (ex, i) => `
+<details class="example"><summary>example: ${esc(exampleName(ex, i))}${ex.description ? ` — ${esc(ex.description)}` : ''}</summary>
+<pre>${esc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: m.name, params: ex.params }, null, 2))}</pre>
+<pre>${esc(JSON.stringify({ jsonrpc: '2.0', id: 1, result: ex.result }, null, 2))}</pre></details>`,
+    )
+    .join('');
+}
 
 /**
  * A self-contained HTML reference of every method and event, rendered from the registry.
@@ -23,7 +35,7 @@ export function renderDocsPage(registry: MethodRegistry, title: string, tokenQue
             (m) => `<section id="${esc(m.name)}"><h3><code>${esc(m.name)}</code> <small>scope: ${m.scope}${m.requiresSession ? ' · WebSocket only' : ''}</small></h3>
 <p>${esc(m.description)}</p>
 <details><summary>params</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.params, 'input'), null, 2))}</pre></details>
-<details><summary>result</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.result, 'output'), null, 2))}</pre></details></section>`,
+<details><summary>result</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.result, 'output'), null, 2))}</pre></details>${examplesOf(m)}</section>`,
           )
           .join('\n'),
     )

@@ -277,7 +277,8 @@ function reserveRead(ctx: MethodContext, bytes: number): Promise<BudgetLease> | 
   return ctx.readBudget?.acquire(bytes, ctx.signal);
 }
 
-const errorRef = { content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'object' } } } } } };
+// Schemas shared with the RPC routes are referenced by their components/schemas name (see openapi.ts schemaName).
+const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } };
 const pathParamDoc = {
   name: 'path',
   in: 'path',
@@ -285,11 +286,9 @@ const pathParamDoc = {
   schema: { type: 'string' },
   description: 'Workspace-relative file path (slashes allowed, URL-encoded segments)',
 };
-const writeResult = {
-  type: 'object',
-  required: ['path', 'version', 'size', 'mtime', 'created'],
-  properties: { path: { type: 'string' }, version: { type: 'string' }, size: { type: 'integer' }, mtime: { type: 'integer' }, created: { type: 'boolean' } },
-};
+// PUT answers what files.write answers (files.rest.put returns its result), DELETE what files.delete does.
+const writeResult = { $ref: '#/components/schemas/FilesWriteResult' };
+const deleteResult = { $ref: '#/components/schemas/FilesDeleteResult' };
 
 export const FILES_OPENAPI: ExtraPaths = {
   '/api/files/{path}': {
@@ -310,8 +309,8 @@ export const FILES_OPENAPI: ExtraPaths = {
           description: 'The whole file (with ?stat: its files.stat result as JSON)',
           content: {
             'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
-            // the same schema as files.stat's result (declared once, on its RPC route)
-            'application/json': { schema: { $ref: '#/paths/~1api~1rpc~1files.stat/post/responses/200/content/application~1json/schema' } },
+            // files.stat's result, declared once under components/schemas
+            'application/json': { schema: { $ref: '#/components/schemas/FilesStatResult' } },
           },
         },
         '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
@@ -349,7 +348,7 @@ export const FILES_OPENAPI: ExtraPaths = {
         { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } },
       ],
       responses: {
-        '200': { description: 'Deleted', content: { 'application/json': { schema: { type: 'object', properties: { path: { type: 'string' } } } } } },
+        '200': { description: 'Deleted', content: { 'application/json': { schema: deleteResult } } },
         '404': { description: 'FILE_NOT_FOUND', ...errorRef },
         '409': { description: 'DIRECTORY_NOT_EMPTY', ...errorRef },
         '412': { description: 'VERSION_CONFLICT', ...errorRef },
