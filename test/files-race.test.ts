@@ -34,7 +34,9 @@ describe('confinement under concurrent renames and symlink swaps', () => {
   let clients: WsClient[];
 
   beforeAll(async () => {
-    s = await startServer();
+    // Every element of a batch in flight at once, as in the original attack (batchConcurrency 8
+    // spreads a batch out over time, so the swap rarely lands between a worker's calls).
+    s = await startServer({ limits: { batchConcurrency: 64 } });
     outside = mkdtempSync(join(tmpdir(), 'icpy-outside-'));
     writeFileSync(join(outside, 'd.txt'), 'outside d');
     writeFileSync(join(outside, 'm.txt'), 'outside m');
