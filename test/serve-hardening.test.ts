@@ -109,17 +109,6 @@ describe('`npx icpy serve` and signals', () => {
       expect(existsSync(join(root, '.icpy', 'server.lock'))).toBe(false);
     });
   }
-
-  it('a second SIGINT during shutdown (npm forwards the one the terminal sent) still ends with exit 0', async () => {
-    const root = mkdtempSync(join(base, 'twice-'));
-    const rt = mkdtempSync(join(base, 'twice-rt-'));
-    const p = start(process.execPath, [BIN, 'serve', root, '--port', '0'], env({ ICPY_RUNTIME_DIR: rt }));
-    await p.line;
-    p.child.kill('SIGINT');
-    p.child.kill('SIGINT');
-    expect(await p.exit).toEqual({ code: 0, signal: null });
-    expect(readdirSync(rt)).toEqual([]);
-  });
 });
 
 describe('runtime folder trust', () => {

@@ -28,7 +28,7 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
     result: z.string().describe('Subscription id'),
     scope: 'read',
     requiresSession: true,
-    examples: [{ patterns: ['fs.**', 'workspace.*'] }, { patterns: ['**'], since: 120 }],
+    examples: [{ patterns: ['fs.**', 'workspace.**'] }, { patterns: ['**'], since: 120 }],
     handler: ({ patterns, since }, ctx: MethodContext) => {
       const session = ctx.session!;
       let sub: ReturnType<Broker['subscribe']> | undefined;
