@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,16 @@ describe('`npx icpy serve` and signals', () => {
       expect(existsSync(join(root, '.icpy', 'server.lock'))).toBe(false);
     });
   }
+});
+
+describe('the icpy command', () => {
+  it('`npx icpy --version` in the checkout answers from this checkout without rebuilding it (package.json declares bin)', async () => {
+    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).bin).toEqual({ icpy: 'bin/icpy.js' });
+    const built = statSync(join(REPO, 'dist', 'app', 'serve.js')).mtimeMs;
+    const out = execFileSync('npx', ['icpy', '--version'], { cwd: REPO, encoding: 'utf8', env: env({}) });
+    expect(out.trim()).toBe(`icpy ${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version}`);
+    expect(statSync(join(REPO, 'dist', 'app', 'serve.js')).mtimeMs).toBe(built);
+  });
 });
 
 describe('runtime folder trust', () => {
