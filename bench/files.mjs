@@ -15,6 +15,10 @@
 //   median over rounds (`p99_ms_rounds`: each round's).
 // - ratio lines: icpy vs bare and vs Jupyter, each the median of the PER-ROUND ratios
 //   (`ops_vs_bare_rounds`).
+// - mixed: 25 clients reading and 25 writing 4 KB files at once (closed loop), every target,
+//   interleaved the same way; `mixed` lines per target and op, `mixed-ratio` lines per icpy
+//   transport and op (ops/s and p99 vs bare, each op's share of the target's throughput beside
+//   bare's share). Target: each op >= 0.8x bare ops/s with p99 <= 1.25x bare's.
 // - watcher: start time and memory on a 100,000-file tree (icpy's FileWatcher vs raw
 //   @parcel/watcher); external-write-to-event latency (icpy event on the WebSocket vs a raw
 //   in-process @parcel/watcher callback on the same writes).
@@ -28,13 +32,14 @@
 // every FILES_BENCH_SECONDS and a ratio compares round r of icpy with round r of bare, measured
 // seconds apart; the median of those ratios cancels slow drifts and a burst hits few rounds.
 // The fixed-rate phases follow the op's rounds, interleaved the same way.
-// Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,bare-node,jupyter (load targets),
-// FILES_BENCH_PARTS=load,latency,search,upload,watcher.
+// Env: FILES_BENCH_ONLY=icpy-ws,icpy-rest,icpy-rest-alt,bare-node,jupyter (load targets),
+// FILES_BENCH_OPS=read,write,stat,list,mixed, FILES_BENCH_PARTS=load,latency,search,upload,watcher,
+// FILES_BENCH_ALT_DIST=DIR (icpy-rest-alt: a second server from another build), BENCH_PROFILE=DIR.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import watcher from '@parcel/watcher';
 import WebSocket from 'ws';
@@ -52,6 +57,9 @@ const PER_PROC = 5;
 const CLIENTS = PROCS * PER_PROC;
 const RATE = 500;
 const LIST_RATE = 10;
+// BENCH_PROFILE=DIR: a --cpu-prof profile of each server (icpy, bare) is written there at exit.
+const PROFILE = process.env.BENCH_PROFILE;
+const profArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : [];
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const here = new URL('.', import.meta.url).pathname;
 const bench = 'files';
@@ -74,16 +82,17 @@ function makeRoot(name) {
   return root;
 }
 
-async function startIcpy(root) {
+async function startIcpy(root, dist) {
   const child = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--port', '0', '--token', TOKEN, '--log-level', 'error'], {
-    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime') },
+    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, dist ? 'runtime-alt' : 'runtime'), ...(dist ? { ICPY_BENCH_DIST: dist } : {}) },
+    execArgv: profArgs,
   });
   const ready = await nextMessage(child, 'ready');
   return { kind: 'icpy', url: ready.url, pid: ready.pid, child };
 }
 
 async function startBare(root) {
-  const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root]);
+  const child = forkChild(join(here, 'lib/files-bare-server.mjs'), [root], { execArgv: profArgs });
   const ready = await nextMessage(child, 'ready');
   return { url: ready.url, pid: ready.pid, child };
 }
@@ -102,25 +111,41 @@ async function all(cmd, type, timeoutMs = 120_000) {
   return Promise.all(replies);
 }
 
+/** ops/s and latency percentiles of one phase's latencies (Float64Arrays from the clients). */
+function latStats(parts, wall, seconds) {
+  const lat = new Float64Array(parts.reduce((n, a) => n + a.length, 0));
+  let k = 0;
+  for (const a of parts) {
+    lat.set(a, k);
+    k += a.length;
+  }
+  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3) };
+}
+
 async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   const durationMs = seconds * 1000;
   const steal = stealMeter();
   const t0 = performance.now();
   const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
-  const lat = new Float64Array(replies.reduce((n, r) => n + r.lat.length, 0));
-  let k = 0;
-  for (const r of replies) {
-    lat.set(r.lat, k);
-    k += r.lat.length;
-  }
   const errors = replies.reduce((n, r) => n + r.errors, 0);
   const firstError = replies.find((r) => r.firstError)?.firstError;
-  return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
+  const out = { ...latStats(replies.map((r) => r.lat), wall, seconds), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
+  // A mixed phase also reports each op on its own (its readers and writers ran side by side).
+  if (op === 'mixed') {
+    out.byOp = {};
+    for (const o of ['read', 'write']) out.byOp[o] = latStats(replies.map((r) => r.byOp[o] ?? new Float64Array(0)), wall, seconds);
+  }
+  return out;
 }
 
-const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter') };
+// FILES_BENCH_ALT_DIST=DIR (a second build of icpy, e.g. `npx tsc -p tsconfig.build.json
+// --outDir dist-old`): one more load target, icpy-rest-alt, the REST clients against a server
+// from that build, interleaved with the others — a before/after of a change in one run.
+const ALT_DIST = process.env.FILES_BENCH_ALT_DIST ? resolve(process.env.FILES_BENCH_ALT_DIST) : undefined;
+const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter'), ...(ALT_DIST ? { alt: makeRoot('alt') } : {}) };
 const icpy = await startIcpy(roots.icpy);
+const alt = ALT_DIST ? await startIcpy(roots.alt, ALT_DIST) : undefined;
 const bare = await startBare(roots.bare);
 const started = await startJupyter({ root: roots.jupyter, token: TOKEN });
 const jupyter = started.error ? undefined : started;
@@ -131,11 +156,15 @@ const PARTS = process.env.FILES_BENCH_PARTS?.split(',') ?? ['load', 'latency', '
 const allTargets = [
   { name: 'icpy-ws', target: { kind: 'icpy-ws', url: icpy.url, token: TOKEN } },
   { name: 'icpy-rest', target: { kind: 'icpy-rest', url: icpy.url, token: TOKEN } },
+  ...(alt ? [{ name: 'icpy-rest-alt', target: { kind: 'icpy-rest', url: alt.url, token: TOKEN } }] : []),
   { name: 'bare-node', target: { kind: 'bare', url: bare.url } },
   ...(jupyter ? [{ name: 'jupyter', target: { kind: 'jupyter', url: jupyter.url, token: TOKEN } }] : []),
 ];
 const targets = PARTS.includes('load') ? allTargets.filter((t) => !ONLY || ONLY.includes(t.name)) : [];
-const OPS = ['read', 'write', 'stat', 'list'];
+// 'mixed': 25 clients reading and 25 writing 4 KB files at once (closed loop), each op reported on
+// its own — a fair server splits its throughput between them as the bare one does.
+const OPS = process.env.FILES_BENCH_OPS?.split(',') ?? ['read', 'write', 'stat', 'list', 'mixed'];
+const SINGLE_OPS = OPS.filter((op) => op !== 'mixed');
 const results = {};
 // Every worker holds clients of every target at once (one set per target name); the idle sets'
 // keep-alive sockets and WebSockets just stay open, so targets can alternate phase by phase.
@@ -176,7 +205,7 @@ function summarize(rounds) {
   };
 }
 
-for (const op of OPS) {
+for (const op of SINGLE_OPS) {
   // A list op takes 0.3–4 s (Jupyter), so each list phase lasts seconds anyway (its clients'
   // last ops overrun the 0.5 s): a quarter of the rounds, at least 3, keeps the run short.
   const satRounds = await interleaved(op === 'list' ? Math.max(3, Math.ceil(ROUNDS / 4)) : ROUNDS, (t) => phase(t.name, op, 'closed'));
@@ -194,9 +223,12 @@ for (const op of OPS) {
     results[`${t.name}/${op}`] = { fixed, sat, rounds: sr };
   }
 }
+// Mixed read+write, interleaved like the others (closed loop only: the question is how a
+// saturated server splits its throughput between the two ops).
+const mixed = OPS.includes('mixed') ? await interleaved(ROUNDS, (t) => phase(t.name, 'mixed', 'closed')) : undefined;
 await all({ cmd: 'teardown' }, 'teardown.ok');
 for (const t of targets) {
-  for (const op of OPS) {
+  for (const op of SINGLE_OPS) {
     const { sat, rounds } = results[`${t.name}/${op}`];
     emit({ bench, figure: 'saturation', target: t.name, op, clients: CLIENTS, rounds: rounds.length, ...sat });
   }
@@ -205,8 +237,8 @@ for (const w of workers) w.disconnect();
 
 /** Per-round ratios a[r].field / b[r].field (the two phases of round r ran seconds apart). */
 const paired = (a, b, field) => a.map((x, r) => x[field] / b[r][field]);
-for (const via of ['icpy-ws', 'icpy-rest']) {
-  for (const op of OPS) {
+for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
+  for (const op of SINGLE_OPS) {
     const me = results[`${via}/${op}`];
     const b = results[`bare-node/${op}`];
     if (!me || !b) continue;
@@ -224,6 +256,45 @@ for (const via of ['icpy-ws', 'icpy-rest']) {
       fixed_rate_p99_ms: me.fixed.p99_ms,
       targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25', ops_vs_jupyter: '>=3', fixed_rate_p99_ms: '<5' },
     });
+  }
+}
+if (mixed) {
+  const sub = (rounds, op) => rounds.map((x) => ({ ...x.byOp[op], steal_pct: x.steal_pct }));
+  for (const t of targets) {
+    const rs = mixed[t.name];
+    for (const op of ['read', 'write']) {
+      const rounds = sub(rs, op);
+      emit({ bench, figure: 'mixed', target: t.name, op, readers: CLIENTS / 2, writers: CLIENTS / 2, rounds: rounds.length, ...summarize(rounds), rounds_ops_s: rounds.map((x) => round(x.ops_s)), total_ops_s: round(median(rs.map((x) => x.ops_s))), errors: rs.reduce((n, x) => n + x.errors, 0), ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}) });
+    }
+  }
+  for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
+    const me = mixed[via];
+    const b = mixed['bare-node'];
+    if (!me || !b) continue;
+    const j = mixed.jupyter;
+    for (const op of ['read', 'write']) {
+      const mine = sub(me, op);
+      const theirs = sub(b, op);
+      const opsRounds = paired(mine, theirs, 'ops_s');
+      const ops_vs_bare = round(median(opsRounds));
+      const p99_vs_bare = round(median(paired(mine, theirs, 'p99_ms')));
+      emit({
+        bench,
+        figure: 'mixed-ratio',
+        target: via,
+        op,
+        ops_vs_bare,
+        p99_vs_bare,
+        ops_vs_bare_rounds: opsRounds.map((x) => round(x)),
+        // this op's share of the target's mixed throughput (a fair split of 25 + 25 clients ≈ the bare server's)
+        share: round(median(me.map((x) => x.byOp[op].ops_s / x.ops_s))),
+        bare_share: round(median(b.map((x) => x.byOp[op].ops_s / x.ops_s))),
+        total_vs_bare: round(median(paired(me, b, 'ops_s'))),
+        ...(j ? { ops_vs_jupyter: round(median(paired(mine, sub(j, op), 'ops_s'))) } : {}),
+        targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25' },
+        ok: ops_vs_bare >= 0.8 && p99_vs_bare <= 1.25,
+      });
+    }
   }
 }
 jupyter?.stop();
@@ -399,6 +470,9 @@ if (PARTS.includes('upload')) {
 
 icpy.child.disconnect();
 bare.child.disconnect();
+alt?.child.disconnect();
+// A profile is written when the server exits by itself (process.exit kills what is left).
+if (PROFILE) await Promise.all([icpy.child, bare.child].map((c) => (c.exitCode === null ? Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]) : undefined)));
 
 // ---------------------------------------------------------------- watcher start on 100k files
 if (PARTS.includes('watcher')) {

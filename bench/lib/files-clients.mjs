@@ -3,7 +3,8 @@
 // target key, and runs one operation (4 KB read, 4 KB write, stat, 1,000-entry list) on one
 // target's set, closed-loop or at a fixed rate, reporting every latency (ms) to the parent. The
 // other sets' keep-alive sockets / WebSockets stay open, idle, so the parent can alternate
-// targets every phase without reconnecting.
+// targets every phase without reconnecting. Op 'mixed': clients with an even global index read,
+// the odd ones write (25 + 25 of the 50), all at once; latencies come back per op (`byOp`).
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 import { exitWithParent, send } from './ipc-child.mjs';
@@ -72,6 +73,7 @@ async function makeClient(target, index) {
   if (target.kind === 'icpy-ws') {
     const c = await wsClient(`${target.url.replace(/^http/, 'ws')}/api/ws?token=${encodeURIComponent(target.token)}&kind=cli&name=bench${index}`);
     return {
+      index,
       close: c.close,
       ops: {
         read: () => c.call('files.read', { path: rnd() }),
@@ -88,6 +90,7 @@ async function makeClient(target, index) {
     const auth = { authorization: `Bearer ${target.token}` };
     const json = { ...auth, 'content-type': 'application/json' };
     return {
+      index,
       close,
       ops: {
         read: () => httpCall(agent, base, 'GET', `/api/files/${rnd()}`, auth),
@@ -104,6 +107,7 @@ async function makeClient(target, index) {
   }
   if (target.kind === 'bare') {
     return {
+      index,
       close,
       ops: {
         read: () => httpCall(agent, base, 'GET', `/read/${rnd()}`, {}),
@@ -117,6 +121,7 @@ async function makeClient(target, index) {
     const auth = { authorization: `token ${target.token}` };
     const body = JSON.stringify({ type: 'file', format: 'text', content: PAYLOAD });
     return {
+      index,
       close,
       ops: {
         read: () => httpCall(agent, base, 'GET', `/api/contents/${rnd()}?type=file&format=text&content=1`, auth),
@@ -133,18 +138,24 @@ async function run({ key, op, mode, durationMs, ratePerClient }) {
   const clients = sets[key];
   if (!clients) throw new Error(`run: no clients set up for '${key}'`);
   const lat = [];
+  /** op actually run → its latencies (one entry unless op is 'mixed') */
+  const byOp = {};
   let errors = 0;
   let firstError;
   const deadline = performance.now() + durationMs;
   await Promise.all(
     clients.map(async (c) => {
-      const fn = c.ops[op];
+      const myOp = op === 'mixed' ? (c.index % 2 ? 'write' : 'read') : op;
+      const fn = c.ops[myOp];
+      const mine = (byOp[myOp] ??= []);
       if (mode === 'closed') {
         while (performance.now() < deadline) {
           const t0 = performance.now();
           try {
             await fn();
-            lat.push(performance.now() - t0);
+            const ms = performance.now() - t0;
+            lat.push(ms);
+            mine.push(ms);
           } catch (err) {
             errors++;
             firstError ??= String(err.message ?? err);
@@ -162,7 +173,11 @@ async function run({ key, op, mode, durationMs, ratePerClient }) {
         const t0 = performance.now();
         inflight.push(
           fn().then(
-            () => lat.push(performance.now() - t0),
+            () => {
+              const ms = performance.now() - t0;
+              lat.push(ms);
+              mine.push(ms);
+            },
             (err) => {
               errors++;
               firstError ??= String(err.message ?? err);
@@ -174,7 +189,7 @@ async function run({ key, op, mode, durationMs, ratePerClient }) {
       await Promise.all(inflight);
     }),
   );
-  return { lat: Float64Array.from(lat), errors, firstError };
+  return { lat: Float64Array.from(lat), byOp: Object.fromEntries(Object.entries(byOp).map(([k, v]) => [k, Float64Array.from(v)])), errors, firstError };
 }
 
 process.on('message', async (m) => {

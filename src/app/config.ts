@@ -38,6 +38,11 @@ export interface IcpyConfig {
   terminalHighWaterBytes: number;
   /** A terminal client that stays behind this long (ms) is detached so the PTY can resume. Default 10 s. */
   terminalStallTimeoutMs: number;
+  /**
+   * The token grants only the `read` scope: every write, execute or admin method (and REST PUT /
+   * DELETE) answers FORBIDDEN. `icpy serve --read-only`, env ICPY_READ_ONLY=1. Default false.
+   */
+  readOnly: boolean;
   /** Limits on what clients may ask for (issue 9); each breach is a documented error. */
   limits: IcpyLimits;
 }
@@ -151,6 +156,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     terminalIdleTimeoutMs: input.terminalIdleTimeoutMs ?? envInt('ICPY_TERMINAL_IDLE_TIMEOUT_MS') ?? 0,
     terminalHighWaterBytes: input.terminalHighWaterBytes ?? envInt('ICPY_TERMINAL_HIGH_WATER_BYTES') ?? 1024 * 1024,
     terminalStallTimeoutMs: input.terminalStallTimeoutMs ?? envInt('ICPY_TERMINAL_STALL_TIMEOUT_MS') ?? 10_000,
+    readOnly: input.readOnly ?? process.env.ICPY_READ_ONLY === '1',
     limits: resolveLimits(input.limits),
   };
 }

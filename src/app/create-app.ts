@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { MemoryBroker, type Broker } from '../core/broker/index.js';
+import { ByteBudget } from '../core/byte-budget.js';
 import { DisposableStore, toDisposable, type Disposable } from '../core/lifecycle.js';
 import { describeError, type Logger } from '../core/logger.js';
 import { Dispatcher, MethodRegistry, type Scope } from '../core/rpc/index.js';
 import { createTokenVerifier, isLoopbackHost } from '../core/security.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
-import { createEventsMethods, eventsLagged } from '../services/events/index.js';
+import { createEventsMethods, createEventsOperations, eventsLagged } from '../services/events/index.js';
 import { createSystemMethods } from '../services/system/index.js';
 import { createHttpServer, type ExtraPaths } from '../transports/http/index.js';
 import { WsGateway } from '../transports/websocket/index.js';
@@ -44,6 +45,10 @@ export interface CreateAppOptions {
 }
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(['read', 'write', 'execute', 'admin']);
+const READ_ONLY_SCOPES: ReadonlySet<Scope> = new Set(['read']);
+
+/** Reads one server may queue waiting for its budget; one more is LIMIT_EXCEEDED. */
+const MAX_WAITING_READS = 4096;
 
 /** The one composition root: builds every service and transport and owns their lifetimes. */
 export async function createApp(input: IcpyConfigInput = {}, options: CreateAppOptions = {}): Promise<App> {
@@ -76,14 +81,21 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     ...createConnectionsMethods(connections),
   );
   registry.registerEvents(eventsLagged, ...connectionEvents);
+  registry.registerOperations(...createEventsOperations(broker, { maxQueue: config.subscriptionQueue }));
 
   const verifyToken = createTokenVerifier(config.token);
   const boundToLoopback = isLoopbackHost(config.host);
+  // One server-wide budget of file bytes being read; each connection has its own within it.
+  const readBudgets = {
+    perConnection: config.limits.maxInflightReadBytesPerConnection,
+    server: new ByteBudget({ max: config.limits.maxInflightReadBytes, limitName: 'maxInflightReadBytes', maxWaiting: MAX_WAITING_READS }),
+  };
   const common = {
     dispatcher,
     logger,
     verifyToken,
-    scopes: ALL_SCOPES,
+    scopes: config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES,
+    readBudgets,
     boundToLoopback,
     allowedHosts: config.allowedHosts,
     maxMessageBytes: config.maxMessageBytes,
@@ -102,7 +114,6 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     ...common,
     broker,
     sseKeepaliveMs: config.sseKeepaliveMs,
-    sseMaxQueue: config.subscriptionQueue,
     info: { title: 'icpy', version: VERSION },
     onConnection: (info) => connections.open(info),
     extraOpenApiPaths: () => openApiExtra,

@@ -13,11 +13,14 @@ export function createLogger(
   write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
   const min = LEVELS[level];
+  // The secret as it appears inside a JSON string (quotes, backslashes, controls escaped), and
+  // percent-encoded (in a logged URL); a token given with --token may contain any of these.
+  const forms = secret ? [...new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)])] : [];
   const emit = (lvl: keyof typeof LEVELS, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;
     let line = JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields });
     line = redactToken(line);
-    if (secret) line = line.split(secret).join('[redacted]');
+    for (const f of forms) line = line.split(f).join('[redacted]');
     write(line + '\n');
   };
   return {

@@ -8,8 +8,11 @@ import { ServerLockedError } from './server-lock.js';
 
 const USAGE = `Usage: icpy serve [DIR] [--host 127.0.0.1] [--port 8000] [--token T]
                   [--allow-origin ORIGIN]... [--allow-host HOST]... [--log-level info]
+                  [--read-only]
 
 Serve the workspace DIR (default: the current folder). Env: ICPY_TOKEN, ICPY_PORT, ICPY_HOST.
+--read-only (env ICPY_READ_ONLY=1): the token grants only the 'read' scope; writes, terminals
+and other write/execute methods answer FORBIDDEN.
 Prints one line with the URL (http://HOST:PORT/?token=T) and writes a runtime file that the
 icpy command uses to find this server. Stops cleanly on SIGINT/SIGTERM.`;
 
@@ -32,6 +35,7 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
         'allow-origin': { type: 'string', multiple: true },
         'allow-host': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'read-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -82,6 +86,7 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
       allowedOrigins: values['allow-origin'],
       allowedHosts: values['allow-host'],
       logLevel,
+      readOnly: values['read-only'],
     });
   } catch (err) {
     if (!(err instanceof ServerLockedError)) throw err;
@@ -153,7 +158,7 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
   process.on('uncaughtException', (err) => app.logger.error('uncaught exception', describeError(err)));
   process.on('unhandledRejection', (err) => app.logger.error('unhandled rejection', describeError(err)));
   // Printed last: once a caller sees the line, signals are handled and the runtime file exists.
-  process.stdout.write(`icpy ${VERSION} serving ${root} at ${url}/?token=${app.config.token}\n`);
+  process.stdout.write(`icpy ${VERSION} serving ${root}${app.config.readOnly ? ' (read-only)' : ''} at ${url}/?token=${app.config.token}\n`);
   return { app, runtimeFile, stop };
 }
 

@@ -18,6 +18,8 @@ export const terminalsModule: AppModule = {
       idleTimeoutMs: ctx.config.terminalIdleTimeoutMs,
       highWaterBytes: ctx.config.terminalHighWaterBytes,
       stallTimeoutMs: ctx.config.terminalStallTimeoutMs,
+      maxTerminals: ctx.config.limits.maxTerminals,
+      exitedGraceMs: ctx.config.limits.exitedTerminalGraceMs,
       pathPrepend: [ICPY_PATH_DIR],
     });
     const methods = ctx.registry.register(...createTerminalsMethods(service));

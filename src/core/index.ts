@@ -12,3 +12,4 @@ export {
   bearerToken,
 } from './security.js';
 export { silentLogger, describeError, type Logger } from './logger.js';
+export { ByteBudget, type BudgetLease, type ByteBudgetOptions } from './byte-budget.js';

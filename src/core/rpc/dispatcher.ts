@@ -1,5 +1,5 @@
 import { IcpyError } from '../errors.js';
-import type { MethodContext } from './method.js';
+import type { MethodContext, OperationDefinition, Scope } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
 import { invalidParams } from './validation.js';
 
@@ -23,9 +23,7 @@ export class Dispatcher {
   async call(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
     const def = this.registry.get(method);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Method not found: ${method}`, { method });
-    if (!ctx.scopes.has(def.scope) && !ctx.scopes.has('admin')) {
-      throw new IcpyError('FORBIDDEN', `Method ${method} needs the '${def.scope}' scope`, { scope: def.scope });
-    }
+    checkScope(method, def.scope, ctx);
     if (def.requiresSession && !ctx.session) {
       throw new IcpyError(
         'INVALID_REQUEST',
@@ -39,13 +37,7 @@ export class Dispatcher {
     }
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
-    let result: unknown;
-    try {
-      result = await def.handler(parsed.data, ctx);
-    } catch (err) {
-      if (!(err instanceof IcpyError)) this.options.onInternalError?.(err, method);
-      throw err;
-    }
+    const result = await this.invoke(method, def.handler, parsed.data, ctx);
     if (this.options.checkResults) {
       const checked = def.result.safeParse(result);
       if (!checked.success) {
@@ -55,5 +47,35 @@ export class Dispatcher {
       }
     }
     return result ?? null;
+  }
+
+  /**
+   * Run a declared operation (REST, streams): the same scope check, params validation, error
+   * logging and context as `call`. `R` is what the caller expects the operation to return; the
+   * transport declares that shape, the service's declaration satisfies it.
+   */
+  async run<R>(name: string, params: unknown, ctx: MethodContext): Promise<R> {
+    const def = this.registry.getOperation(name);
+    if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Operation not found: ${name}`, { method: name });
+    checkScope(name, def.scope, ctx);
+    const parsed = def.params.safeParse(params ?? {});
+    if (!parsed.success) throw invalidParams(parsed.error);
+    return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;
+  }
+
+  private async invoke(name: string, handler: OperationDefinition['handler'], params: unknown, ctx: MethodContext): Promise<unknown> {
+    try {
+      return await handler(params, ctx);
+    } catch (err) {
+      if (!(err instanceof IcpyError)) this.options.onInternalError?.(err, name);
+      throw err;
+    }
+  }
+}
+
+/** The one scope rule for every call: the declared scope, or admin. */
+function checkScope(name: string, scope: Scope, ctx: MethodContext): void {
+  if (!ctx.scopes.has(scope) && !ctx.scopes.has('admin')) {
+    throw new IcpyError('FORBIDDEN', `${name} needs the '${scope}' scope`, { scope });
   }
 }

@@ -1,9 +1,12 @@
-export { defineMethod, defineEvent, sourceOf, whenReplied, SCOPES } from './method.js';
+export { defineMethod, defineEvent, defineOperation, sourceOf, whenReplied, SCOPES } from './method.js';
 export type {
   ConnectionInfo,
   EventDefinition,
   MethodContext,
   MethodDefinition,
+  MethodExample,
+  OperationDefinition,
+  ReadBudget,
   Scope,
   Session,
   TransportKind,
@@ -19,5 +22,5 @@ export {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.js';
-export { buildOpenRpc, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
+export { buildOpenRpc, exampleName, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
 export { invalidParams, formatPath } from './validation.js';

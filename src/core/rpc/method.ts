@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ClientKind, EventSource } from '../broker/broker.js';
+import type { BudgetLease } from '../byte-budget.js';
 import type { DisposableStore } from '../lifecycle.js';
 
 export type Scope = 'read' | 'write' | 'execute' | 'admin';
@@ -40,11 +41,23 @@ export interface Session {
   readonly handles: Map<string, { dispose(): void }>;
 }
 
+/** Bytes a caller may hold while reading files (per connection, within the server's budget). */
+export interface ReadBudget {
+  acquire(bytes: number, signal?: AbortSignal): Promise<BudgetLease>;
+}
+
+/**
+ * What every call carries, whatever the transport: who calls (connection), what it may do
+ * (scopes), and a signal that fires when the caller goes away (WebSocket closed, HTTP client
+ * disconnected before its reply, SSE stream closed). Transports always set `signal`.
+ */
 export interface MethodContext {
   connection: ConnectionInfo;
   scopes: ReadonlySet<Scope>;
   session?: Session;
   signal?: AbortSignal;
+  /** Bounds file bytes this caller reads at once (limits.maxInflightReadBytes*); absent = unbounded (internal callers). */
+  readBudget?: ReadBudget;
   /** Run `fn` once the reply to this call has been sent (immediately where there is no reply). */
   afterReply?: (fn: () => void) => void;
 }
@@ -71,13 +84,44 @@ export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.Z
   scope: Scope;
   /** Needs a Session (a WebSocket); HTTP callers get a clear error. */
   requiresSession?: boolean;
-  /** Example params shown in docs and CLI help. */
-  examples?: z.input<P>[];
+  /**
+   * Worked examples shown in rpc.discover, OpenAPI, /api/docs and CLI help. Each pairs params
+   * with the result they give; a test checks both against the schemas (zod and JSON Schema).
+   */
+  examples?: MethodExample<z.input<P>, z.input<R>>[];
   handler: (params: z.output<P>, ctx: MethodContext) => z.input<R> | Promise<z.input<R>>;
+}
+
+export interface MethodExample<P = unknown, R = unknown> {
+  /** Short label (`next page`); `example<N>` when omitted. */
+  name?: string;
+  description?: string;
+  params: P;
+  /** What the server answers to `params` (on the wire, as the handler returns it). */
+  result: R;
 }
 
 /** Declare a method once; every transport and document is derived from this. */
 export function defineMethod<P extends z.ZodType, R extends z.ZodType>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
+  return def;
+}
+
+/**
+ * A call that is not JSON-RPC: a REST operation or a stream (its params may hold a body stream or
+ * a sink, its result a file handle). Declared beside the service's methods with a scope and a
+ * params schema, run by `Dispatcher.run` with the same scope check, validation, error logging and
+ * call context as a method; transports only translate their protocol to params and back. Not listed
+ * in `rpc.discover` and not callable over JSON-RPC.
+ */
+export interface OperationDefinition<P extends z.ZodType = z.ZodType, R = unknown> {
+  /** Dotted name, `domain.what` (`files.rest.put`). */
+  name: string;
+  scope: Scope;
+  params: P;
+  handler: (params: z.output<P>, ctx: MethodContext) => R | Promise<R>;
+}
+
+export function defineOperation<P extends z.ZodType, R>(def: OperationDefinition<P, R>): OperationDefinition<P, R> {
   return def;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MethodExample } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
 
 /** JSON Schema (draft 2020-12) of a zod schema; `io` picks the input or output side. */
@@ -6,6 +7,11 @@ export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<
   const js = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
   delete js.$schema;
   return js;
+}
+
+/** The name an example is shown under: its own, else `example<N>` (1-based). */
+export function exampleName(ex: MethodExample, index: number): string {
+  return ex.name ?? `example${index + 1}`;
 }
 
 export interface OpenRpcInfo {
@@ -39,7 +45,14 @@ export function buildOpenRpc(registry: MethodRegistry, info: OpenRpcInfo): Recor
       'x-params-schema': input,
       ...(m.requiresSession ? { 'x-requires-session': true } : {}),
       ...(m.examples?.length
-        ? { examples: m.examples.map((ex, i) => ({ name: `example${i + 1}`, params: Object.entries(ex as object).map(([name, value]) => ({ name, value })), result: { name: 'result', value: null } })) }
+        ? {
+            examples: m.examples.map((ex, i) => ({
+              name: exampleName(ex, i),
+              ...(ex.description ? { description: ex.description } : {}),
+              params: Object.entries(ex.params as object).map(([name, value]) => ({ name, value })),
+              result: { name: `${m.name}.result`, value: ex.result },
+            })),
+          }
         : {}),
     };
   });

@@ -28,7 +28,10 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
     result: z.string().describe('Subscription id'),
     scope: 'read',
     requiresSession: true,
-    examples: [{ patterns: ['fs.**', 'workspace.**'] }, { patterns: ['**'], since: 120 }],
+    examples: [
+      { params: { patterns: ['fs.**', 'workspace.**'] }, result: 's1' },
+      { name: 'resume', description: 'Replay what was missed after seq 120, then live events', params: { patterns: ['**'], since: 120 }, result: 's2' },
+    ],
     handler: ({ patterns, since }, ctx: MethodContext) => {
       const session = ctx.session!;
       let sub: ReturnType<Broker['subscribe']> | undefined;
@@ -100,6 +103,24 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
     }),
     result: z.object({ events: z.array(eventSchema), lastSeq: z.number().int(), more: z.boolean() }),
     scope: 'read',
+    examples: [
+      {
+        params: { since: 41, patterns: ['fs.file.*'], limit: 1 },
+        result: {
+          events: [
+            {
+              topic: 'fs.file.changed',
+              seq: 42,
+              time: 1_767_225_600_000,
+              source: { connectionId: 'c7', kind: 'agent', name: 'mover' },
+              data: { paths: ['src/app.py'] },
+            },
+          ],
+          lastSeq: 57,
+          more: true,
+        },
+      },
+    ],
     handler: ({ since, patterns, limit }) => {
       const all = broker.history(since, patterns);
       return { events: all.slice(0, limit), lastSeq: broker.stats().lastSeq, more: all.length > limit };
@@ -112,10 +133,11 @@ export function createEventsMethods(broker: Broker, options: { maxQueue?: number
       "Publish an application event. Topics must start with 'client.' so clients cannot forge server events; the event's source is the calling connection.",
     params: z.strictObject({
       topic: z.string().regex(/^client(\.[A-Za-z0-9_\-:@$]+)+$/, "must start with 'client.' and be dotted segments"),
-      data: z.unknown().optional(),
+      data: z.unknown().optional().describe('Any JSON value; default null'),
     }),
     result: z.object({ seq: z.number().int() }),
     scope: 'write',
+    examples: [{ params: { topic: 'client.build.finished', data: { ok: true } }, result: { seq: 58 } }],
     handler: ({ topic, data }, ctx) => ({ seq: broker.publish(topic, data ?? null, sourceOf(ctx)).seq }),
   });
 

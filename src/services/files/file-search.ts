@@ -87,7 +87,11 @@ export class FileSearch {
     private readonly rgPath: string | null | undefined = findRipgrep(),
     /** Time limit of one built-in (no rg) content search. */
     private readonly builtinTimeoutMs = 30_000,
+    /** Content searches running at once, server-wide (limits.maxConcurrentSearches); one more is refused. */
+    private readonly maxConcurrent = Infinity,
   ) {}
+
+  private running = 0;
 
   get engine(): 'ripgrep' | 'builtin' {
     return this.rgPath ? 'ripgrep' : 'builtin';
@@ -106,9 +110,22 @@ export class FileSearch {
       if (!this.rgPath) throw new IcpyError('INVALID_PARAMS', `query: invalid regular expression: ${(err as Error).message}`, { field: 'query' });
       re = /$^/g; // rg has its own syntax; it reports errors itself
     }
-    const { results, limitHit } = this.rgPath
-      ? await this.rgContent(this.rgPath, opts, caseSensitive, max, signal)
-      : await this.builtinContent(opts, re, max, signal);
+    // Refused at once rather than queued: a client retries, and a queue would hold every
+    // waiting caller's connection (and a ripgrep or worker thread each) with no bound.
+    if (this.running >= this.maxConcurrent) {
+      throw new IcpyError('LIMIT_EXCEEDED', `${this.maxConcurrent} content searches are already running; retry when one has finished`, {
+        limit: 'maxConcurrentSearches',
+        max: this.maxConcurrent,
+      });
+    }
+    this.running++;
+    let found: { results: ContentMatch[]; limitHit: boolean };
+    try {
+      found = this.rgPath ? await this.rgContent(this.rgPath, opts, caseSensitive, max, signal) : await this.builtinContent(opts, re, max, signal);
+    } finally {
+      this.running--;
+    }
+    const { results, limitHit } = found;
     return this.firstPage('content', results, { total: results.length, limitHit, engine: this.engine, elapsedMs: Math.round(performance.now() - started) }, opts.pageSize ?? 200);
   }
 

@@ -6,24 +6,32 @@ import {
   createReadStream,
   createWriteStream,
   fchmodSync,
+  existsSync,
   fstatSync,
   lstatSync,
+  mkdirSync,
   openSync,
+  realpathSync,
   readSync,
   statSync,
   unlinkSync,
   writeSync,
   type BigIntStats,
 } from 'node:fs';
-import { chmod, copyFile, cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, copyFile, cp, lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import { versionOf } from './file-version.js';
+import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
+import type { ChangeSink, LocalChange } from './local-changes.js';
 import { PathGuard, STATE_DIR, type ResolvedPath } from './path-guard.js';
+import { TreeLock } from './tree-lock.js';
+
+export { fsError };
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -72,8 +80,8 @@ export interface WriteResult {
 export interface FileServiceOptions {
   /** Largest byte count a single files.read returns (use ranges or HTTP GET beyond). */
   maxReadBytes?: number;
-  /** Told about every change icpy makes, before it happens, so watcher events carry its source. */
-  onLocalChange?: (realPaths: string[], source: EventSource) => void;
+  /** Told about every change icpy makes, as it makes it (see ChangeSink). */
+  changes?: ChangeSink;
 }
 
 const DEFAULT_MAX_READ = 16 * 1024 * 1024;
@@ -92,6 +100,9 @@ const SYNC_IO_MAX = 256 * 1024;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 /** Only regular files are read: folders, FIFOs, sockets and devices are refused. */
+/** Returned by a structural step that must run again under the exclusive tree lock. */
+const NEEDS_EXCLUSIVE: unique symbol = Symbol('needs exclusive');
+
 function checkRegular(st: BigIntStats, path: string): void {
   if (st.isFile()) return;
   if (st.isDirectory()) throw new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
@@ -108,6 +119,11 @@ export class FileService {
   readonly ignores: GitignoreCache;
   private readonly maxReadBytes: number;
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Held from resolving a call's paths to its last syscall on them (see TreeLock). */
+  readonly tree = new TreeLock();
+  private stagingReady = false;
+  /** Small writes whose rename is in the thread pool right now (see openToRead). */
+  private writesInPool = 0;
 
   constructor(
     root: string,
@@ -116,10 +132,6 @@ export class FileService {
     this.guard = new PathGuard(root);
     this.ignores = new GitignoreCache(this.guard.realRoot);
     this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ;
-  }
-
-  private note(paths: string[], source: EventSource | undefined): void {
-    if (source) this.options.onLocalChange?.(paths, source);
   }
 
   /** Serialize writers of one real path, so check-version-then-rename is not interleaved. */
@@ -199,9 +211,16 @@ export class FileService {
     return { path: r.rel, entries, total: keyed.length, ...(more ? { nextCursor: keyed[start + limit - 1]!.key } : {}) };
   }
 
-  async read(path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number } = {}): Promise<ReadResult> {
+  /**
+   * `reserve` is called with the byte count before a read that is not small (over 256 KiB, read
+   * asynchronously) and may wait; its lease is released when the result has been built.
+   */
+  async read(
+    path: string,
+    opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number; reserve?: (bytes: number) => Promise<{ release(): void }> } = {},
+  ): Promise<ReadResult> {
     const r = await this.guard.resolve(path);
-    const small = this.readSmall(r.real, path, opts);
+    const small = this.readSmall(await this.openToRead(r.real, path), path, opts);
     if (small) return { path: r.rel, ...small };
     let fh;
     try {
@@ -223,27 +242,44 @@ export class FileService {
           limit: this.maxReadBytes,
         });
       }
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+      const lease = await opts.reserve?.(length);
+      try {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
+      } finally {
+        lease?.release();
       }
-      return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
     } finally {
       await fh.close();
     }
   }
 
-  /** Whole read (or range) of a file up to SYNC_IO_MAX bytes, synchronously; undefined when larger. */
-  private readSmall(real: string, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
-    let fd: number;
+  /**
+   * Open a file to read. Synchronously (see SYNC_IO_MAX), except while small writes wait on the
+   * thread pool for their rename: then the open goes to the pool too. The event loop serves each
+   * ready connection once per turn, and every pool round trip costs one more turn; a write takes
+   * two turns (its request, its rename's completion), so a read that took one got three times a
+   * writer's share under mixed load (issue 9, bench/files `mixed`). With the open in the pool a
+   * read takes two turns as well and readers and writers split the server evenly, as they do on a
+   * bare Node server; with no write waiting, reads keep their one-turn path.
+   */
+  private async openToRead(real: string, path: string): Promise<number> {
     try {
-      fd = openSync(real, READ_FLAGS);
+      if (this.writesInPool === 0) return openSync(real, READ_FLAGS);
+      return await new Promise<number>((resolve, reject) => fsOpen(real, READ_FLAGS, (err, fd) => (err ? reject(err) : resolve(fd))));
     } catch (err) {
       throw fsError(err, path);
     }
+  }
+
+  /** Whole read (or range) of an open file up to SYNC_IO_MAX bytes, synchronously (closes `fd`); undefined when larger. */
+  private readSmall(fd: number, path: string, opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number }): Omit<ReadResult, 'path'> | undefined {
     try {
       const st = fstatSync(fd, { bigint: true });
       checkRegular(st, path);
@@ -265,26 +301,36 @@ export class FileService {
   }
 
   /**
-   * Atomic write: bytes go to a temp file beside the target, which then replaces it with one
-   * rename, so a reader sees the old file or the new one, never half. `expectedVersion` (a
-   * version string, or null for "must not exist yet") turns a stale write into VERSION_CONFLICT.
-   * Writes to one path are serialised; a large or streamed body is received into its temp file
-   * before the path's turn (a slow upload does not hold up other writers), and the version is
-   * checked both before receiving (fail fast) and again right before the rename.
+   * Atomic write: bytes go to a temp file, which then replaces the target with one rename, so a
+   * reader sees the old file or the new one, never half. `expectedVersion` (a version string, or
+   * null for "must not exist yet") turns a stale write into VERSION_CONFLICT. Writes to one path
+   * are serialised. A small body is written, under the shared tree lock, into a temp file beside
+   * the target. A large or streamed body is first received into a temp file in `.icpy/tmp/`
+   * (outside the tree lock, so a slow upload holds up nobody; that folder cannot be renamed or
+   * replaced through the API), and only then takes the lock and the path's turn: the target is
+   * resolved again, the version checked again, and the temp file renamed into place.
    */
   async write(
     path: string,
     data: Buffer | Readable,
     opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource } = {},
   ): Promise<WriteResult> {
-    const r = await this.guard.resolveWritable(path);
-    if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) return this.locked(r.real, () => this.writeSmall(r, path, data, opts));
-    this.checkBeforeWrite(r.real, path, opts.expectedVersion);
-    if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
-    const tmp = tempPathFor(r.real);
+    if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) {
+      return this.tree.shared(async () => {
+        const r = await this.guard.resolveWritable(path);
+        return this.locked(r.real, () => this.writeSmall(r, path, data, opts));
+      });
+    }
+    // Fail fast, before receiving the body: a folder, a stale version, a missing parent.
+    await this.tree.shared(async () => {
+      const r = await this.guard.resolveWritable(path);
+      this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+      if (!opts.mkdirs && !existsSync(dirname(r.real))) throw fsError(Object.assign(new Error(), { code: 'ENOENT' }), path);
+    });
+    const staged = this.stagingPath();
     try {
       if (Buffer.isBuffer(data)) {
-        const fh = await open(tmp, 'wx', 0o666).catch((err) => {
+        const fh = await open(staged, 'wx', 0o666).catch((err) => {
           throw fsError(err, path);
         });
         try {
@@ -293,25 +339,51 @@ export class FileService {
           await fh.close();
         }
       } else {
-        await pipeline(data, createWriteStream(tmp, { flags: 'wx', mode: 0o666 })).catch((err) => {
+        await pipeline(data, createWriteStream(staged, { flags: 'wx', mode: 0o666 })).catch((err) => {
           throw fsError(err, path);
         });
       }
-      return await this.locked(r.real, async () => {
-        const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
-        // the temp file was made with the default mode; the old file's mode survives exactly
-        if (before) await chmod(tmp, Number(before.mode) & 0o7777);
-        this.note([r.real], opts.source);
-        await rename(tmp, r.real).catch((err) => {
-          throw fsError(err, path);
+      return await this.tree.shared(async () => {
+        const r = await this.guard.resolveWritable(path);
+        if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
+        return this.locked(r.real, async () => {
+          const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+          // the temp file was made with the default mode; the old file's mode survives exactly
+          if (before) await chmod(staged, Number(before.mode) & 0o7777);
+          await this.changing([r.real], async () => {
+            await rename(staged, r.real).catch(async (err: NodeJS.ErrnoException) => {
+              // a mount inside the workspace: copy beside the target, then rename there
+              if (err.code !== 'EXDEV') throw fsError(err, path);
+              const tmp = tempPathFor(r.real);
+              try {
+                await copyFile(staged, tmp, constants.COPYFILE_EXCL);
+                if (before) await chmod(tmp, Number(before.mode) & 0o7777);
+                await rename(tmp, r.real);
+              } catch (e) {
+                await unlink(tmp).catch(() => undefined);
+                throw fsError(e, path);
+              }
+            });
+            this.publish([this.fileChange(r.real, !before)], opts.source);
+          });
+          const after = await stat(r.real, { bigint: true });
+          return writeResult(r.rel, after, !before);
         });
-        const after = await stat(r.real, { bigint: true });
-        return writeResult(r.rel, after, !before);
       });
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
+    } finally {
+      await unlink(staged).catch(() => undefined);
     }
+  }
+
+  /** A fresh name in `.icpy/tmp/` (created on first use; never a symlink out of the root). */
+  private stagingPath(): string {
+    const dir = join(this.guard.realRoot, STATE_DIR, 'tmp');
+    if (!this.stagingReady) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.stagingReady = true;
+    }
+    if (realpathSync(dir) !== dir) throw new IcpyError('FORBIDDEN', `${STATE_DIR}/tmp is not a plain folder inside the workspace`, {});
+    return join(dir, `upload.icpy-${tempSuffix()}.tmp`);
   }
 
   /** The target's stat now, after refusing a folder and a stale `expectedVersion`. */
@@ -332,7 +404,12 @@ export class FileService {
     return before;
   }
 
-  /** A body of at most SYNC_IO_MAX bytes, within the path's turn: synchronous write, async open and rename. */
+  /**
+   * A body of at most SYNC_IO_MAX bytes, within the shared tree lock and the path's turn:
+   * synchronous create and write (like a small read), then the rename in the thread pool —
+   * replacing a file waits on the directory's lock and the journal, and frees the old inode,
+   * which can take milliseconds.
+   */
   private async writeSmall(
     r: ResolvedPath,
     path: string,
@@ -342,12 +419,13 @@ export class FileService {
     const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
     if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
     const tmp = tempPathFor(r.real);
-    this.note([r.real], opts.source);
     const mode = before ? Number(before.mode) & 0o7777 : 0o666;
     let fd: number | undefined;
+    const end = this.options.changes?.begin([r.real]);
     try {
-      // Creating the inode also takes the directory's lock: off the main thread too.
-      fd = await new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', mode, (err, f) => (err ? reject(err) : resolve(f))));
+      // One thread-pool round trip per small write (the rename), not two: each is one more
+      // event-loop turn before the reply (see openToRead).
+      fd = openSync(tmp, 'wx', mode);
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
       // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
@@ -355,8 +433,13 @@ export class FileService {
       if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
       closeSync(fd);
       fd = undefined;
-      // rename waits on the directory's lock and the journal: off the main thread.
-      await rename(tmp, r.real);
+      this.writesInPool++;
+      try {
+        await rename(tmp, r.real);
+      } finally {
+        this.writesInPool--;
+      }
+      this.publish([this.fileChange(r.real, !before)], opts.source);
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
       try {
@@ -365,120 +448,243 @@ export class FileService {
         // never created, or already renamed
       }
       throw fsError(err, path);
+    } finally {
+      end?.();
     }
     const after = statSync(r.real, { bigint: true });
     return writeResult(r.rel, after, !before);
   }
 
-  private async ensureDir(real: string, path: string, source?: EventSource): Promise<void> {
+  /** Create `real` and its missing parents (caller holds the tree lock), and publish the folders it made. */
+  private async ensureDir(real: string, path: string, source: EventSource | undefined): Promise<void> {
     const missing: string[] = [];
-    for (let d = real; !(await exists(d)); d = dirname(d)) missing.push(d);
-    if (missing.length) this.note(missing, source);
-    await mkdir(real, { recursive: true }).catch((err) => {
-      throw fsError(err, path);
+    for (let d = real; !existsSync(d); d = dirname(d)) missing.push(d); // existsSync: false for ENOTDIR too, never throws
+    if (!missing.length) return;
+    await this.changing(missing, async () => {
+      try {
+        await mkdir(real, { recursive: true });
+      } catch (err) {
+        throw fsError(err, path);
+      } finally {
+        const made = missing.filter((d) => existsSync(d)).reverse();
+        this.publish(made.map((d) => ({ topic: 'fs.dir.created', real: d, rel: this.guard.relOfReal(d) })), source);
+      }
     });
   }
 
   async mkdir(path: string, opts: { recursive?: boolean; source?: EventSource } = {}): Promise<{ path: string; created: boolean }> {
-    const r = await this.guard.resolveWritable(path);
-    const st = await stat(r.real).catch(() => undefined);
-    if (st) {
-      if (!st.isDirectory()) throw new IcpyError('FILE_EXISTS', `'${path}' exists and is not a folder`, { path });
-      return { path: r.rel, created: false };
-    }
-    if (opts.recursive ?? true) await this.ensureDir(r.real, path, opts.source);
-    else {
-      this.note([r.real], opts.source);
-      await mkdir(r.real).catch((err) => {
-        throw fsError(err, path);
-      });
-    }
-    return { path: r.rel, created: true };
+    return this.tree.shared(async () => {
+      const r = await this.guard.resolveWritable(path);
+      const st = await stat(r.real).catch(() => undefined);
+      if (st) {
+        if (!st.isDirectory()) throw new IcpyError('FILE_EXISTS', `'${path}' exists and is not a folder`, { path, field: 'path' });
+        return { path: r.rel, created: false };
+      }
+      if (opts.recursive ?? true) await this.ensureDir(r.real, path, opts.source);
+      else {
+        await this.changing([r.real], () =>
+          mkdir(r.real).catch((err) => {
+            throw fsError(err, path);
+          }),
+        );
+        this.publish([{ topic: 'fs.dir.created', real: r.real, rel: this.guard.relOfReal(r.real) }], opts.source);
+      }
+      return { path: r.rel, created: true };
+    });
   }
 
   async delete(path: string, opts: { recursive?: boolean; expectedVersion?: string; source?: EventSource } = {}): Promise<{ path: string }> {
-    // The link itself is removed, never its target: resolve the parent, keep the last name.
-    const r = await this.resolveEntry(path);
-    const st = await lstat(r.real).catch((err) => {
-      throw fsError(err, path);
-    });
-    if (opts.expectedVersion !== undefined) {
-      const current = await this.currentVersion(r.real);
-      if (current !== opts.expectedVersion) {
-        throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${opts.expectedVersion}`, { path, expectedVersion: opts.expectedVersion, currentVersion: current ?? null });
+    return this.structural(async (exclusive) => {
+      // The link itself is removed, never its target: resolve the parent, keep the last name.
+      const r = await this.resolveEntry(path);
+      const st = await lstat(r.real).catch((err) => {
+        throw fsError(err, path);
+      });
+      // Removing a folder or a link changes what other paths resolve to.
+      if (!exclusive && (st.isDirectory() || st.isSymbolicLink())) return NEEDS_EXCLUSIVE;
+      if (opts.expectedVersion !== undefined) {
+        const current = await this.currentVersion(r.real);
+        if (current !== opts.expectedVersion) {
+          throw new IcpyError('VERSION_CONFLICT', `'${path}' changed since version ${opts.expectedVersion}`, { path, expectedVersion: opts.expectedVersion, currentVersion: current ?? null });
+        }
       }
-    }
-    this.note([r.real], opts.source);
-    if (st.isDirectory()) {
-      if (opts.recursive) await rm(r.real, { recursive: true, force: true });
-      else
-        await rmdir(r.real).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
-            throw new IcpyError('DIRECTORY_NOT_EMPTY', `'${path}' is not empty; pass recursive: true`, { path });
-          }
-          throw fsError(err, path);
-        });
-    } else await unlink(r.real).catch((err) => {
-      throw fsError(err, path);
+      await this.changing([r.real], async () => {
+        if (st.isDirectory()) {
+          if (opts.recursive) await rm(r.real, { recursive: true, force: true }).catch((err) => {
+            throw fsError(err, path);
+          });
+          else
+            await rmdir(r.real).catch((err: NodeJS.ErrnoException) => {
+              if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
+                throw new IcpyError('DIRECTORY_NOT_EMPTY', `'${path}' is not empty; pass recursive: true`, { path, field: 'path' });
+              }
+              throw fsError(err, path);
+            });
+        } else
+          await unlink(r.real).catch((err) => {
+            throw fsError(err, path);
+          });
+        const dir = st.isDirectory();
+        this.publish([{ topic: dir ? 'fs.dir.deleted' : 'fs.file.deleted', real: r.real, rel: this.guard.relOfReal(r.real), tree: dir }], opts.source);
+      });
+      return { path: r.rel };
     });
-    return { path: r.rel };
   }
 
   /** Resolve a path whose last segment is acted on itself (delete/move a symlink, not its target). */
-  private async resolveEntry(path: string): Promise<ResolvedPath> {
-    const { rel, abs } = this.guard.lexical(path);
-    if (rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path });
-    const parent = await this.guard.resolve(dirname(abs));
+  private async resolveEntry(path: string, field: PathField = 'path'): Promise<ResolvedPath> {
+    const { rel, abs } = this.guard.lexical(path, field);
+    if (rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path, field });
+    if (Buffer.byteLength(basename(abs)) > 255) throw fsError(Object.assign(new Error(), { code: 'ENAMETOOLONG' }), path, field);
+    const parent = await this.guard.resolve(dirname(abs), field);
     const real = join(parent.real, basename(abs));
     if (this.guard.isStatePath(real) || this.guard.isStatePath(abs)) {
-      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path });
+      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path, field });
     }
     return { rel, abs, real };
   }
 
   async move(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string }> {
-    const a = await this.resolveEntry(from);
-    const b = await this.guard.resolveWritable(to);
-    await lstat(a.real).catch((err) => {
-      throw fsError(err, from);
+    return this.structural(async (exclusive) => {
+      const a = await this.resolveEntry(from, 'from');
+      const b = await this.guard.resolveWritable(to, 'to');
+      const st = await lstat(a.real).catch((err) => {
+        throw fsError(err, from, 'from');
+      });
+      // Moving a folder or a link changes what other paths resolve to.
+      if (!exclusive && (st.isDirectory() || st.isSymbolicLink())) return NEEDS_EXCLUSIVE;
+      if (PathGuard.within(a.real, b.real) && a.real !== b.real) throw new IcpyError('INVALID_PARAMS', `Cannot move '${from}' into itself`, { from, to, field: 'to' });
+      const existing = await lstat(b.real).catch(() => undefined);
+      if (!opts.overwrite && existing) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to, field: 'to' });
+      if (a.real === b.real) return { from: a.rel, to: b.rel };
+      if (dirname(a.real) !== dirname(b.real)) await this.checkLinksStayInside(a.real, b.real, from, 'from');
+      await this.changing([a.real, b.real], async () => {
+        await rename(a.real, b.real).catch((err) => {
+          throw fsError(err, to, 'to');
+        });
+        const dir = st.isDirectory();
+        this.publish(
+          [
+            { topic: dir ? 'fs.dir.deleted' : 'fs.file.deleted', real: a.real, rel: this.guard.relOfReal(a.real), tree: dir },
+            dir ? { topic: 'fs.dir.created', real: b.real, rel: this.guard.relOfReal(b.real), tree: true } : this.fileChange(b.real, !existing),
+          ],
+          opts.source,
+        );
+      });
+      return { from: a.rel, to: b.rel };
     });
-    if (PathGuard.within(a.real, b.real) && a.real !== b.real) throw new IcpyError('INVALID_PARAMS', `Cannot move '${from}' into itself`, { from, to });
-    if (!opts.overwrite && (await existsL(b.real))) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to });
-    this.note([a.real, b.real], opts.source);
-    await rename(a.real, b.real).catch((err) => {
-      throw fsError(err, to);
-    });
-    return { from: a.rel, to: b.rel };
   }
 
   async copy(from: string, to: string, opts: { overwrite?: boolean; source?: EventSource } = {}): Promise<{ from: string; to: string; skipped?: string[] }> {
-    const a = await this.guard.resolve(from);
-    const b = await this.guard.resolveWritable(to);
-    const st = await statOrThrow(a.real, from);
-    if (!st.isFile() && !st.isDirectory()) throw new IcpyError('NOT_A_FILE', `'${from}' is not a regular file or folder (a FIFO, socket or device), so it cannot be copied`, { path: from });
-    if (PathGuard.within(a.real, b.real)) throw new IcpyError('INVALID_PARAMS', `Cannot copy '${from}' into itself`, { from, to });
-    if (!opts.overwrite && (await existsL(b.real))) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to });
-    this.note([b.real], opts.source);
-    if (st.isDirectory()) {
-      // Symlinks are copied as links (verbatimSymlinks) so a copy cannot pull in outside files.
-      // FIFOs, sockets and devices inside are not copied (fs.cp would fail half-way) but listed.
-      const skipped: string[] = [];
-      const filter = async (src: string): Promise<boolean> => {
-        const s = await lstat(src);
-        if (s.isFile() || s.isDirectory() || s.isSymbolicLink()) return true;
-        skipped.push(this.guard.relOfReal(src));
-        return false;
-      };
-      await cp(a.real, b.real, { recursive: true, force: !!opts.overwrite, errorOnExist: !opts.overwrite, verbatimSymlinks: true, filter }).catch((err) => {
-        throw fsError(err, to);
+    return this.structural(async (exclusive) => {
+      const a = await this.guard.resolve(from, 'from');
+      const b = await this.guard.resolveWritable(to, 'to');
+      const st = await stat(a.real, { bigint: true }).catch((err) => {
+        throw fsError(err, from, 'from');
       });
-      return { from: a.rel, to: b.rel, ...(skipped.length ? { skipped: skipped.sort() } : {}) };
-    } else {
-      await copyFile(a.real, b.real, opts.overwrite ? 0 : constants.COPYFILE_EXCL).catch((err) => {
-        throw fsError(err, to);
+      if (!st.isFile() && !st.isDirectory()) throw new IcpyError('NOT_A_FILE', `'${from}' is not a regular file or folder (a FIFO, socket or device), so it cannot be copied`, { path: from, field: 'from' });
+      // A folder's copy places folders and links: that changes what other paths resolve to.
+      if (!exclusive && st.isDirectory()) return NEEDS_EXCLUSIVE;
+      if (PathGuard.within(a.real, b.real)) throw new IcpyError('INVALID_PARAMS', `Cannot copy '${from}' into itself`, { from, to, field: 'to' });
+      const existing = await lstat(b.real).catch(() => undefined);
+      if (!opts.overwrite && existing) throw new IcpyError('FILE_EXISTS', `'${to}' already exists; pass overwrite: true`, { path: to, field: 'to' });
+      if (st.isDirectory()) {
+        await this.checkLinksStayInside(a.real, b.real, from, 'from');
+        // Symlinks are copied as links (verbatimSymlinks) so a copy cannot pull in outside files.
+        // FIFOs, sockets and devices inside are not copied (fs.cp would fail half-way) but listed.
+        const skipped: string[] = [];
+        const filter = async (src: string): Promise<boolean> => {
+          const s = await lstat(src);
+          if (s.isFile() || s.isDirectory() || s.isSymbolicLink()) return true;
+          skipped.push(this.guard.relOfReal(src));
+          return false;
+        };
+        await this.changing([b.real], async () => {
+          try {
+            await cp(a.real, b.real, { recursive: true, force: !!opts.overwrite, errorOnExist: !opts.overwrite, verbatimSymlinks: true, filter });
+          } catch (err) {
+            throw fsError(err, to, 'to');
+          } finally {
+            // what was copied is there even when cp failed half-way
+            if (existsSync(b.real)) this.publish([{ topic: 'fs.dir.created', real: b.real, rel: this.guard.relOfReal(b.real), tree: true }], opts.source);
+          }
+        });
+        return { from: a.rel, to: b.rel, ...(skipped.length ? { skipped: skipped.sort() } : {}) };
+      }
+      await this.changing([b.real], async () => {
+        await copyFile(a.real, b.real, opts.overwrite ? 0 : constants.COPYFILE_EXCL).catch((err) => {
+          throw fsError(err, to, 'to');
+        });
+        this.publish([this.fileChange(b.real, !existing)], opts.source);
       });
+      return { from: a.rel, to: b.rel };
+    });
+  }
+
+  /**
+   * Refuse (PATH_OUTSIDE_WORKSPACE naming the link) to move or copy `src` to `dst` when a symlink
+   * at or under it resolves inside the workspace from where it is but would resolve outside from
+   * its new place (a relative link moved to another depth). Links that already lead outside stay
+   * as they are (every use of them is refused anyway). Runs under the exclusive tree lock.
+   */
+  private async checkLinksStayInside(src: string, dst: string, path: string, field: PathField): Promise<void> {
+    const check = async (link: string): Promise<void> => {
+      const target = await readlink(link);
+      const moved = join(dst, link.slice(src.length));
+      // A target inside the moved tree moves with it: judge it where it is now.
+      let there = resolve(dirname(moved), target);
+      if (PathGuard.within(dst, there)) there = join(src, there.slice(dst.length));
+      const insideNow = await this.guard.realInside(resolve(dirname(link), target));
+      if (insideNow === undefined || (await this.guard.realInside(there)) !== undefined) return;
+      const rel = this.guard.relOfReal(link);
+      throw new IcpyError('PATH_OUTSIDE_WORKSPACE', `The symlink '${rel}' (→ ${target}) would point outside the workspace from its new place; move or copy it by hand, or make it absolute`, {
+        path,
+        field,
+        link: rel,
+        target,
+      });
+    };
+    const walk = async (p: string, depth: number): Promise<void> => {
+      const st = await lstat(p);
+      if (st.isSymbolicLink()) return check(p);
+      if (!st.isDirectory() || depth > 256) return;
+      for (const e of await readdir(p, { withFileTypes: true })) {
+        if (e.isSymbolicLink() || e.isDirectory()) await walk(join(p, e.name), depth + 1);
+      }
+    };
+    await walk(src, 0);
+  }
+
+  /**
+   * Run a mutation that cannot change what other paths resolve to under the shared tree lock;
+   * when it finds it would (it returns NEEDS_EXCLUSIVE, before touching the disk), run it again
+   * under the exclusive lock, where it checks everything afresh.
+   */
+  private async structural<T>(fn: (exclusive: boolean) => Promise<T | typeof NEEDS_EXCLUSIVE>): Promise<T> {
+    const first = await this.tree.shared(() => fn(false));
+    if (first !== NEEDS_EXCLUSIVE) return first;
+    const second = await this.tree.exclusive(() => fn(true));
+    if (second === NEEDS_EXCLUSIVE) throw new Error('structural: NEEDS_EXCLUSIVE under the exclusive lock');
+    return second;
+  }
+
+  /** Tell the watcher icpy is changing these paths while `fn` runs (their native events wait). */
+  private async changing<T>(reals: string[], fn: () => Promise<T>): Promise<T> {
+    const end = this.options.changes?.begin(reals);
+    try {
+      return await fn();
+    } finally {
+      end?.();
     }
-    return { from: a.rel, to: b.rel };
+  }
+
+  private fileChange(real: string, created: boolean): LocalChange {
+    return { topic: created ? 'fs.file.created' : 'fs.file.changed', real, rel: this.guard.relOfReal(real) };
+  }
+
+  /** Publish icpy's own changes with their caller as source (nothing without a source). */
+  private publish(changes: LocalChange[], source: EventSource | undefined): void {
+    if (source && changes.length) this.options.changes?.made(changes, source);
   }
 
   /**
@@ -490,12 +696,7 @@ export class FileService {
     opts: { contents?: boolean } = {},
   ): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
     const r = await this.guard.resolve(path);
-    let fd: number;
-    try {
-      fd = openSync(r.real, READ_FLAGS);
-    } catch (err) {
-      throw fsError(err, path);
-    }
+    const fd = await this.openToRead(r.real, path);
     let st: BigIntStats;
     let small: Buffer | undefined;
     try {
@@ -631,37 +832,6 @@ function toStat(rel: string, st: BigIntStats, symlink: boolean): FileStat {
     version: versionOf(st),
     symlink,
   };
-}
-
-/** Map a Node fs error to the icpy error a client understands. */
-export function fsError(err: unknown, path: string): unknown {
-  if (err instanceof IcpyError) return err;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return new IcpyError('FILE_NOT_FOUND', `'${path}' does not exist`, { path });
-    case 'EEXIST':
-      return new IcpyError('FILE_EXISTS', `'${path}' already exists`, { path });
-    case 'ENOTDIR':
-      return new IcpyError('NOT_A_DIRECTORY', `A parent of '${path}' is not a folder`, { path });
-    case 'EISDIR':
-      return new IcpyError('IS_A_DIRECTORY', `'${path}' is a folder`, { path });
-    case 'ENOTEMPTY':
-      return new IcpyError('DIRECTORY_NOT_EMPTY', `'${path}' is not empty`, { path });
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return new IcpyError('FORBIDDEN', `Permission denied for '${path}'`, { path });
-    case 'ELOOP':
-      return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Too many levels of symbolic links at '${path}'`, { path });
-    // fs.cp's own codes: a folder over a file (or the reverse) inside an overwriting copy
-    case 'ERR_FS_CP_EEXIST':
-    case 'ERR_FS_CP_DIR_TO_NON_DIR':
-    case 'ERR_FS_CP_NON_DIR_TO_DIR':
-      return new IcpyError('FILE_EXISTS', `${(err as Error).message} (copying to '${path}')`, { path });
-    default:
-      return err;
-  }
 }
 
 /**

@@ -6,11 +6,13 @@ import type { EventSource } from '../../core/broker/index.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import { matchRules, parseGitignore } from './gitignore.js';
+import type { FsTopic, LocalChange } from './local-changes.js';
+
+export type { FsTopic } from './local-changes.js';
 
 /** The source of changes made by programs other than icpy (an editor, git, a build). */
 export const DISK_SOURCE: EventSource = Object.freeze({ connectionId: 'disk', kind: 'system', name: 'disk' });
 
-export type FsTopic = 'fs.file.created' | 'fs.file.changed' | 'fs.file.deleted' | 'fs.dir.created' | 'fs.dir.deleted';
 
 /** One published batch: every path of one kind of change made by one source. */
 export interface FsBatch {
@@ -26,8 +28,6 @@ export interface FileWatcherOptions {
   ignore?: string[];
   /** Most paths in one event; a bigger batch is split. */
   maxPathsPerEvent?: number;
-  /** How long a change made through icpy is remembered to attribute the watcher's event. */
-  attributionMs?: number;
   /** Collect batches this long before publishing, so a burst becomes a few events. */
   coalesceMs?: number;
   /** Folders watched directly (the fast path, see below) at the most; 0 turns it off. */
@@ -49,15 +49,22 @@ const SKIPPED_NAMES: ReadonlySet<string> = new Set(BACKEND_IGNORE);
 const NESTED_IGNORED = /(^|\/)(\.git|node_modules)(\/|$)/;
 const TEMP_FILE = /\.icpy-[0-9a-f]{12}\.tmp$/;
 
+/** How long icpy's own changes (and published states) are remembered to drop the native reports of them. */
+const DEDUP_MS = 10_000;
+/** Most remembered states; the oldest go first beyond this. */
+const MAX_REMEMBERED = 200_000;
+
 /** After a flush this large, the next one waits BURST_COALESCE_MS, so a burst stays a few events. */
 const BURST_PATHS = 200;
 const BURST_COALESCE_MS = 150;
 
 /**
  * Recursive native watcher over the workspace. Events from @parcel/watcher (already batched by
- * the backend) are classified, attributed to the icpy connection that made the change when it
- * was made through icpy (else to DISK_SOURCE), coalesced for `coalesceMs`, and published as one
- * event per (topic, source) carrying a `paths` array.
+ * the backend) are classified, coalesced for `coalesceMs`, and published with DISK_SOURCE as one
+ * event per topic carrying a `paths` array. Changes icpy makes are not its to report: the files
+ * service publishes those itself, with their caller as source (ChangeSink), and tells the watcher
+ * the state it left (`made`), so the native report of exactly that state is dropped; while an
+ * icpy change is under way (`begin`) native reports of its paths wait for it to finish.
  *
  * Fast path: the backend waits for 50 ms of quiet and at most 500 ms before it reports, so a
  * steady stream of writes (a build, a log) would reach clients half a second late. A folder the
@@ -68,7 +75,12 @@ const BURST_COALESCE_MS = 150;
  */
 export class FileWatcher implements Disposable {
   private sub: watcher.AsyncSubscription | undefined;
-  private readonly recent = new Map<string, { source: EventSource; until: number }>();
+  /** Real paths icpy is changing right now (count of calls). */
+  private readonly inflight = new Map<string, number>();
+  /** Folders icpy removed or moved away, with when: native deletes under them are its own. */
+  private readonly tombstones = new Map<string, number>();
+  /** Folders icpy moved or copied into place, with when (ms): native creates under them with an older ctime are its own. */
+  private readonly placed = new Map<string, number>();
   private readonly knownDirs = new Set<string>();
   /** Paths reported from scanning a new folder; the backend's own late create is a duplicate. */
   private readonly scanned = new Map<string, number>();
@@ -77,14 +89,13 @@ export class FileWatcher implements Disposable {
   private processing: Promise<void> = Promise.resolve();
   private disposed = false;
   private readonly maxPaths: number;
-  private readonly attributionMs: number;
   private readonly coalesceMs: number;
 
   private readonly ignoreRules: ReturnType<typeof parseGitignore>;
   private readonly hot = new Map<string, { watcher: FSWatcher; until: number }>();
   private hotTimer: NodeJS.Timeout | undefined;
   /** Last reported state per real path, so one change reported by both paths is published once. */
-  private readonly reported = new Map<string, { exists: boolean; mtimeMs: number; size: number; at: number }>();
+  private readonly reported = new Map<string, { exists: boolean; mtimeMs: number; ctimeMs: number; ino: number; size: number; at: number }>();
   private lastFlushPaths = 0;
   private readonly maxHot: number;
   private readonly hotMs: number;
@@ -92,7 +103,6 @@ export class FileWatcher implements Disposable {
   constructor(private readonly opts: FileWatcherOptions) {
     this.ignoreRules = parseGitignore((opts.ignore ?? []).join('\n'));
     this.maxPaths = opts.maxPathsPerEvent ?? 1000;
-    this.attributionMs = opts.attributionMs ?? 2000;
     this.coalesceMs = opts.coalesceMs ?? 20;
     this.maxHot = opts.maxHotDirs ?? 32;
     this.hotMs = opts.hotMs ?? 5000;
@@ -170,7 +180,6 @@ export class FileWatcher implements Disposable {
     this.hotTimer ??= setInterval(() => {
       const now = Date.now();
       for (const [d, e] of this.hot) if (e.until < now) this.cool(d);
-      for (const [p, r] of this.reported) if (now - r.at > 10_000) this.reported.delete(p);
       if (!this.hot.size) {
         clearInterval(this.hotTimer);
         this.hotTimer = undefined;
@@ -193,17 +202,73 @@ export class FileWatcher implements Disposable {
     if (!st) return !last.exists;
     if (!last.exists) return false;
     // Folders: existence is the state (their mtime moves with every entry).
-    return st.isDirectory() || (last.mtimeMs === st.mtimeMs && last.size === st.size);
+    return st.isDirectory() || (last.mtimeMs === st.mtimeMs && last.ctimeMs === st.ctimeMs && last.ino === st.ino && last.size === st.size);
   }
 
   private remember(path: string, st: Stats | undefined, now: number): void {
-    this.reported.set(path, { exists: !!st, mtimeMs: st?.mtimeMs ?? 0, size: st?.size ?? 0, at: now });
+    this.reported.delete(path); // re-inserted last: the map stays in age order
+    this.reported.set(path, { exists: !!st, mtimeMs: st?.mtimeMs ?? 0, ctimeMs: st?.ctimeMs ?? 0, ino: st?.ino ?? 0, size: st?.size ?? 0, at: now });
+    if (this.reported.size > MAX_REMEMBERED) this.reported.delete(this.reported.keys().next().value!);
   }
 
-  /** Remember that icpy (on behalf of `source`) is about to change these real paths. */
-  noteLocalChange(realPaths: string[], source: EventSource): void {
-    const until = Date.now() + this.attributionMs;
-    for (const p of realPaths) this.recent.set(p, { source, until });
+  /** icpy is about to change these real paths; their native reports wait until the returned call. */
+  begin(realPaths: string[]): () => void {
+    for (const p of realPaths) this.inflight.set(p, (this.inflight.get(p) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      for (const p of realPaths) {
+        const n = (this.inflight.get(p) ?? 1) - 1;
+        if (n > 0) this.inflight.set(p, n);
+        else this.inflight.delete(p);
+      }
+      if (this.pending.length) this.schedule();
+    };
+  }
+
+  /** icpy made (and published) these changes: remember the state it left, to drop their native reports. */
+  made(changes: LocalChange[]): void {
+    const now = Date.now();
+    for (const c of changes) {
+      if (c.topic.endsWith('.deleted')) {
+        this.remember(c.real, undefined, now);
+        this.knownDirs.delete(c.real);
+        if (c.tree) {
+          this.tombstones.set(c.real, now);
+          for (const d of this.knownDirs) if ((d === c.real || d.startsWith(c.real + sep))) this.knownDirs.delete(d);
+        }
+      } else {
+        const st = lstatSafe(c.real);
+        this.remember(c.real, st, now);
+        this.tombstones.delete(c.real);
+        if (st?.isDirectory()) this.knownDirs.add(c.real);
+        if (c.tree) this.placed.set(c.real, now);
+      }
+    }
+  }
+
+  /** True when `path` or one of its folders is being changed by icpy right now. */
+  private isInflight(path: string): boolean {
+    if (!this.inflight.size) return false;
+    for (let p = path; ; ) {
+      if (this.inflight.has(p)) return true;
+      const up = dirname(p);
+      if (up === p || up.length < this.opts.root.length) return false;
+      p = up;
+    }
+  }
+
+  /** The nearest folder of `path` (or itself) in `map`, and its time. */
+  private nearest(map: Map<string, number>, path: string): number | undefined {
+    if (!map.size) return undefined;
+    for (let p = path; ; ) {
+      const at = map.get(p);
+      if (at !== undefined) return at;
+      const up = dirname(p);
+      if (up === p || up.length < this.opts.root.length) return undefined;
+      p = up;
+    }
   }
 
   /** Tell the watcher a folder exists (from listings and mkdir), for delete classification. */
@@ -225,16 +290,6 @@ export class FileWatcher implements Disposable {
     }
   }
 
-  private sourceOf(path: string, now: number): EventSource {
-    for (let p = path; ; ) {
-      const hit = this.recent.get(p);
-      if (hit && hit.until >= now) return hit.source;
-      const up = dirname(p);
-      if (up === p || up.length < this.opts.root.length) return DISK_SOURCE;
-      p = up;
-    }
-  }
-
   private flush(): void {
     this.timer = undefined;
     const events = this.pending;
@@ -245,8 +300,20 @@ export class FileWatcher implements Disposable {
   private async classify(events: watcher.Event[]): Promise<void> {
     if (this.disposed) return;
     const now = Date.now();
-    for (const [p, r] of this.recent) if (r.until < now) this.recent.delete(p);
     for (const [p, until] of this.scanned) if (until < now) this.scanned.delete(p);
+    for (const [p, r] of this.reported) {
+      if (now - r.at <= DEDUP_MS) break; // age order
+      this.reported.delete(p);
+    }
+    for (const m of [this.tombstones, this.placed]) for (const [p, at] of m) if (now - at > DEDUP_MS) m.delete(p);
+    // Reports of paths icpy is changing right now wait for it (it publishes its own change).
+    if (this.inflight.size) {
+      const later = events.filter((e) => this.isInflight(e.path));
+      if (later.length) {
+        events = events.filter((e) => !this.isInflight(e.path));
+        this.pending.push(...later);
+      }
+    }
     // Last event per path wins within a batch (create+update → created; create+delete → nothing).
     const byPath = new Map<string, watcher.EventType>();
     for (const e of events) {
@@ -278,16 +345,25 @@ export class FileWatcher implements Disposable {
       const st = stats[i++];
       const rel = relative(this.opts.root, path).split(sep).join('/');
       if (!rel || rel.startsWith('..') || this.isIgnored(rel, st?.isDirectory() ?? false)) continue;
-      const source = this.sourceOf(path, now);
+      const source = DISK_SOURCE;
       if (type === 'delete') {
         if (this.alreadyReported(path, undefined)) continue;
+        // under a folder icpy removed or moved away, and gone: part of icpy's own change
+        if (this.nearest(this.tombstones, path) !== undefined && !lstatSafe(path)) {
+          this.knownDirs.delete(path);
+          continue;
+        }
         this.remember(path, undefined, now);
         const wasDir = this.knownDirs.delete(path);
         add(wasDir ? 'fs.dir.deleted' : 'fs.file.deleted', source, rel);
       } else if (!st) {
         continue; // gone again before we looked; its delete follows
       } else if (this.alreadyReported(path, st)) {
-        continue; // the other path (fast or backend) published this very state
+        continue; // the other path (fast or backend), or icpy itself, published this very state
+      } else if (this.isPlacedByIcpy(path, st)) {
+        if (st.isDirectory()) this.knownDirs.add(path);
+        this.remember(path, st, now);
+        continue;
       } else if (st.isDirectory()) {
         this.remember(path, st, now);
         if (type === 'create') {
@@ -307,12 +383,32 @@ export class FileWatcher implements Disposable {
       }
     }
     this.lastFlushPaths = byPath.size;
+    for (const g of groups.values()) for (const rel of g.paths) if (!g.topic.endsWith('.deleted')) this.clearTombstones(join(this.opts.root, rel));
+    if (this.pending.length) this.schedule();
     for (const g of groups.values()) {
       g.paths.sort();
       for (let k = 0; k < g.paths.length; k += this.maxPaths) {
         if (this.disposed) return;
         this.opts.publish({ topic: g.topic, source: g.source, paths: g.paths.slice(k, k + this.maxPaths) });
       }
+    }
+  }
+
+  /** Inside a folder icpy moved or copied into place, unchanged since (ctime not after that). */
+  private isPlacedByIcpy(path: string, st: Stats): boolean {
+    if (!this.placed.size) return false;
+    const at = this.nearest(this.placed, dirname(path));
+    return at !== undefined && st.ctimeMs <= at;
+  }
+
+  /** Something appeared at `path` that icpy did not make: deletes under it are no longer icpy's. */
+  private clearTombstones(path: string): void {
+    if (!this.tombstones.size) return;
+    for (let p = path; ; ) {
+      this.tombstones.delete(p);
+      const up = dirname(p);
+      if (up === p || up.length < this.opts.root.length) return;
+      p = up;
     }
   }
 
@@ -344,7 +440,7 @@ export class FileWatcher implements Disposable {
         const isDir = e.isDirectory();
         if (isDir) this.knownDirs.add(p);
         if (!byPath.has(p) && !this.scanned.has(p)) {
-          this.scanned.set(p, now + this.attributionMs);
+          this.scanned.set(p, now + 2000);
           out.push({ path: p, dir: isDir });
         }
         if (isDir) await visit(p, depth + 1);
@@ -364,7 +460,9 @@ export class FileWatcher implements Disposable {
     for (const d of [...this.hot.keys()]) this.cool(d);
     const sub = this.sub;
     this.sub = undefined;
-    await sub?.unsubscribe();
+    // @parcel/watcher fails to remove an inotify watch whose folder was swapped for a symlink
+    // ("Invalid argument"); the subscription is gone either way, so shutdown goes on.
+    await sub?.unsubscribe().catch((err: unknown) => this.opts.logger?.warn('files: watcher unsubscribe failed', describeError(err)));
     await this.processing;
   }
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { IcpyError } from '../../core/errors.js';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
 import type { FileService } from './file-service.js';
 import type { FileSearch } from './file-search.js';
@@ -29,13 +28,13 @@ const entrySchema = z.object({
 });
 
 /** Options shared by files.search and files.find: what to include, how many, and paging. */
-const searchPaging = {
-  hidden: z.boolean().optional(),
-  ignored: z.boolean().optional(),
-  maxResults: z.number().int().min(1).max(100_000).optional(),
-  pageSize: z.number().int().min(1).max(10_000).optional(),
-  cursor: z.string().max(100).optional(),
-};
+const searchPaging = (pageSize: number) => ({
+  hidden: z.boolean().default(false).describe('Include dot-files and dot-folders'),
+  ignored: z.boolean().default(false).describe('Include what .gitignore excludes'),
+  maxResults: z.number().int().min(1).max(100_000).default(1000),
+  pageSize: z.number().int().min(1).max(10_000).default(pageSize),
+  cursor: z.string().max(100).optional().describe('nextCursor of an earlier page; the other params are then ignored'),
+});
 const pageMeta = {
   nextCursor: z.string().optional().describe('Pass as `cursor` to get the next page'),
   total: z.number().int().describe('Results found (at most maxResults)'),
@@ -52,27 +51,84 @@ const contentMatch = z.object({
 });
 const nameMatch = z.object({ path: z.string(), score: z.number(), positions: z.array(z.number().int()) });
 
+// Example values (the shapes real calls return), shared by several examples below.
+const T = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const V = (n: number) => `803.1a2b${n}.4e.18c6ad2b8f1c4a00.18c6ad2b8f1c4a00`;
+
 export function createFilesMethods(files: FileService, search: FileSearch) {
   return [
     defineMethod({
       name: 'files.search',
       description:
         "Search file contents (ripgrep when `rg` is on PATH, else a slower built-in scan; `engine` says which). Literal text unless `regex`; smart case unless `caseSensitive` is given; `globs` like '*.ts', 'src/**', '!*.min.js'; .gitignore'd and hidden files skipped unless `ignored`/`hidden`. Stops at maxResults (default 1000) and returns pages of pageSize (default 200): pass `cursor` alone for the next page (kept 5 minutes).",
-      params: z.strictObject({
-        query: z.string().max(10_000).optional(),
-        regex: z.boolean().optional(),
-        caseSensitive: z.boolean().optional(),
-        wholeWord: z.boolean().optional(),
-        globs: z.array(z.string().min(1).max(1000)).max(100).optional(),
-        ...searchPaging,
-      }),
+      params: z
+        .strictObject({
+          query: z.string().min(1).max(10_000).optional().describe('Required unless `cursor` is given'),
+          regex: z.boolean().default(false),
+          caseSensitive: z.boolean().optional().describe('Default: smart case (sensitive when the query has an upper-case letter)'),
+          wholeWord: z.boolean().default(false),
+          globs: z.array(z.string().min(1).max(1000)).max(100).optional(),
+          ...searchPaging(200),
+        })
+        // A first page needs a query, a next page only its cursor. The JSON Schema says so with
+        // if/then (not anyOf, which client generators turn into `unknown`).
+        .refine((p) => p.query !== undefined || p.cursor !== undefined, { path: ['query'], message: 'required unless cursor is given' })
+        .meta({ if: { not: { required: ['cursor'] } }, then: { required: ['query'] } }),
       result: z.object({ results: z.array(contentMatch), ...pageMeta }),
       scope: 'read',
-      examples: [{ query: 'TODO', globs: ['*.py'] }, { query: 'def \\w+\\(', regex: true }],
+      examples: [
+        {
+          params: { query: 'TODO', globs: ['*.py'] },
+          result: {
+            results: [{ path: 'src/app.py', line: 12, column: 6, text: '    # TODO: retry on timeout', ranges: [[6, 10]] }],
+            total: 1,
+            limitHit: false,
+            engine: 'ripgrep',
+            elapsedMs: 9,
+          },
+        },
+        {
+          params: { query: 'def \\w+\\(', regex: true },
+          result: {
+            results: [
+              { path: 'src/app.py', line: 3, column: 0, text: 'def main():', ranges: [[0, 9]] },
+              { path: 'src/util.py', line: 1, column: 0, text: 'def slug(text):', ranges: [[0, 9]] },
+            ],
+            total: 2,
+            limitHit: false,
+            engine: 'ripgrep',
+            elapsedMs: 11,
+          },
+        },
+        {
+          name: 'first page',
+          description: 'More results than pageSize: the reply carries nextCursor',
+          params: { query: 'import', pageSize: 1 },
+          result: {
+            results: [{ path: 'src/app.py', line: 1, column: 0, text: 'import sys', ranges: [[0, 6]] }],
+            nextCursor: '4f9c2a1b-7d3e:1',
+            total: 2,
+            limitHit: false,
+            engine: 'ripgrep',
+            elapsedMs: 10,
+          },
+        },
+        {
+          name: 'next page',
+          description: 'The cursor alone gives the next page (kept 5 minutes)',
+          params: { cursor: '4f9c2a1b-7d3e:1' },
+          result: {
+            results: [{ path: 'src/util.py', line: 2, column: 0, text: 'import re', ranges: [[0, 6]] }],
+            total: 2,
+            limitHit: false,
+            engine: 'ripgrep',
+            elapsedMs: 10,
+          },
+        },
+      ],
       handler: async (p, ctx) => {
         if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['content']>>;
-        if (!p.query) throw new IcpyError('INVALID_PARAMS', 'query: required unless cursor is given', { field: 'query' });
-        return search.content({ ...p, query: p.query }, ctx.signal);
+        return search.content({ ...p, query: p.query ?? '' }, ctx.signal);
       },
     }),
     defineMethod({
@@ -80,15 +136,29 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       description:
         "Fuzzy file-name search (quick open): files whose path contains the query's characters in order, ranked (file-name and word-start matches first, then shorter paths); `positions` are the matched character indexes. Respects .gitignore and hides dot-files unless asked. Paged like files.search.",
       params: z.strictObject({
-        query: z.string().max(1000).optional(),
-        ...searchPaging,
+        query: z.string().max(1000).default('').describe("'' = every file"),
+        ...searchPaging(100),
       }),
       result: z.object({ results: z.array(nameMatch), ...pageMeta }),
       scope: 'read',
-      examples: [{ query: 'srvts' }],
+      examples: [
+        {
+          params: { query: 'srvts' },
+          result: {
+            results: [
+              { path: 'src/server.ts', score: 34.35, positions: [4, 6, 7, 11, 12] },
+              { path: 'test/server.test.ts', score: 30.05, positions: [5, 7, 8, 12, 14] },
+            ],
+            total: 2,
+            limitHit: false,
+            engine: 'ripgrep',
+            elapsedMs: 4,
+          },
+        },
+      ],
       handler: async (p) => {
         if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['names']>>;
-        return search.names({ ...p, query: p.query ?? '' });
+        return search.names(p);
       },
     }),
     defineMethod({
@@ -97,14 +167,38 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         'Entries of a folder (folders first, then by name) with type, size and mtime. Hides dot-files unless `hidden`, and entries matched by .gitignore unless `ignored`. Paged: pass the returned `nextCursor` as `cursor` for the next page.',
       params: z.strictObject({
         path: path.default(''),
-        hidden: z.boolean().optional(),
-        ignored: z.boolean().optional().describe('Include entries that .gitignore excludes'),
-        limit: z.number().int().min(1).max(10_000).optional().describe('Page size (default 1000)'),
+        hidden: z.boolean().default(false).describe('Include dot-files'),
+        ignored: z.boolean().default(false).describe('Include entries that .gitignore excludes'),
+        limit: z.number().int().min(1).max(10_000).default(1000).describe('Page size'),
         cursor: z.string().max(5000).optional(),
       }),
       result: z.object({ path: z.string(), entries: z.array(entrySchema), total: z.number().int(), nextCursor: z.string().optional() }),
       scope: 'read',
-      examples: [{ path: 'src' }, { path: '', hidden: true, limit: 100 }],
+      examples: [
+        {
+          params: { path: 'src' },
+          result: {
+            path: 'src',
+            entries: [
+              { name: 'lib', path: 'src/lib', type: 'dir', size: 0, mtime: T, symlink: false },
+              { name: 'app.py', path: 'src/app.py', type: 'file', size: 1832, mtime: T, symlink: false },
+            ],
+            total: 2,
+          },
+        },
+        {
+          params: { path: '', hidden: true, limit: 2 },
+          result: {
+            path: '',
+            entries: [
+              { name: 'src', path: 'src', type: 'dir', size: 0, mtime: T, symlink: false },
+              { name: '.gitignore', path: '.gitignore', type: 'file', size: 24, mtime: T, symlink: false },
+            ],
+            total: 3,
+            nextCursor: '1.gitignore',
+          },
+        },
+      ],
       handler: (p) => files.list(p.path, p),
     }),
     defineMethod({
@@ -113,6 +207,12 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ path }),
       result: statSchema,
       scope: 'read',
+      examples: [
+        {
+          params: { path: 'src/app.py' },
+          result: { path: 'src/app.py', name: 'app.py', type: 'file', size: 1832, mtime: T, mode: 0o644, version: V(1), symlink: false },
+        },
+      ],
       handler: (p) => files.stat(p.path),
     }),
     defineMethod({
@@ -121,9 +221,9 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         "Contents of a file with its version. `encoding` 'auto' (default) returns text as utf8 and anything else (NUL bytes, invalid UTF-8) as base64. `offset`/`length` read a byte range. Larger than 16 MiB → FILE_TOO_LARGE (read ranges or GET /api/files/{path}).",
       params: z.strictObject({
         path,
-        encoding: z.enum(['auto', 'utf8', 'base64']).optional(),
-        offset: z.number().int().min(0).optional(),
-        length: z.number().int().min(0).optional(),
+        encoding: z.enum(['auto', 'utf8', 'base64']).default('auto'),
+        offset: z.number().int().min(0).default(0).describe('First byte to read'),
+        length: z.number().int().min(0).optional().describe('Bytes to read; default: to the end of the file'),
       }),
       result: z.object({
         path: z.string(),
@@ -137,8 +237,21 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         truncated: z.boolean(),
       }),
       scope: 'read',
-      examples: [{ path: 'README.md' }, { path: 'big.log', offset: 1048576, length: 65536 }],
-      handler: (p) => files.read(p.path, p),
+      examples: [
+        {
+          params: { path: 'README.md' },
+          result: { path: 'README.md', content: '# Demo\n', encoding: 'utf8', size: 7, version: V(2), mtime: T, offset: 0, length: 7, truncated: false },
+        },
+        {
+          name: 'byte range',
+          params: { path: 'big.log', offset: 1048576, length: 16 },
+          result: { path: 'big.log', content: '12:00:01 GET /\n', encoding: 'utf8', size: 8388608, version: V(3), mtime: T, offset: 1048576, length: 16, truncated: true },
+        },
+      ],
+      handler: (p, ctx) => {
+        const budget = ctx.readBudget;
+        return files.read(p.path, budget ? { ...p, reserve: (bytes) => budget.acquire(bytes, ctx.signal) } : p);
+      },
     }),
     defineMethod({
       name: 'files.write',
@@ -147,47 +260,58 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({
         path,
         content: z.string(),
-        encoding: z.enum(['utf8', 'base64']).optional(),
-        expectedVersion: version.nullable().optional(),
-        mkdirs: z.boolean().optional(),
+        encoding: z.enum(['utf8', 'base64']).default('utf8'),
+        expectedVersion: version.nullable().optional().describe('Write only over this version; null: only when the file does not exist'),
+        mkdirs: z.boolean().default(false),
       }),
       result: z.object({ path: z.string(), version, size: z.number().int(), mtime: z.number().int(), created: z.boolean() }),
       scope: 'write',
-      examples: [{ path: 'notes.txt', content: 'hello\n' }, { path: 'a.py', content: 'print(1)\n', expectedVersion: 'Q2x3…' }],
+      examples: [
+        { params: { path: 'notes.txt', content: 'hello\n' }, result: { path: 'notes.txt', version: V(4), size: 6, mtime: T, created: true } },
+        {
+          name: 'only over a known version',
+          params: { path: 'a.py', content: 'print(1)\n', expectedVersion: V(5) },
+          result: { path: 'a.py', version: V(6), size: 9, mtime: T, created: false },
+        },
+      ],
       handler: (p, ctx) =>
-        files.write(p.path, Buffer.from(p.content, p.encoding ?? 'utf8'), { expectedVersion: p.expectedVersion, mkdirs: p.mkdirs, source: sourceOf(ctx) }),
+        files.write(p.path, Buffer.from(p.content, p.encoding), { expectedVersion: p.expectedVersion, mkdirs: p.mkdirs, source: sourceOf(ctx) }),
     }),
     defineMethod({
       name: 'files.mkdir',
       description: 'Create a folder (and its missing parents unless `recursive: false`). Succeeds with created=false when it exists.',
-      params: z.strictObject({ path, recursive: z.boolean().optional() }),
+      params: z.strictObject({ path, recursive: z.boolean().default(true).describe('Create missing parents') }),
       result: z.object({ path: z.string(), created: z.boolean() }),
       scope: 'write',
+      examples: [{ params: { path: 'src/lib/util' }, result: { path: 'src/lib/util', created: true } }],
       handler: (p, ctx) => files.mkdir(p.path, { recursive: p.recursive, source: sourceOf(ctx) }),
     }),
     defineMethod({
       name: 'files.delete',
       description: 'Delete a file, symlink (the link, not its target) or folder; a non-empty folder needs `recursive: true` (else DIRECTORY_NOT_EMPTY). Optional `expectedVersion` as for write.',
-      params: z.strictObject({ path, recursive: z.boolean().optional(), expectedVersion: version.optional() }),
+      params: z.strictObject({ path, recursive: z.boolean().default(false).describe('Delete a non-empty folder'), expectedVersion: version.optional() }),
       result: z.object({ path: z.string() }),
       scope: 'write',
+      examples: [{ params: { path: 'build', recursive: true }, result: { path: 'build' } }],
       handler: (p, ctx) => files.delete(p.path, { recursive: p.recursive, expectedVersion: p.expectedVersion, source: sourceOf(ctx) }),
     }),
     defineMethod({
       name: 'files.move',
       description: 'Move or rename a file or folder. Fails with FILE_EXISTS when the target exists unless `overwrite`.',
-      params: z.strictObject({ from: path, to: path, overwrite: z.boolean().optional() }),
+      params: z.strictObject({ from: path, to: path, overwrite: z.boolean().default(false).describe('Replace an existing target') }),
       result: z.object({ from: z.string(), to: z.string() }),
       scope: 'write',
+      examples: [{ params: { from: 'notes.txt', to: 'docs/notes.txt' }, result: { from: 'notes.txt', to: 'docs/notes.txt' } }],
       handler: (p, ctx) => files.move(p.from, p.to, { overwrite: p.overwrite, source: sourceOf(ctx) }),
     }),
     defineMethod({
       name: 'files.copy',
       description:
         'Copy a file or a folder (recursively; symlinks inside are copied as links; FIFOs, sockets and devices inside are not copied and are listed in `skipped`). Fails with FILE_EXISTS when the target exists unless `overwrite`.',
-      params: z.strictObject({ from: path, to: path, overwrite: z.boolean().optional() }),
+      params: z.strictObject({ from: path, to: path, overwrite: z.boolean().default(false).describe('Replace an existing target') }),
       result: z.object({ from: z.string(), to: z.string(), skipped: z.array(z.string()).optional() }),
       scope: 'write',
+      examples: [{ params: { from: 'src', to: 'src-backup' }, result: { from: 'src', to: 'src-backup' } }],
       handler: (p, ctx) => files.copy(p.from, p.to, { overwrite: p.overwrite, source: sourceOf(ctx) }),
     }),
   ];

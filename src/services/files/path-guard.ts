@@ -1,6 +1,7 @@
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { IcpyError } from '../../core/errors.js';
+import { fsError, type PathField } from './fs-errors.js';
 
 /** The folder under the root where icpy keeps its own state; never writable through the API. */
 export const STATE_DIR = '.icpy';
@@ -51,39 +52,57 @@ export class PathGuard {
    * Lexical step: a relative path (or an absolute one inside the root) to an absolute path under
    * the root. `..` that climbs out, NUL bytes and absolute paths elsewhere are refused.
    */
-  lexical(input: string): { rel: string; abs: string } {
+  lexical(input: string, field: PathField = 'path'): { rel: string; abs: string } {
     // Fast path for the common case, an already-normal relative path ('src/a.ts'): no
     // separators to rewrite, no '.', '..' or empty segments, so it is its own relative form.
     if (sep === '/' && PLAIN_RELATIVE.test(input)) return { rel: input, abs: this.rootSlash + input };
-    if (input.includes('\0')) throw outside(input, 'contains a NUL byte');
+    if (input.includes('\0')) throw outside(input, 'contains a NUL byte', field);
     const p = input.replace(/\\/g, '/');
     let abs: string;
     if (isAbsolute(p)) {
       abs = normalize(p);
-      if (!PathGuard.within(this.root, abs) && !PathGuard.within(this.realRoot, abs)) throw outside(input, 'absolute path outside the workspace');
+      if (!PathGuard.within(this.root, abs) && !PathGuard.within(this.realRoot, abs)) throw outside(input, 'absolute path outside the workspace', field);
       if (!PathGuard.within(this.root, abs)) abs = join(this.root, relative(this.realRoot, abs));
     } else {
       abs = resolve(this.root, p);
-      if (!PathGuard.within(this.root, abs)) throw outside(input, "'..' leads outside the workspace");
+      if (!PathGuard.within(this.root, abs)) throw outside(input, "'..' leads outside the workspace", field);
     }
     const rel = relative(this.root, abs).split(sep).join('/');
     return { rel, abs };
   }
 
   /** Full resolution: lexical, then every symlink followed and the result checked again. */
-  async resolve(input: string): Promise<ResolvedPath> {
-    const { rel, abs } = this.lexical(input);
-    const real = await this.realOf(abs, 0);
-    if (!PathGuard.within(this.realRoot, real)) throw outside(input, 'a symlink leads outside the workspace');
+  async resolve(input: string, field: PathField = 'path'): Promise<ResolvedPath> {
+    const { rel, abs } = this.lexical(input, field);
+    let real: string;
+    try {
+      real = await this.realOf(abs, 0);
+    } catch (err) {
+      throw fsError(err, input, field);
+    }
+    if (!PathGuard.within(this.realRoot, real)) throw outside(input, 'a symlink leads outside the workspace', field);
     return { rel, abs, real };
   }
 
+  /**
+   * Where an absolute path really leads (symlinks followed, missing tail appended), or undefined
+   * when that is outside the real root or cannot be resolved (a loop, a name too long).
+   */
+  async realInside(abs: string): Promise<string | undefined> {
+    try {
+      const real = await this.realOf(abs, 0);
+      return PathGuard.within(this.realRoot, real) ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Like resolve, and refuses the `.icpy/` state folder (for anything that changes the disk). */
-  async resolveWritable(input: string): Promise<ResolvedPath> {
-    const r = await this.resolve(input);
-    if (r.rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path: input });
+  async resolveWritable(input: string, field: PathField = 'path'): Promise<ResolvedPath> {
+    const r = await this.resolve(input, field);
+    if (r.rel === '') throw new IcpyError('READ_ONLY_PATH', 'The workspace root itself cannot be changed', { path: input, field });
     if (this.isStatePath(r.real) || this.isStatePath(r.abs)) {
-      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path: input });
+      throw new IcpyError('READ_ONLY_PATH', `${STATE_DIR}/ holds icpy's own state and is not writable through the API`, { path: input, field });
     }
     return r;
   }
@@ -106,13 +125,13 @@ export class PathGuard {
    * writing "through" it is checked against where the bytes would really land.
    */
   private async realOf(abs: string, hops: number): Promise<string> {
-    if (hops > MAX_LINK_HOPS) throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'Too many levels of symbolic links', { path: abs });
+    if (hops > MAX_LINK_HOPS) throw Object.assign(new Error('Too many levels of symbolic links'), { code: 'ELOOP' });
     try {
       return realpathSync.native(abs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
-      if (code === 'ELOOP') throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'Too many levels of symbolic links', { path: abs });
+      // ELOOP, ENAMETOOLONG, EACCES…: mapped for the caller by resolve().
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
     }
     const parent = dirname(abs);
     if (parent === abs) return abs;
@@ -132,6 +151,6 @@ export class PathGuard {
   }
 }
 
-function outside(path: string, why: string): IcpyError {
-  return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Path '${path}' is outside the workspace: ${why}`, { path });
+function outside(path: string, why: string, field: PathField): IcpyError {
+  return new IcpyError('PATH_OUTSIDE_WORKSPACE', `Path '${path}' is outside the workspace: ${why}`, { path, field });
 }

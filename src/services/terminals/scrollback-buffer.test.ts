@@ -62,4 +62,22 @@ describe('ScrollbackBuffer', () => {
     expect(b.end).toBe(3_700_000);
     expect(b.read(b.start).data.length).toBe(b.size);
   });
+
+  it('redrawStart: the start of the last N lines, or the alternate-screen switch still in effect', () => {
+    const b = new ScrollbackBuffer(1 << 20);
+    b.append('é1\nline2\n');
+    b.append('line3\n$ ');
+    const at = (n: number) => b.read(b.redrawStart(n)).data;
+    expect(at(2)).toBe('line3\n$ ');
+    expect(at(3)).toBe('line2\nline3\n$ ');
+    expect(at(50)).toBe('é1\nline2\nline3\n$ ');
+    b.append('\x1b[?1049h\x1b[Hfull screen\n1\n2\n3\n');
+    expect(at(2)).toBe('\x1b[?1049h\x1b[Hfull screen\n1\n2\n3\n');
+    b.append('\x1b[?1049lback\n$ ');
+    expect(at(2)).toBe('\x1b[?1049lback\n$ ');
+    // Bounded look-back.
+    const big = new ScrollbackBuffer(1 << 20);
+    big.append('x'.repeat(10_000));
+    expect(big.redrawStart(5, 100)).toBe(9_900);
+  });
 });

@@ -13,6 +13,19 @@ export interface ScrollbackRead {
   end: number;
 }
 
+/** How far back redrawStart looks (a full screen of even a large terminal is far less). */
+const REDRAW_SCAN_BYTES = 2 * 1024 * 1024;
+
+// DEC private modes 1049, 1047 and 47 switch to (h) and from (l) the alternate screen.
+const ALT_SCREEN = /\x1b\[\?(?:1049|1047|47)([hl])/g;
+
+/** Index of the switch into the alternate screen that is still in effect at the end, if any. */
+function altScreenEntry(text: string): number | undefined {
+  let entry: number | undefined;
+  for (const m of text.matchAll(ALT_SCREEN)) entry = m[1] === 'h' ? (entry ?? m.index) : undefined;
+  return entry;
+}
+
 interface Chunk {
   start: number;
   bytes: number;
@@ -116,6 +129,33 @@ export class ScrollbackBuffer {
       else hi = mid - 1;
     }
     return lo;
+  }
+
+  /**
+   * Where a client that has nothing on screen should start replaying to repaint it: the start
+   * of the last `lines` lines (so a screen of that many rows fills), or, when a full-screen
+   * program is in the alternate screen, where it switched to it (if that is earlier), so its
+   * whole drawing since is replayed. Looks at most `scanBytes` back; always a character boundary.
+   */
+  redrawStart(lines: number, scanBytes = REDRAW_SCAN_BYTES): number {
+    const from = Math.max(this.startOffset, this.endOffset - scanBytes);
+    const r = this.read(from);
+    const text = r.data;
+    // Just after the `lines`-th newline from the end (the cursor's line counts as one).
+    let pos = text.length;
+    let cut = 0;
+    for (let k = 0; k < lines; k++) {
+      const j = pos > 0 ? text.lastIndexOf('\n', pos - 1) : -1;
+      if (j < 0) {
+        cut = 0;
+        break;
+      }
+      pos = j;
+      cut = j + 1;
+    }
+    const alt = altScreenEntry(text);
+    if (alt !== undefined && alt < cut) cut = alt;
+    return r.offset + Buffer.byteLength(text.slice(0, cut), 'utf8');
   }
 
   /** Everything kept, as one string. */

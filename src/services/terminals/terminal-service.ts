@@ -21,6 +21,10 @@ export interface TerminalServiceOptions {
   killGraceMs?: number;
   /** Exited terminals kept (for their scrollback) before the oldest is dropped. */
   maxExitedKept?: number;
+  /** Live (running) terminals at once; one more is LIMIT_EXCEEDED (limits.maxTerminals). Default 64. */
+  maxTerminals?: number;
+  /** An exited terminal is removed this long after its exit (limits.exitedTerminalGraceMs). Default 10 min. */
+  exitedGraceMs?: number;
   /** Folders put first on every terminal's PATH (the one holding icpy's own `icpy` command). */
   pathPrepend?: readonly string[];
 }
@@ -64,7 +68,7 @@ export interface RunResult {
   durationMs: number;
 }
 
-export type CloseReason = 'closed' | 'idle' | 'shutdown' | 'pruned';
+export type CloseReason = 'closed' | 'idle' | 'shutdown' | 'pruned' | 'reaped';
 
 /**
  * The workspace's terminals. A terminal belongs to the workspace, not to a connection: it lives
@@ -74,6 +78,7 @@ export type CloseReason = 'closed' | 'idle' | 'shutdown' | 'pruned';
 export class TerminalService implements Disposable {
   private readonly terminals = new Map<string, TerminalSession>();
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly reapTimers = new Map<string, NodeJS.Timeout>();
   private readonly limits: TerminalLimits;
   private readonly rootReal: string;
   private counter = 0;
@@ -91,6 +96,7 @@ export class TerminalService implements Disposable {
 
   create(input: CreateTerminalInput, source: EventSource = SYSTEM_SOURCE): TerminalSession {
     if (this.disposed) throw new IcpyError('UNAVAILABLE', 'Server is shutting down');
+    this.assertCapacity();
     const cwd = this.resolveCwd(input.cwd);
     const shell = input.shell ?? defaultShell();
     const id = `t${++this.counter}-${randomUUID().slice(0, 6)}`;
@@ -174,7 +180,7 @@ export class TerminalService implements Disposable {
     id: string,
     session: Session,
     source: EventSource,
-    opts: { since?: number; encoding: OutputEncoding; ack: boolean; cols?: number; rows?: number },
+    opts: { since?: number; encoding: OutputEncoding; ack: boolean; cols?: number; rows?: number; redraw?: number },
   ): { result: AttachResult; start: () => void } {
     const t = this.get(id);
     const { result, start, resized } = t.attach(session, source.connectionId, opts);
@@ -198,6 +204,7 @@ export class TerminalService implements Disposable {
     if (this.terminals.get(id) !== t) return;
     this.terminals.delete(id);
     this.clearIdle(id);
+    this.clearReap(id);
     this.opts.broker.publish('terminal.closed', { id, reason }, source);
   }
 
@@ -223,7 +230,7 @@ export class TerminalService implements Disposable {
         env: { ICPY_RUN_SHELL: defaultShell(), ICPY_RUN_COMMAND: input.command, ICPY_RUN_NONCE: nonce },
         cols: input.cols,
         rows: input.rows,
-        name: input.name ?? `run: ${input.command.slice(0, 60)}`,
+        name: input.name ?? runName(input.command),
       },
       source,
     );
@@ -279,9 +286,38 @@ export class TerminalService implements Disposable {
   private onExit(t: TerminalSession): void {
     if (this.terminals.get(t.id) !== t) return;
     this.opts.broker.publish('terminal.exited', { id: t.id, code: t.exitCode, signal: t.signal }, SYSTEM_SOURCE);
-    // The exited terminal stays (its scrollback readable) until closed or pruned; closing it
-    // also kills whatever the shell left running in its session.
+    // The exited terminal stays (its scrollback readable) until closed, reaped or pruned;
+    // closing it also kills whatever the shell left running in its session.
+    this.scheduleReap(t);
     this.pruneExited();
+  }
+
+  /** Live terminals are bounded (limits.maxTerminals); exited ones are bounded by reaping. */
+  private assertCapacity(): void {
+    const max = this.opts.maxTerminals ?? 64;
+    let live = 0;
+    for (const t of this.terminals.values()) if (t.status === 'running') live++;
+    if (live >= max) {
+      throw new IcpyError('LIMIT_EXCEEDED', `Too many terminals: ${live} are running (limit ${max}); close one first`, { limit: 'maxTerminals', max });
+    }
+  }
+
+  /** An exited terminal is removed (terminal.closed, reason "reaped") once its grace period ends. */
+  private scheduleReap(t: TerminalSession): void {
+    if (this.disposed || this.reapTimers.has(t.id)) return;
+    const timer = setTimeout(() => {
+      this.reapTimers.delete(t.id);
+      if (this.terminals.get(t.id) !== t) return;
+      void this.close(t.id, 'reaped').catch((err) => this.opts.logger.warn('terminals: reap failed', { id: t.id, error: String(err) }));
+    }, this.opts.exitedGraceMs ?? 10 * 60 * 1000);
+    timer.unref();
+    this.reapTimers.set(t.id, timer);
+  }
+
+  private clearReap(id: string): void {
+    const timer = this.reapTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.reapTimers.delete(id);
   }
 
   private pruneExited(): void {
@@ -319,13 +355,19 @@ export class TerminalService implements Disposable {
   /** The cwd, resolved against the workspace root, must exist inside it (symlinks resolved). */
   private resolveCwd(cwd: string | undefined): string {
     const abs = resolve(this.opts.root, cwd ?? '.');
-    if (!existsSync(abs)) throw new IcpyError('FILE_NOT_FOUND', `cwd does not exist: ${cwd}`, { field: 'cwd', path: cwd });
-    const real = realpathSync(abs);
+    let real: string;
+    let isDir: boolean;
+    try {
+      real = realpathSync(abs);
+      isDir = statSync(real).isDirectory();
+    } catch (err) {
+      throw cwdError(cwd, err);
+    }
     const rel = relative(this.rootReal, real);
     if (rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
       throw new IcpyError('PATH_OUTSIDE_WORKSPACE', `cwd is outside the workspace: ${cwd}`, { field: 'cwd', path: cwd });
     }
-    if (!statSync(real).isDirectory()) throw new IcpyError('NOT_A_DIRECTORY', `cwd is not a directory: ${cwd}`, { field: 'cwd', path: cwd });
+    if (!isDir) throw new IcpyError('NOT_A_DIRECTORY', `cwd is not a directory: ${cwd}`, { field: 'cwd', path: cwd });
     return real;
   }
 
@@ -334,6 +376,7 @@ export class TerminalService implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     for (const id of this.idleTimers.keys()) this.clearIdle(id);
+    for (const id of this.reapTimers.keys()) this.clearReap(id);
     await Promise.all([...this.terminals.keys()].map((id) => this.close(id, 'shutdown').catch(() => {})));
   }
 }
@@ -342,6 +385,20 @@ export class TerminalService implements Disposable {
 const RUN_WRAPPER =
   '"$ICPY_RUN_SHELL" -c "$ICPY_RUN_COMMAND"; c=$?; stty -echo 2>/dev/null; ' +
   'printf \'\\033]777;icpy-run-exit;%s;%d\\007\' "$ICPY_RUN_NONCE" "$c"; read _; exit $c';
+
+/** What a failed lookup of a terminal's cwd means to the caller (never an internal error). */
+function cwdError(cwd: string | undefined, err: unknown): IcpyError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new IcpyError('FILE_NOT_FOUND', `cwd does not exist: ${cwd}`, { field: 'cwd', path: cwd });
+  const why = code === 'ENAMETOOLONG' ? 'a name in it is too long' : code === 'ELOOP' ? 'it is a symbolic link loop' : code === 'EACCES' ? 'permission denied' : `cannot be used (${code ?? 'error'})`;
+  return new IcpyError('INVALID_PARAMS', `Invalid params: cwd: ${why}`, { field: 'cwd', path: cwd });
+}
+
+/** The default name of a terminal.run terminal: the command's start, on one line. */
+function runName(command: string): string {
+  const oneLine = command.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return `run: ${Array.from(oneLine).slice(0, 60).join('')}`;
+}
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -44,6 +44,8 @@ export interface AttachOptions {
   ack: boolean;
   cols?: number;
   rows?: number;
+  /** Start early enough to repaint a blank screen of this many rows (see ScrollbackBuffer.redrawStart). */
+  redraw?: number;
 }
 
 export interface AttachResult {
@@ -233,7 +235,8 @@ export class TerminalSession {
     if (previous) this.release(previous);
     const start = this.scrollback.start;
     const truncated = opts.since !== undefined && opts.since < start;
-    const cursor = Math.max(opts.since ?? start, start);
+    let cursor = Math.max(opts.since ?? start, start);
+    if (opts.redraw) cursor = Math.min(cursor, this.scrollback.redrawStart(opts.redraw));
     const a: Attachment = {
       connectionId,
       session,

@@ -15,8 +15,9 @@ export const terminalEvents = [
   }),
   defineEvent({
     topic: 'terminal.closed',
-    description: 'A terminal was closed and forgotten: closed by a client, idle timeout, pruned (too many exited kept) or server shutdown.',
-    data: z.object({ id: z.string(), reason: z.enum(['closed', 'idle', 'shutdown', 'pruned']) }),
+    description:
+      'A terminal was closed and removed from terminal.list: closed by a client, idle timeout, reaped (exited longer ago than limits.exitedTerminalGraceMs), pruned (too many exited kept) or server shutdown.',
+    data: z.object({ id: z.string(), reason: z.enum(['closed', 'idle', 'shutdown', 'pruned', 'reaped']) }),
   }),
   defineEvent({
     topic: 'terminal.renamed',

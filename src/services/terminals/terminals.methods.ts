@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
+import { userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { TerminalService } from './terminal-service.js';
 
 export const MAX_COLS = 1000;
@@ -9,6 +10,9 @@ const id = z.string().min(1).max(100).describe('Terminal id');
 const cols = z.number().int().min(1).max(MAX_COLS).describe(`Columns, 1..${MAX_COLS}`);
 const rows = z.number().int().min(1).max(MAX_ROWS).describe(`Rows, 1..${MAX_ROWS}`);
 const offset = z.number().int().min(0).describe('Absolute byte offset (UTF-8) in the output stream');
+/** A string handed to the OS (program, argument, environment, cwd): it cannot hold a NUL. */
+const osString = (max: number, min = 0) => z.string().min(min).max(max).refine((v) => !v.includes('\0'), { message: 'contains a NUL character' });
+const name = userName('Display name');
 
 export const terminalSchema = z.object({
   id: z.string(),
@@ -29,32 +33,60 @@ export const terminalSchema = z.object({
   end: z.number().int().describe('Offset after the newest output byte (total bytes produced)'),
 });
 
+/** A terminal as the examples show it. */
+const exampleTerminal = {
+  id: 't1-3f9a2c',
+  name: 'bash',
+  cwd: '',
+  shell: '/bin/bash',
+  args: [],
+  pid: 48213,
+  cols: 120,
+  rows: 30,
+  status: 'running' as const,
+  exitCode: null,
+  signal: null,
+  createdAt: 1_767_225_600_000,
+  attached: 0,
+  paused: false,
+  start: 0,
+  end: 0,
+};
+
 export function createTerminalsMethods(terminals: TerminalService) {
   const create = defineMethod({
     name: 'terminal.create',
     description:
-      'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it.',
+      'Start a shell in a new PTY. The terminal belongs to the workspace: it keeps running when clients go, until terminal.close, its process exits, or the idle timeout. cwd is relative to the workspace root and must stay inside it. At most limits.maxTerminals run at once (LIMIT_EXCEEDED).',
     params: z.strictObject({
-      cwd: z.string().max(4096).optional(),
-      shell: z.string().min(1).max(4096).optional().describe('Program to run; default $SHELL or /bin/bash'),
-      args: z.array(z.string().max(65536)).max(256).optional(),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), z.string().max(65536)).optional(),
+      cwd: osString(4096).optional().describe('Folder to start in, relative to the workspace root; default the root'),
+      shell: osString(4096, 1).optional().describe('Program to run; default $SHELL or /bin/bash'),
+      args: z.array(osString(65536)).max(256).optional(),
+      env: userKeyedRecord(z.string().max(1024).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable name'), osString(65536)).optional(),
       cols,
       rows,
-      name: z.string().min(1).max(200).optional(),
+      name: name.optional(),
     }),
     result: terminalSchema,
     scope: 'execute',
-    examples: [{ cols: 120, rows: 30 }, { cwd: 'src', cols: 80, rows: 24, name: 'build' }],
+    examples: [
+      { params: { cols: 120, rows: 30 }, result: exampleTerminal },
+      {
+        params: { cwd: 'src', cols: 80, rows: 24, name: 'build' },
+        result: { ...exampleTerminal, id: 't2-b71e04', name: 'build', cwd: 'src', pid: 48230, cols: 80, rows: 24 },
+      },
+    ],
     handler: (p, ctx) => terminals.summary(terminals.create(p, sourceOf(ctx))),
   });
 
   const list = defineMethod({
     name: 'terminal.list',
-    description: 'Every terminal of the workspace, running or exited (exited ones keep their scrollback until closed).',
+    description:
+      'Every terminal of the workspace, running or exited. An exited one keeps its scrollback (attach replays it) until closed, or until it is reaped limits.exitedTerminalGraceMs after its exit (terminal.closed, reason "reaped").',
     params: z.strictObject({}),
     result: z.object({ terminals: z.array(terminalSchema) }),
     scope: 'read',
+    examples: [{ params: {}, result: { terminals: [{ ...exampleTerminal, attached: 1, end: 51234 }] } }],
     handler: () => ({ terminals: terminals.list() }),
   });
 
@@ -65,6 +97,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, data: z.string().max(1024 * 1024) }),
     result: z.object({ bytes: z.number().int() }),
     scope: 'execute',
+    examples: [{ params: { id: 't1-3f9a2c', data: 'ls -la\r' }, result: { bytes: 7 } }],
     handler: ({ id, data }, ctx) => {
       terminals.write(id, data, ctx.connection.id);
       return { bytes: Buffer.byteLength(data) };
@@ -99,7 +132,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
   const rename = defineMethod({
     name: 'terminal.rename',
     description: 'Change the display name of a terminal.',
-    params: z.strictObject({ id, name: z.string().min(1).max(200) }),
+    params: z.strictObject({ id, name }),
     result: terminalSchema,
     scope: 'write',
     handler: ({ id, name }, ctx) => terminals.rename(id, name, sourceOf(ctx)),
@@ -116,6 +149,11 @@ export function createTerminalsMethods(terminals: TerminalService) {
       ack: z.boolean().default(false).describe('Count unacknowledged bytes (terminal.ack) for flow control'),
       cols: cols.optional(),
       rows: rows.optional(),
+      redraw: rows
+        .optional()
+        .describe(
+          'Rows of a blank screen to repaint: output starts early enough (at the latest, the start of the last `redraw` lines, or where a full-screen program switched to the alternate screen) to redraw it, even when `since` is later',
+        ),
     }),
     result: z.object({
       id: z.string(),
@@ -129,7 +167,19 @@ export function createTerminalsMethods(terminals: TerminalService) {
     }),
     scope: 'read',
     requiresSession: true,
-    examples: [{ id: 't1-abc123' }, { id: 't1-abc123', since: 40960 }],
+    examples: [
+      {
+        description: 'Fresh attach: replay the kept scrollback, then live output',
+        params: { id: 't1-3f9a2c' },
+        result: { id: 't1-3f9a2c', offset: 0, truncated: false, start: 0, end: 51234, cols: 120, rows: 30, status: 'running' },
+      },
+      {
+        name: 'resume',
+        description: 'Resume after the last byte received',
+        params: { id: 't1-3f9a2c', since: 40960 },
+        result: { id: 't1-3f9a2c', offset: 40960, truncated: false, start: 0, end: 51234, cols: 120, rows: 30, status: 'running' },
+      },
+    ],
     handler: (p, ctx) => {
       const { result, start } = terminals.attach(p.id, ctx.session!, sourceOf(ctx), p);
       whenReplied(ctx, start);
@@ -164,14 +214,14 @@ export function createTerminalsMethods(terminals: TerminalService) {
   const run = defineMethod({
     name: 'terminal.run',
     description:
-      'Run a shell command in a new visible terminal (listed, attachable, events published) and return its output (CRLF turned into LF) and exit code. On timeout the command\'s whole process session is killed and timedOut is true. The exited terminal stays listed until closed or pruned.',
+      'Run a shell command in a new visible terminal (listed, attachable, events published) and return its output (CRLF turned into LF) and exit code. On timeout the command\'s whole process session is killed and timedOut is true. The exited terminal stays listed (attachable, its output readable) until closed, or reaped once limits.exitedTerminalGraceMs has passed.',
     params: z.strictObject({
-      command: z.string().min(1).max(65536),
-      cwd: z.string().max(4096).optional(),
+      command: osString(65536, 1),
+      cwd: osString(4096).optional(),
       timeout: z.number().int().min(1).max(3_600_000).default(30_000).describe('Milliseconds'),
       cols: cols.default(120),
       rows: rows.default(30),
-      name: z.string().min(1).max(200).optional(),
+      name: name.optional(),
     }),
     result: z.object({
       id: z.string(),
@@ -183,7 +233,20 @@ export function createTerminalsMethods(terminals: TerminalService) {
       durationMs: z.number(),
     }),
     scope: 'execute',
-    examples: [{ command: 'npm test', timeout: 120_000 }],
+    examples: [
+      {
+        params: { command: 'npm test', timeout: 120_000 },
+        result: {
+          id: 't3-0c5d91',
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          output: '> demo@1.0.0 test\n> vitest run\n\n Test Files  4 passed (4)\n      Tests  31 passed (31)\n',
+          truncated: false,
+          durationMs: 5321,
+        },
+      },
+    ],
     handler: (p, ctx) =>
       terminals.run({ command: p.command, cwd: p.cwd, timeoutMs: p.timeout, cols: p.cols, rows: p.rows, name: p.name }, sourceOf(ctx)),
   });

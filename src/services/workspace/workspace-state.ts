@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { Broker, EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
+import { fromEntries, ownEntries } from '../../core/user-keys.js';
 
 /** A persisted section of state: its value, version (bumped per change) and last writer. */
 export interface StateRecord<T = unknown> {
@@ -82,6 +83,7 @@ export class WorkspaceState implements Disposable {
     private readonly broker: Broker,
   ) {
     this.records = store.load();
+    this.repairCurrentName();
     this.closedSub = broker.subscribe(['connection.closed'], (ev) => {
       const id = (ev.data as { id?: string }).id;
       if (id && this.cursors.delete(id)) this.broker.publish('workspace.cursor.removed', { connectionId: id }, ev.source);
@@ -100,6 +102,27 @@ export class WorkspaceState implements Disposable {
     return rec;
   }
 
+  /** Saved layouts by name; a Map, so no name (`constructor`, `__proto__`…) meets a prototype. */
+  private savedLayouts(): Map<string, Layout> {
+    return ownEntries(this.rec<Record<string, Layout>>('layouts', {}).value);
+  }
+
+  private currentLayout(): StateRecord<{ name: string | null; layout: Layout }> {
+    return this.rec<{ name: string | null; layout: Layout }>('layout', { name: null, layout: {} });
+  }
+
+  /**
+   * State written before deleteLayout cleared the current name can name a layout that is no
+   * longer saved; it is shown as unnamed (same version: nothing a client saw changes meaning).
+   */
+  private repairCurrentName(): void {
+    const cur = this.records.get('layout') as StateRecord<{ name: string | null; layout: Layout }> | undefined;
+    if (!cur || cur.value.name === null || this.savedLayouts().has(cur.value.name)) return;
+    const fixed = { ...cur, value: { name: null, layout: cur.value.layout } };
+    this.store.save('layout', fixed);
+    this.records.set('layout', fixed);
+  }
+
   /** Normalize a client path to workspace-relative form; no disk access (a file may be new). */
   normalizePath(p: string): string {
     let s = p.replace(/\\/g, '/');
@@ -114,19 +137,18 @@ export class WorkspaceState implements Disposable {
   }
 
   snapshot() {
-    const preferences: Record<string, StateRecord> = {};
-    for (const [k, r] of this.records) if (k.startsWith(PREF)) preferences[k.slice(PREF.length)] = r;
+    const preferences = fromEntries([...this.records].filter(([k]) => k.startsWith(PREF)).map(([k, r]) => [k.slice(PREF.length), r] as const));
     const stats = this.broker.stats();
     return {
       seq: stats.lastSeq,
       epoch: stats.epoch,
       state: {
         editors: this.rec<Editors>('editors', { open: [], active: null }),
-        layout: this.rec<{ name: string | null; layout: Layout }>('layout', { name: null, layout: {} }),
+        layout: this.currentLayout(),
         layouts: this.rec<Record<string, Layout>>('layouts', {}),
         terminals: this.rec<string[]>('terminals', []),
         preferences,
-        cursors: Object.fromEntries(this.cursors),
+        cursors: fromEntries(this.cursors),
       },
       mergePolicy: MERGE_POLICY,
     };
@@ -199,7 +221,7 @@ export class WorkspaceState implements Disposable {
   }
 
   setLayout(layout: Layout, expectedVersion: number, source: EventSource, name: string | null = null) {
-    const cur = this.rec<{ name: string | null; layout: Layout }>('layout', { name: null, layout: {} });
+    const cur = this.currentLayout();
     if (cur.version !== expectedVersion) {
       throw new IcpyError('VERSION_CONFLICT', `layout is at version ${cur.version}, not ${expectedVersion}`, {
         key: 'layout',
@@ -216,18 +238,19 @@ export class WorkspaceState implements Disposable {
   }
 
   saveLayout(name: string, source: EventSource) {
-    const cur = this.rec<{ name: string | null; layout: Layout }>('layout', { name: null, layout: {} }).value;
-    const all = this.rec<Record<string, Layout>>('layouts', {}).value;
-    const rec = this.commit('layouts', { ...all, [name]: cur.layout }, source);
+    const cur = this.currentLayout().value;
+    const all = this.savedLayouts();
+    all.set(name, cur.layout);
+    const rec = this.commit('layouts', fromEntries(all), source);
     const data = { name, layout: cur.layout, version: rec.version };
     this.broker.publish('workspace.layout.saved', data, source);
     return data;
   }
 
   switchLayout(name: string, source: EventSource) {
-    const all = this.rec<Record<string, Layout>>('layouts', {}).value;
-    const layout = all[name];
-    if (!layout) throw new IcpyError('NOT_FOUND', `No saved layout '${name}'`, { name, saved: Object.keys(all) });
+    const all = this.savedLayouts();
+    const layout = all.get(name);
+    if (!layout) throw new IcpyError('NOT_FOUND', `No saved layout '${name}'`, { name, saved: [...all.keys()] });
     // Switching is a whole-layout replacement chosen by name: last writer wins.
     const rec = this.commit('layout', { name, layout }, source);
     const data = { name, layout, version: rec.version };
@@ -235,13 +258,23 @@ export class WorkspaceState implements Disposable {
     return data;
   }
 
+  /**
+   * Forget a saved layout. When it is the current one, the current layout keeps its panels but
+   * is no longer named (it is not saved any more): its name becomes null, its version rises, and
+   * workspace.layout.changed follows workspace.layout.deleted.
+   */
   deleteLayout(name: string, source: EventSource) {
-    const all = { ...this.rec<Record<string, Layout>>('layouts', {}).value };
-    if (!(name in all)) throw new IcpyError('NOT_FOUND', `No saved layout '${name}'`, { name });
-    delete all[name];
-    const rec = this.commit('layouts', all, source);
-    const data = { name, version: rec.version };
+    const all = this.savedLayouts();
+    if (!all.delete(name)) throw new IcpyError('NOT_FOUND', `No saved layout '${name}'`, { name, saved: [...all.keys()] });
+    const rec = this.commit('layouts', fromEntries(all), source);
+    const cur = this.currentLayout();
+    const wasCurrent = cur.value.name === name;
+    const data = { name, version: rec.version, wasCurrent };
     this.broker.publish('workspace.layout.deleted', data, source);
+    if (wasCurrent) {
+      const now = this.commit('layout', { name: null, layout: cur.value.layout }, source);
+      this.broker.publish('workspace.layout.changed', { name: null, layout: cur.value.layout, version: now.version }, source);
+    }
     return data;
   }
 
@@ -254,16 +287,16 @@ export class WorkspaceState implements Disposable {
 
   /** Set (or with null, remove) preference keys; each key is its own last-writer-wins record. */
   setPreferences(values: Record<string, unknown>, source: EventSource) {
-    const versions: Record<string, number> = {};
+    const versions = new Map<string, number>();
     for (const [k, v] of Object.entries(values)) {
       if (v === null) {
         const prev = this.records.get(PREF + k);
         this.records.delete(PREF + k);
         this.store.delete(PREF + k);
-        versions[k] = (prev?.version ?? 0) + 1;
-      } else versions[k] = this.commit(PREF + k, v, source).version;
+        versions.set(k, (prev?.version ?? 0) + 1);
+      } else versions.set(k, this.commit(PREF + k, v, source).version);
     }
-    const data = { values, versions };
+    const data = { values, versions: fromEntries(versions) };
     this.broker.publish('workspace.preferences.changed', data, source);
     return data;
   }

@@ -1,16 +1,25 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
+import { MAX_NAME_BYTES, userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { WorkspaceState } from './workspace-state.js';
 
-const path = z.string().min(1).max(4096).describe('Workspace-relative file path');
+const path = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\0'), { message: 'contains a NUL character' })
+  .refine((p) => p.split(/[\\/]/).every((seg) => Buffer.byteLength(seg, 'utf8') <= MAX_NAME_BYTES), { message: `a path segment is longer than ${MAX_NAME_BYTES} UTF-8 bytes` })
+  .describe('Workspace-relative file path');
 const source = z.object({ connectionId: z.string(), kind: z.enum(['browser', 'cli', 'agent', 'system']), name: z.string() });
 const record = <T extends z.ZodType>(value: T) =>
   z.object({ value, version: z.number().int(), updatedBy: source.nullable(), updatedAt: z.number() });
 /** Positions are 1-based (line 1, column 1 is the first character), as typed in `file:line:col` and as Monaco counts. */
 const position = z.object({ line: z.number().int().min(1), column: z.number().int().min(1) });
 const selection = z.object({ start: position, end: position });
-const layoutName = z.string().min(1).max(200).describe('Name of a saved layout');
+const layoutName = userName('Name of a saved layout');
 const layout = z.record(z.string(), z.unknown()).describe('Panels, sizes, visibility… (opaque to the server)');
+/** A layout given by a client: its top-level keys may not be `__proto__` (it would be dropped). */
+const layoutInput = userKeyedRecord(z.string(), z.unknown()).describe('Panels, sizes, visibility… (opaque to the server)');
 
 export const editorsSchema = z.object({
   open: z.array(z.object({ path: z.string(), openedAt: z.number(), openedBy: source })),
@@ -39,7 +48,11 @@ export const reorderedSchema = z.object({ paths: z.array(z.string()), version: z
 export const activatedSchema = z.object({ path: z.string().nullable(), version: z.number().int() });
 export const cursorMovedSchema = cursorSchema.extend({ connectionId: z.string() });
 export const layoutSchema = z.object({ name: z.string().nullable(), layout, version: z.number().int() });
-export const layoutDeletedSchema = z.object({ name: z.string(), version: z.number().int() });
+export const layoutDeletedSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  wasCurrent: z.boolean().describe('It was the current layout, which is now unnamed (workspace.layout.changed follows)'),
+});
 export const terminalsSchema = z.object({ terminals: z.array(z.string()), version: z.number().int() });
 export const preferencesSchema = z.object({ values: z.record(z.string(), z.unknown()), versions: z.record(z.string(), z.number().int()) });
 
@@ -70,10 +83,20 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       name: 'workspace.openFile',
       description:
         'Open a file in every client\'s editor (appended to the open editors unless already open) and make it active unless `activate: false`; `line`/`column` ask clients to reveal that position. Publishes workspace.file.opened. The file need not exist yet.',
-      params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().optional() }),
+      params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().default(true).describe('Make it the active editor') }),
       result: openedSchema,
       scope: 'write',
-      examples: [{ path: 'src/main.py', line: 12 }],
+      examples: [
+        {
+          params: { path: 'src/main.py', line: 12 },
+          result: { path: 'src/main.py', line: 12, index: 2, alreadyOpen: false, active: 'src/main.py', version: 7 },
+        },
+        {
+          name: 'in the background',
+          params: { path: 'README.md', activate: false },
+          result: { path: 'README.md', index: 3, alreadyOpen: false, active: 'src/main.py', version: 8 },
+        },
+      ],
       handler: (p, ctx) => ws.openFile(p.path, p, sourceOf(ctx)),
     }),
     defineMethod({
@@ -112,7 +135,7 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       name: 'workspace.setLayout',
       description:
         'Replace the current layout. Reject-on-stale: `expectedVersion` must equal state.layout.version, else VERSION_CONFLICT with data.currentVersion and data.current. Publishes workspace.layout.changed.',
-      params: z.strictObject({ layout, expectedVersion: z.number().int().min(0) }),
+      params: z.strictObject({ layout: layoutInput, expectedVersion: z.number().int().min(0) }),
       result: layoutSchema,
       scope: 'write',
       handler: (p, ctx) => ws.setLayout(p.layout, p.expectedVersion, sourceOf(ctx)),
@@ -135,7 +158,8 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     }),
     defineMethod({
       name: 'workspace.deleteLayout',
-      description: 'Forget a saved layout. Publishes workspace.layout.deleted.',
+      description:
+        "Forget a saved layout (unknown → NOT_FOUND). Publishes workspace.layout.deleted. When it was the current layout, the current layout keeps its panels but becomes unnamed (name null): wasCurrent is true and workspace.layout.changed follows.",
       params: z.strictObject({ name: layoutName }),
       result: layoutDeletedSchema,
       scope: 'write',
@@ -152,10 +176,16 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
     defineMethod({
       name: 'workspace.setPreferences',
       description: 'Set user preferences; each key is its own last-writer-wins record, and null removes a key. Publishes workspace.preferences.changed.',
-      params: z.strictObject({ values: z.record(z.string().min(1).max(200), z.unknown()) }),
+      params: z.strictObject({ values: userKeyedRecord(userName('Preference key'), z.unknown()) }),
       result: preferencesSchema,
       scope: 'write',
-      examples: [{ values: { 'editor.fontSize': 14, theme: 'dark' } }],
+      examples: [
+        {
+          params: { values: { 'editor.fontSize': 14, theme: 'dark' } },
+          result: { values: { 'editor.fontSize': 14, theme: 'dark' }, versions: { 'editor.fontSize': 3, theme: 1 } },
+        },
+        { name: 'remove a key', params: { values: { theme: null } }, result: { values: { theme: null }, versions: { theme: 2 } } },
+      ],
       handler: (p, ctx) => ws.setPreferences(p.values, sourceOf(ctx)),
     }),
   ];

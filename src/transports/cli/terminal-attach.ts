@@ -44,7 +44,10 @@ export class DetachKeyFilter {
 
 /**
  * Interactive attach: raw-mode keystrokes to the PTY, output to stdout, SIGWINCH → resize, and
- * the output offset remembered so a later attach resumes exactly where this one stopped.
+ * the output offset remembered per terminal. On a TTY an attach clears the screen and repaints it
+ * from the terminal's recent output (attach `redraw`), starting earlier when output was missed
+ * since the remembered offset, so what ran while detached is shown too. Order on the screen:
+ * clear, banner, then the terminal's output.
  */
 export async function attachTerminal(opts: AttachOptions): Promise<AttachEnd> {
   const { ws, id, state } = opts;
@@ -53,19 +56,29 @@ export async function attachTerminal(opts: AttachOptions): Promise<AttachEnd> {
   const stderr = opts.stderr ?? process.stderr;
   const size = () => (stdout.isTTY ? { cols: stdout.columns || 80, rows: stdout.rows || 24 } : {});
 
-  let next = opts.fromStart ? undefined : state.offset(id);
+  const remembered = opts.fromStart ? undefined : state.offset(id);
+  // Offset after the last byte shown; undefined until the attach reply says where output starts.
+  let next: number | undefined;
+  // Output that arrives before the banner is printed waits here, so the banner never lands
+  // inside replayed output (the reply and the first output can arrive in one read).
+  let held: { offset: number; data: string }[] | undefined = [];
   let finish!: (end: AttachEnd) => void;
   const ended = new Promise<AttachEnd>((resolve) => (finish = resolve));
   let exitedAt: number | undefined; // output offset at which an exited terminal is fully shown
 
+  const show = (offset: number, data: string) => {
+    const len = Buffer.byteLength(data);
+    if (next !== undefined && offset + len <= next) return; // already shown
+    stdout.write(next !== undefined && offset < next ? Buffer.from(data).subarray(next - offset) : data);
+    next = offset + len;
+    if (exitedAt !== undefined && next >= exitedAt) finish('exited');
+  };
+
   const offNotify = ws.onNotification((n) => {
     if (n.method === 'terminal.output' && n.params?.id === id) {
       const { offset, data } = n.params as { offset: number; data: string };
-      const len = Buffer.byteLength(data);
-      if (next !== undefined && offset + len <= next) return; // already shown
-      stdout.write(next !== undefined && offset < next ? Buffer.from(data).subarray(next - offset) : data);
-      next = offset + len;
-      if (exitedAt !== undefined && next >= exitedAt) finish('exited');
+      if (held) held.push({ offset, data });
+      else show(offset, data);
     } else if (n.method === 'event' && n.params?.data?.id === id) {
       if (n.params.topic === 'terminal.closed') finish('closed');
       else if (n.params.topic === 'terminal.exited') {
@@ -84,26 +97,34 @@ export async function attachTerminal(opts: AttachOptions): Promise<AttachEnd> {
   });
 
   await ws.call('events.subscribe', { patterns: ['terminal.exited', 'terminal.closed'] });
+  // A fresh attach starts with a blank screen: ask for enough recent output to repaint it (as
+  // tmux redraws on attach), besides whatever was missed since the remembered offset.
+  const redraw = stdout.isTTY ? { redraw: Math.min(Math.max(stdout.rows || 24, 1), 1000) } : {};
   let attached: { offset: number; truncated: boolean; end: number; status: 'running' | 'exited' };
   try {
-    attached = await ws.call('terminal.attach', { id, ...(next !== undefined ? { since: next } : {}), ...size() });
+    attached = await ws.call('terminal.attach', { id, ...(remembered !== undefined ? { since: remembered } : {}), ...redraw, ...size() });
   } catch (err) {
     offNotify();
-    if (err instanceof RpcCallError && err.code === 'INVALID_PARAMS' && next !== undefined) {
+    if (err instanceof RpcCallError && err.code === 'INVALID_PARAMS' && remembered !== undefined) {
       // A remembered offset from an earlier server with the same URL: start over.
       state.forget(id);
       return attachTerminal({ ...opts, fromStart: true });
     }
     throw err;
   }
-  if (attached.truncated) stderr.write(`\r\n[icpy: some output was dropped from the scrollback while you were away]\r\n`);
-  next ??= attached.offset;
-  if (attached.status === 'exited') {
-    exitedAt = attached.end;
-    if (next >= attached.end) finish('exited');
-  }
-
   const raw = stdin.isTTY === true;
+  // Clear the screen (attributes reset, cursor home) so the replay paints onto a blank one, then
+  // the banner, then the replay: the banner always comes before the terminal's output.
+  if (stdout.isTTY) stdout.write('\x1b[0m\x1b[H\x1b[2J');
+  if (raw) stderr.write(`[icpy: attached to ${id} — ${DETACH_HELP}]\r\n`);
+  if (attached.truncated) stderr.write(`[icpy: some output was dropped from the scrollback while you were away]\r\n`);
+  next = attached.offset;
+  if (attached.status === 'exited') exitedAt = attached.end;
+  const early = held;
+  held = undefined;
+  for (const o of early) show(o.offset, o.data);
+  if (exitedAt !== undefined && next >= exitedAt) finish('exited');
+
   const filter = new DetachKeyFilter();
   const onData = (chunk: Buffer | string) => {
     const { send, detach } = filter.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
@@ -124,7 +145,6 @@ export async function attachTerminal(opts: AttachOptions): Promise<AttachEnd> {
   process.on('SIGHUP', onSignal);
   if (!raw) process.on('SIGINT', onSignal);
   const lost = ws.closed.then(() => 'lost' as const);
-  if (raw) stderr.write(`[icpy: attached to ${id} — ${DETACH_HELP}]\r\n`);
 
   let end: AttachEnd | 'lost';
   try {
@@ -140,11 +160,11 @@ export async function attachTerminal(opts: AttachOptions): Promise<AttachEnd> {
     offNotify();
   }
   if (end === 'lost') {
-    if (next !== undefined) state.save(id, next);
+    state.save(id, next);
     throw new CliError(ExitCode.NoServer, `connection to the icpy server lost; re-attach with: icpy terminal ${id}`);
   }
   if (end === 'detached') {
-    state.save(id, next!);
+    state.save(id, next);
     await ws.call('terminal.detach', { id }).catch(() => undefined);
     stderr.write(`\r\n[icpy: detached from ${id}; it keeps running. Re-attach: icpy terminal ${id}]\r\n`);
   } else {

@@ -34,12 +34,18 @@ export class TerminalState {
     return { servers: {} };
   }
 
+  // Own keys only: a terminal id such as `constructor` or `__proto__` (typed by a user) is data.
   private server(s: StateFile) {
-    return (s.servers[this.serverUrl] ??= { offsets: {} });
+    if (!Object.hasOwn(s.servers, this.serverUrl)) Object.defineProperty(s.servers, this.serverUrl, { value: { offsets: {} }, enumerable: true, writable: true, configurable: true });
+    const srv = s.servers[this.serverUrl]!;
+    if (!srv.offsets || typeof srv.offsets !== 'object') srv.offsets = {};
+    return srv;
   }
 
   offset(id: string): number | undefined {
-    return this.server(this.read()).offsets[id]?.offset;
+    const offsets = this.server(this.read()).offsets;
+    const v = Object.hasOwn(offsets, id) ? offsets[id]?.offset : undefined;
+    return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   }
 
   last(): string | undefined {
@@ -51,7 +57,7 @@ export class TerminalState {
     const s = this.read();
     const srv = this.server(s);
     srv.last = id;
-    srv.offsets[id] = { offset, at: Date.now() };
+    Object.defineProperty(srv.offsets, id, { value: { offset, at: Date.now() }, enumerable: true, writable: true, configurable: true });
     const ids = Object.keys(srv.offsets).sort((a, b) => srv.offsets[b]!.at - srv.offsets[a]!.at);
     for (const old of ids.slice(MAX_TERMINALS_PER_SERVER)) delete srv.offsets[old];
     this.write(s);

@@ -1,9 +1,24 @@
-import { jsonSchemaOf, type MethodRegistry } from '../../core/rpc/index.js';
+import { exampleName, jsonSchemaOf, type MethodDefinition, type MethodRegistry } from '../../core/rpc/index.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A self-contained HTML reference of every method and event, rendered from the registry. */
-export function renderDocsPage(registry: MethodRegistry, title: string): string {
+/** Each example as the params sent and the result they give. */
+function examplesOf(m: MethodDefinition): string {
+  return (m.examples ?? [])
+    .map(
+      (ex, i) => `
+<details class="example"><summary>example: ${esc(exampleName(ex, i))}${ex.description ? ` — ${esc(ex.description)}` : ''}</summary>
+<pre>${esc(JSON.stringify({ jsonrpc: '2.0', id: 1, method: m.name, params: ex.params }, null, 2))}</pre>
+<pre>${esc(JSON.stringify({ jsonrpc: '2.0', id: 1, result: ex.result }, null, 2))}</pre></details>`,
+    )
+    .join('');
+}
+
+/**
+ * A self-contained HTML reference of every method and event, rendered from the registry.
+ * `tokenQuery` (`?token=…` or '') is appended to its links to other authenticated pages.
+ */
+export function renderDocsPage(registry: MethodRegistry, title: string, tokenQuery = ''): string {
   const methods = registry.list();
   const events = registry.listEvents();
   const groups = new Map<string, typeof methods>();
@@ -20,7 +35,7 @@ export function renderDocsPage(registry: MethodRegistry, title: string): string 
             (m) => `<section id="${esc(m.name)}"><h3><code>${esc(m.name)}</code> <small>scope: ${m.scope}${m.requiresSession ? ' · WebSocket only' : ''}</small></h3>
 <p>${esc(m.description)}</p>
 <details><summary>params</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.params, 'input'), null, 2))}</pre></details>
-<details><summary>result</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.result, 'output'), null, 2))}</pre></details></section>`,
+<details><summary>result</summary><pre>${esc(JSON.stringify(jsonSchemaOf(m.result, 'output'), null, 2))}</pre></details>${examplesOf(m)}</section>`,
           )
           .join('\n'),
     )
@@ -37,8 +52,9 @@ export function renderDocsPage(registry: MethodRegistry, title: string): string 
 code,pre{font-family:ui-monospace,monospace}pre{background:#f6f8fa;padding:.75rem;overflow:auto;font-size:13px}
 section{border-top:1px solid #eee;padding:.5rem 0}small{color:#666;font-weight:normal}</style></head>
 <body><h1>${esc(title)} API</h1>
+<p><a href="/${esc(tokenQuery)}">Home</a></p>
 <p>JSON-RPC 2.0 over <code>POST /api/rpc</code> and the WebSocket <code>/api/ws</code>; each method is also <code>POST /api/rpc/{method}</code>
-(<a href="openapi.json">OpenAPI</a>). Events: <code>events.subscribe</code> or <code>GET /api/events</code> (SSE).</p>
+(<a href="/api/openapi.json${esc(tokenQuery)}">OpenAPI</a>). Events: <code>events.subscribe</code> or <code>GET /api/events</code> (SSE).</p>
 <p>${methods.length} methods, ${events.length} events. ${toc} · <a href="#events">events</a></p>
 ${sections}
 <h2 id="events">Events</h2>

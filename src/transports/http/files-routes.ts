@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { EventSource } from '../../core/broker/index.js';
+import type { BudgetLease } from '../../core/byte-budget.js';
 import { IcpyError, toWireError, httpStatusOf } from '../../core/errors.js';
-import { httpSourceOf } from './http-client.js';
+import type { Dispatcher, MethodContext } from '../../core/rpc/index.js';
+import { httpContextsOf } from './call-context.js';
 import type { ExtraPaths } from './openapi.js';
 
 /** PUT bodies up to this size (with a Content-Length) are collected before writing. */
@@ -19,28 +20,24 @@ async function readWhole(stream: Readable, expected: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
-/** What the file routes need; the files service satisfies it structurally. */
-export interface FilesHttpBackend {
-  /** `contents: false` (HEAD, version lookups): stat only, stream() must not be called. */
-  openForRead(path: string, opts?: { contents?: boolean }): Promise<{
-    rel: string;
-    size: number;
-    mtime: number;
-    version: string;
-    /** The bytes (whole, or the inclusive range); call at most once. */
-    stream(range?: { start: number; end: number }): Readable | Buffer;
-    /** Release the file when stream() will not be called. */
-    close(): void;
-  }>;
-  write(
-    path: string,
-    body: Buffer | Readable,
-    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
-  ): Promise<{ path: string; version: string; size: number; mtime: number; created: boolean }>;
-  delete(path: string, opts: { recursive?: boolean; expectedVersion?: string; source?: EventSource }): Promise<{ path: string }>;
-  /** What files.stat answers (files and folders). */
-  stat(path: string): Promise<{ version: string }>;
+/** What `files.rest.open` returns (FileService.openForRead). */
+export interface OpenedFile {
+  rel: string;
+  size: number;
+  mtime: number;
+  version: string;
+  /** The bytes (whole, or the inclusive range); call at most once. */
+  stream(range?: { start: number; end: number }): Readable | Buffer;
+  /** Release the file when stream() will not be called. */
+  close(): void;
 }
+
+/**
+ * Bytes a streamed GET reserves of the read budget while it streams: a stream holds about one
+ * read chunk plus the socket's buffer in memory, not the whole file. A body sent whole (up to
+ * this size it is read into memory) reserves its length.
+ */
+export const STREAM_RESERVE_BYTES = 256 * 1024;
 
 const TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
@@ -84,7 +81,8 @@ const ACTIVE = /^(text\/html|image\/svg\+xml|application\/xml|application\/xhtml
 
 export function contentTypeOf(path: string): string {
   const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1).toLowerCase() : '';
-  return TYPES[ext] ?? 'application/octet-stream';
+  // own keys only: a file named x.constructor or x.__proto__ must not pick up Object.prototype
+  return (Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined) ?? 'application/octet-stream';
 }
 
 function etagOf(version: string): string {
@@ -141,31 +139,43 @@ function flag(v: unknown): boolean {
   return v === '1' || v === 'true' || v === '';
 }
 
+/** Hold `lease` until the response ends or is cut (a streamed body holds it while it streams). */
+function holdUntilDone(reply: FastifyReply, lease: BudgetLease | undefined): void {
+  if (!lease || lease.bytes === 0) return;
+  reply.raw.once('close', () => lease.release());
+}
+
 /**
  * REST for raw file bytes: GET (streamed, ETag, Range, safe Content-Type), PUT (streamed to disk,
  * If-Match / If-None-Match), DELETE. Registered in its own Fastify scope so PUT can take any
  * body as a stream without the JSON parsers or the message-size limit of the RPC routes.
+ *
+ * Each route only translates: HTTP → params of a declared call (`files.rest.open`,
+ * `files.rest.put`, `files.stat`, `files.delete`) run by the Dispatcher with the request's call
+ * context (scopes, signal, read budget), and the result → status and headers.
  */
-export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBackend): { openApi: ExtraPaths } {
+export function registerFilesRoutes(app: FastifyInstance, dispatcher: Dispatcher): { openApi: ExtraPaths } {
+  const contexts = httpContextsOf(app);
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 
     scope.get('/api/files/*', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
+      const ctx = contexts.of(req, reply);
       if (q.stat !== undefined && flag(q.stat)) {
         // The REST stat: files.stat's answer as JSON, for files and folders (like Jupyter's
         // GET /api/contents/P?content=0), one GET with no body to parse.
         try {
-          const st = await files.stat(pathParam(req));
+          const st = (await dispatcher.call('files.stat', { path: pathParam(req) }, ctx)) as { version: string };
           return reply.header('ETag', etagOf(st.version)).header('Cache-Control', 'no-cache').type('application/json').send(JSON.stringify(st));
         } catch (err) {
           return sendError(reply, err);
         }
       }
-      let f;
+      let f: OpenedFile;
       try {
-        f = await files.openForRead(pathParam(req), { contents: req.method !== 'HEAD' });
+        f = await dispatcher.run<OpenedFile>('files.rest.open', { path: pathParam(req), contents: req.method !== 'HEAD' }, ctx);
       } catch (err) {
         return sendError(reply, err);
       }
@@ -191,6 +201,7 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
       const rangeHeader = req.headers.range;
       const ifRange = req.headers['if-range'] as string | undefined;
       const rangeApplies = rangeHeader && (!ifRange || parseEtagList(ifRange)?.[0] === f.version);
+      let range: { start: number; end: number } | undefined;
       if (rangeApplies) {
         const r = parseRange(rangeHeader, f.size);
         if (r === 'unsatisfiable') {
@@ -199,58 +210,60 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
             error: { code: -32600, message: `Range not satisfiable for a ${f.size}-byte file`, data: { code: 'INVALID_REQUEST', size: f.size } },
           });
         }
-        if (r) {
-          reply.code(206).header('Content-Range', `bytes ${r.start}-${r.end}/${f.size}`).header('Content-Length', String(r.end - r.start + 1));
-          if (req.method === 'HEAD') return headOnly(reply, 206, f.close);
-          return reply.send(f.stream(r));
-        }
+        range = r;
       }
-      reply.header('Content-Length', String(f.size));
-      if (req.method === 'HEAD') return headOnly(reply, 200, f.close);
-      return reply.send(f.stream());
+      const status = range ? 206 : 200;
+      const length = range ? range.end - range.start + 1 : f.size;
+      if (range) reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${f.size}`);
+      reply.header('Content-Length', String(length));
+      if (req.method === 'HEAD') return headOnly(reply, status, f.close);
+      let lease: BudgetLease | undefined;
+      try {
+        lease = await reserveRead(ctx, Math.min(length, STREAM_RESERVE_BYTES));
+      } catch (err) {
+        f.close();
+        return sendError(reply.removeHeader('Content-Length').removeHeader('Content-Range').removeHeader('Content-Disposition'), err);
+      }
+      holdUntilDone(reply, lease);
+      return reply.send(f.stream(range));
     });
 
     scope.put('/api/files/*', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
-      const ifMatch = parseEtagList(req.headers['if-match']);
-      const ifNoneMatch = req.headers['if-none-match'];
-      let expectedVersion: string | null | undefined;
-      if (ifNoneMatch?.trim() === '*') expectedVersion = null;
-      else if (ifMatch && ifMatch[0] !== '*') expectedVersion = ifMatch[0];
+      const ifMatch = parseEtagList(req.headers['if-match'])?.[0];
+      const ifNoneMatch = req.headers['if-none-match']?.trim() === '*' ? '*' : undefined;
       let body: Readable | Buffer = (req.body as Readable | undefined) ?? Buffer.alloc(0);
       try {
         // A small body with a declared length is read whole, so it takes the same write path as
         // files.write over JSON-RPC; larger or chunked bodies stream to disk.
         const declared = Number(req.headers['content-length']);
         if (!Buffer.isBuffer(body) && Number.isInteger(declared) && declared <= SMALL_BODY_BYTES) body = await readWhole(body, declared);
-        if (ifMatch?.[0] === '*') {
-          // "any existing version": look the version up, then write conditionally on it.
-          const cur = await files.openForRead(pathParam(req), { contents: false }).catch(() => undefined);
-          if (!cur) throw new IcpyError('VERSION_CONFLICT', 'If-Match: * but the file does not exist', { path: pathParam(req), currentVersion: null });
-          expectedVersion = cur.version;
-        }
-        const res = await files.write(pathParam(req), body, { expectedVersion, mkdirs: flag(q.mkdirs), source: httpSourceOf(req) });
+        const res = await dispatcher.run<{ version: string; created: boolean }>(
+          'files.rest.put',
+          { path: pathParam(req), body, ifMatch, ifNoneMatch, mkdirs: flag(q.mkdirs) },
+          contexts.of(req, reply),
+        );
         return reply.code(res.created ? 201 : 200).header('ETag', etagOf(res.version)).type('application/json').send(res);
       } catch (err) {
         // Drain what the client is still sending so it reads our answer instead of a reset.
         if (typeof (body as Readable).resume === 'function') (body as Readable).resume();
-        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && (ifMatch || ifNoneMatch);
+        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && (ifMatch !== undefined || ifNoneMatch !== undefined);
         return sendError(reply, err, precondition ? 412 : undefined);
       }
     });
 
     scope.delete('/api/files/*', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
-      const ifMatch = parseEtagList(req.headers['if-match']);
+      const ifMatch = parseEtagList(req.headers['if-match'])?.[0];
       try {
-        const res = await files.delete(pathParam(req), {
-          recursive: flag(q.recursive),
-          expectedVersion: ifMatch && ifMatch[0] !== '*' ? ifMatch[0] : undefined,
-          source: httpSourceOf(req),
-        });
+        const res = await dispatcher.call(
+          'files.delete',
+          { path: pathParam(req), recursive: flag(q.recursive), expectedVersion: ifMatch && ifMatch !== '*' ? ifMatch : undefined },
+          contexts.of(req, reply),
+        );
         return reply.code(200).type('application/json').send(res);
       } catch (err) {
-        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && ifMatch;
+        const precondition = err instanceof IcpyError && err.code === 'VERSION_CONFLICT' && ifMatch !== undefined;
         return sendError(reply, err, precondition ? 412 : undefined);
       }
     });
@@ -259,7 +272,13 @@ export function registerFilesRoutes(app: FastifyInstance, files: FilesHttpBacken
   return { openApi: FILES_OPENAPI };
 }
 
-const errorRef = { content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'object' } } } } } };
+/** Reserve read-budget bytes for this caller (none when the context has no budget). */
+function reserveRead(ctx: MethodContext, bytes: number): Promise<BudgetLease> | undefined {
+  return ctx.readBudget?.acquire(bytes, ctx.signal);
+}
+
+// Schemas shared with the RPC routes are referenced by their components/schemas name (see openapi.ts schemaName).
+const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } };
 const pathParamDoc = {
   name: 'path',
   in: 'path',
@@ -267,11 +286,9 @@ const pathParamDoc = {
   schema: { type: 'string' },
   description: 'Workspace-relative file path (slashes allowed, URL-encoded segments)',
 };
-const writeResult = {
-  type: 'object',
-  required: ['path', 'version', 'size', 'mtime', 'created'],
-  properties: { path: { type: 'string' }, version: { type: 'string' }, size: { type: 'integer' }, mtime: { type: 'integer' }, created: { type: 'boolean' } },
-};
+// PUT answers what files.write answers (files.rest.put returns its result), DELETE what files.delete does.
+const writeResult = { $ref: '#/components/schemas/FilesWriteResult' };
+const deleteResult = { $ref: '#/components/schemas/FilesDeleteResult' };
 
 export const FILES_OPENAPI: ExtraPaths = {
   '/api/files/{path}': {
@@ -292,8 +309,8 @@ export const FILES_OPENAPI: ExtraPaths = {
           description: 'The whole file (with ?stat: its files.stat result as JSON)',
           content: {
             'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
-            // the same schema as files.stat's result (declared once, on its RPC route)
-            'application/json': { schema: { $ref: '#/paths/~1api~1rpc~1files.stat/post/responses/200/content/application~1json/schema' } },
+            // files.stat's result, declared once under components/schemas
+            'application/json': { schema: { $ref: '#/components/schemas/FilesStatResult' } },
           },
         },
         '206': { description: 'The requested range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
@@ -331,7 +348,7 @@ export const FILES_OPENAPI: ExtraPaths = {
         { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } },
       ],
       responses: {
-        '200': { description: 'Deleted', content: { 'application/json': { schema: { type: 'object', properties: { path: { type: 'string' } } } } } },
+        '200': { description: 'Deleted', content: { 'application/json': { schema: deleteResult } } },
         '404': { description: 'FILE_NOT_FOUND', ...errorRef },
         '409': { description: 'DIRECTORY_NOT_EMPTY', ...errorRef },
         '412': { description: 'VERSION_CONFLICT', ...errorRef },

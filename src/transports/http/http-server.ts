@@ -1,13 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Broker } from '../../core/broker/index.js';
+import type { Broker, Subscription } from '../../core/broker/index.js';
 import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
-import { handleJsonRpcText, type ConnectionInfo, type Dispatcher, type MethodContext, type Scope } from '../../core/rpc/index.js';
+import { handleJsonRpcText, type ConnectionInfo, type Dispatcher, type Scope } from '../../core/rpc/index.js';
 import { bearerToken, hostAllowed, redactToken } from '../../core/security.js';
+import { HttpCallContexts, setHttpContexts, type HttpReadBudgets } from './call-context.js';
 import { renderDocsPage } from './docs-page.js';
+import { renderHomePage, tokenQuery } from './home-page.js';
 import { buildOpenApi, type ExtraPaths } from './openapi.js';
-import { httpClientOf } from './http-client.js';
 import { openSseStream } from './sse.js';
 
 export interface HttpServerOptions {
@@ -20,7 +21,6 @@ export interface HttpServerOptions {
   allowedHosts: readonly string[];
   maxMessageBytes: number;
   sseKeepaliveMs: number;
-  sseMaxQueue: number;
   highWaterBytes: number;
   info: { title: string; version: string };
   /** Extra documented REST paths contributed by services (merged into OpenAPI). */
@@ -29,12 +29,31 @@ export interface HttpServerOptions {
   onConnection?: (info: ConnectionInfo) => Disposable;
   /** Log one debug line per request (off unless the log level is debug: it is per-request work). */
   logRequests?: boolean;
-  /** Paths (besides /api/health) that need no token. */
+  /** Paths (besides /api/health and /) that need no token. */
   publicPaths?: readonly string[];
+  /** Bounds on file bytes read at once; absent = unbounded. */
+  readBudgets?: HttpReadBudgets;
 }
 
-function sendError(reply: FastifyReply, err: unknown): FastifyReply {
-  return reply.code(httpStatusOf(err)).type('application/json').send({ error: toWireError(err) });
+/** Strict CSP for the pages icpy renders itself: no script at all, styles inline only. */
+export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const isRpcPath = (url: string) => url.startsWith('/api/rpc') && (url.length === 8 || url[8] === '/' || url[8] === '?');
+
+/**
+ * Errors on /api/rpc and /api/rpc/{method} are JSON-RPC envelopes (`{"jsonrpc":"2.0","id":null,
+ * "error":{…}}`), whatever failed (auth, content type, size, routing); elsewhere `{error}`.
+ */
+function sendError(reply: FastifyReply, err: unknown, status = httpStatusOf(err)): FastifyReply {
+  const error = toWireError(err);
+  const body = isRpcPath(reply.request.url) ? { jsonrpc: '2.0', id: null, error } : { error };
+  return reply.code(status).type('application/json').send(body);
+}
+
+/** The token a request authenticated with, or undefined (never a cookie: see docs/protocol.md). */
+function tokenOf(req: FastifyRequest): string | undefined {
+  const q = req.query as Record<string, unknown> | undefined;
+  return bearerToken(req.headers.authorization) ?? (typeof q?.token === 'string' ? q.token : undefined);
 }
 
 /**
@@ -48,7 +67,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     forceCloseConnections: true,
     return503OnClosing: true,
   });
-  const publicPaths = new Set(['/api/health', ...(opts.publicPaths ?? [])]);
+  const publicPaths = new Set(['/api/health', '/', ...(opts.publicPaths ?? [])]);
+  const contexts = new HttpCallContexts(opts.scopes, opts.readBudgets);
+  setHttpContexts(app, contexts);
 
   app.addHook('onRequest', async (req, reply) => {
     if (!hostAllowed(req.headers.host, opts.boundToLoopback, opts.allowedHosts)) {
@@ -56,9 +77,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     const path = req.url.split('?')[0]!;
     if (publicPaths.has(path)) return;
-    const q = req.query as Record<string, unknown> | undefined;
-    const token = bearerToken(req.headers.authorization) ?? (typeof q?.token === 'string' ? q.token : undefined);
-    if (!opts.verifyToken(token)) {
+    if (!opts.verifyToken(tokenOf(req))) {
       reply.header('WWW-Authenticate', 'Bearer');
       return sendError(reply, new IcpyError('UNAUTHORIZED', 'Missing or wrong token'));
     }
@@ -75,11 +94,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, new IcpyError('MESSAGE_TOO_LARGE', `Body exceeds the limit of ${opts.maxMessageBytes} bytes`, { limit: opts.maxMessageBytes }));
     }
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send({ error: { code: -32600, message: 'Unsupported content type: send application/json', data: { code: 'INVALID_REQUEST' } } });
-    }
     if (err.statusCode && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ error: { code: -32600, message: err.message, data: { code: 'INVALID_REQUEST' } } });
+      return sendError(reply, new IcpyError('INVALID_REQUEST', err.message), err.statusCode);
     }
     opts.logger.error('http: unhandled error', describeError(err));
     return sendError(reply, err);
@@ -87,17 +103,33 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => sendError(reply, new IcpyError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`)));
 
-  // Bodies stay raw text so JSON-RPC can answer a parse error with -32700 itself.
+  // Bodies stay raw text so JSON-RPC can answer a parse error with -32700 itself. Any content type
+  // is read as JSON (curl -d sends a form type): every credential icpy accepts is explicit (a
+  // Bearer header or ?token=), which a cross-site page cannot attach, so a "simple" cross-site
+  // request never arrives authenticated. A future ambient credential (a session cookie) must
+  // require application/json on these routes (docs/protocol.md, "Content types").
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.get('/api/health', async () => ({ status: 'ok', name: opts.info.title, version: opts.info.version }));
 
-  const ctxFor = (req: FastifyRequest): MethodContext => ({ connection: httpClientOf(req), scopes: opts.scopes });
+  app.get('/', async (req, reply) => {
+    // The page is public (it is the printed URL); its links carry the token only when it was
+    // opened with a valid ?token=.
+    const q = (req.query as Record<string, unknown> | undefined)?.token;
+    const token = typeof q === 'string' && opts.verifyToken(q) ? q : undefined;
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('Content-Security-Policy', PAGE_CSP)
+      .header('Referrer-Policy', 'no-referrer')
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Cache-Control', 'no-store')
+      .send(renderHomePage({ title: opts.info.title, version: opts.info.version, tokenQuery: token === undefined ? undefined : tokenQuery(token) }));
+  });
 
   app.post('/api/rpc', async (req, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
-    const res = await handleJsonRpcText(opts.dispatcher, text, ctxFor(req));
+    const res = await handleJsonRpcText(opts.dispatcher, text, contexts.of(req, reply));
     if (res === undefined) return reply.code(204).send();
     return reply.type('application/json').send(JSON.stringify(res));
   });
@@ -112,18 +144,24 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         throw new IcpyError('PARSE_ERROR', 'Body is not valid JSON');
       }
     }
-    const result = await opts.dispatcher.call(req.params.method, params, ctxFor(req));
+    const result = await opts.dispatcher.call(req.params.method, params, contexts.of(req, reply));
     return reply.type('application/json').send(JSON.stringify(result));
   });
 
   app.get('/api/openapi.json', async () => buildOpenApi(opts.dispatcher.registry, opts.info, opts.extraOpenApiPaths?.()));
 
-  app.get('/api/docs', async (_req, reply) =>
-    reply
+  app.get('/api/docs', async (req, reply) => {
+    const token = tokenOf(req);
+    // Links carry the token only when the page itself was opened with ?token= (a Bearer caller
+    // has its own header; a link must not copy a header's token into a URL).
+    const viaQuery = token !== undefined && bearerToken(req.headers.authorization) === undefined;
+    return reply
       .type('text/html; charset=utf-8')
-      .header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .send(renderDocsPage(opts.dispatcher.registry, opts.info.title)),
-  );
+      .header('Content-Security-Policy', PAGE_CSP)
+      .header('Referrer-Policy', 'no-referrer')
+      .header('Cache-Control', 'no-store')
+      .send(renderDocsPage(opts.dispatcher.registry, opts.info.title, viaQuery ? tokenQuery(token) : ''));
+  });
 
   app.get<{ Querystring: { patterns?: string; since?: string } }>('/api/events', async (req, reply) => {
     const patterns = (req.query.patterns ?? '**').split(',').map((p) => p.trim()).filter(Boolean);
@@ -134,18 +172,15 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       since = Number(sinceRaw);
       if (!Number.isInteger(since) || since < 0) throw new IcpyError('INVALID_PARAMS', 'since: must be a non-negative integer', { field: 'since' });
     }
-    const info = httpClientOf(req);
-    // Subscribing first lets EVENTS_GAP / bad patterns answer with a proper status code.
-    const stream = openSseStream(reply.raw, {
-      broker: opts.broker,
-      patterns,
-      since,
+    const ctx = contexts.of(req, reply);
+    // Subscribing first lets EVENTS_GAP / bad patterns / FORBIDDEN answer with a status code.
+    const stream = await openSseStream(reply.raw, {
+      subscribe: (deliver, onLag) => opts.dispatcher.run<Subscription>('events.stream', { patterns, since, deliver, onLag }, ctx),
       keepaliveMs: opts.sseKeepaliveMs,
-      maxQueue: opts.sseMaxQueue,
       highWaterBytes: opts.highWaterBytes,
     });
     reply.hijack();
-    const registration = opts.onConnection?.(info);
+    const registration = opts.onConnection?.(ctx.connection);
     reply.raw.once('close', () => {
       stream.dispose();
       void registration?.dispose();

@@ -1,6 +1,7 @@
-import { jsonSchemaOf, type MethodRegistry } from '../../core/rpc/index.js';
+import { exampleName, jsonSchemaOf, type MethodExample, type MethodRegistry } from '../../core/rpc/index.js';
 
-const errorBody = {
+/** The error body of every non-2xx JSON answer (components/schemas/ErrorBody). */
+const errorSchema = {
   type: 'object',
   required: ['error'],
   properties: {
@@ -15,6 +16,20 @@ const errorBody = {
     },
   },
 };
+const errorBody = { $ref: '#/components/schemas/ErrorBody' };
+
+/**
+ * Name of a method's params or result under components/schemas: the method name in PascalCase
+ * plus `Params`/`Result` (`files.stat` → `FilesStatResult`), a name client generators turn into
+ * a type as it is. Other paths (the REST files routes) reference these names.
+ */
+export function schemaName(method: string, side: 'params' | 'result'): string {
+  const base = method
+    .split('.')
+    .map((seg) => seg.charAt(0).toUpperCase() + seg.slice(1))
+    .join('');
+  return base + (side === 'params' ? 'Params' : 'Result');
+}
 
 export interface ExtraPaths {
   [path: string]: Record<string, unknown>;
@@ -23,7 +38,9 @@ export interface ExtraPaths {
 /**
  * OpenAPI 3.1 document derived from the method registry: each method is also reachable as
  * `POST /api/rpc/{method}` (body = params, response = result), next to the JSON-RPC endpoint,
- * SSE, health, and any extra REST paths a service contributes.
+ * SSE, health, and any extra REST paths a service contributes. Every schema a path uses lives in
+ * components/schemas and is referenced as `#/components/schemas/NAME`, never by a path pointer
+ * (`#/paths/~1api…`), which client generators do not resolve into types.
  */
 export function buildOpenApi(registry: MethodRegistry, info: { title: string; version: string }, extra: ExtraPaths = {}) {
   const paths: Record<string, Record<string, unknown>> = {
@@ -86,16 +103,48 @@ export function buildOpenApi(registry: MethodRegistry, info: { title: string; ve
     ...extra,
   };
 
+  const schemas: Record<string, unknown> = {
+    ErrorBody: errorSchema,
+    JsonRpcRequest: {
+      type: 'object',
+      required: ['jsonrpc', 'method'],
+      properties: {
+        jsonrpc: { const: '2.0' },
+        method: { type: 'string' },
+        params: { type: 'object' },
+        id: { type: ['string', 'integer', 'null'] },
+      },
+    },
+  };
+  const component = (name: string, schema: Record<string, unknown>) => {
+    // Two method names can map to one PascalCase name (`a.bC`, `aB.c`); later ones get a suffix.
+    let key = name;
+    for (let n = 2; Object.hasOwn(schemas, key); n++) key = `${name}${n}`;
+    schemas[key] = schema;
+    return { $ref: `#/components/schemas/${key}` };
+  };
+
   for (const m of registry.list()) {
+    const input = jsonSchemaOf(m.params, 'input');
+    const examples = m.examples?.length ? m.examples : undefined;
+    const named = (pick: (ex: MethodExample) => unknown) =>
+      examples ? { examples: Object.fromEntries(examples.map((ex, i) => [exampleName(ex, i), { ...(ex.description ? { summary: ex.description } : {}), value: pick(ex) }])) } : {};
     paths[`/api/rpc/${m.name}`] = {
       post: {
         operationId: m.name,
         summary: m.description.split('. ')[0],
         description: `${m.description}\n\nScope: \`${m.scope}\`.${m.requiresSession ? ' Needs a WebSocket connection; over HTTP it fails.' : ''}`,
         tags: [m.name.split('.')[0]],
-        requestBody: { required: false, content: { 'application/json': { schema: jsonSchemaOf(m.params, 'input') } } },
+        requestBody: {
+          // No body is `{}`: the body is required exactly when `{}` is not valid params.
+          required: !m.params.safeParse({}).success,
+          content: { 'application/json': { schema: component(schemaName(m.name, 'params'), input), ...named((ex) => ex.params) } },
+        },
         responses: {
-          '200': { description: 'Result', content: { 'application/json': { schema: jsonSchemaOf(m.result, 'output') } } },
+          '200': {
+            description: 'Result',
+            content: { 'application/json': { schema: component(schemaName(m.name, 'result'), jsonSchemaOf(m.result, 'output')), ...named((ex) => ex.result) } },
+          },
           default: { description: 'Error (status from the error table)', content: { 'application/json': { schema: errorBody } } },
         },
         'x-scope': m.scope,
@@ -111,18 +160,7 @@ export function buildOpenApi(registry: MethodRegistry, info: { title: string; ve
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        JsonRpcRequest: {
-          type: 'object',
-          required: ['jsonrpc', 'method'],
-          properties: {
-            jsonrpc: { const: '2.0' },
-            method: { type: 'string' },
-            params: { type: 'object' },
-            id: { type: ['string', 'integer', 'null'] },
-          },
-        },
-      },
+      schemas,
     },
   };
 }

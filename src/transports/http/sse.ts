@@ -1,44 +1,36 @@
 import type { ServerResponse } from 'node:http';
-import type { Broker, BrokerEvent, Subscription } from '../../core/broker/index.js';
+import type { BrokerEvent, EventHandler, LagInfo, Subscription } from '../../core/broker/index.js';
 import { encodeEvent } from '../../core/broker/index.js';
 import type { Disposable } from '../../core/lifecycle.js';
 
 export interface SseStreamOptions {
-  broker: Broker;
-  patterns: string[];
-  since?: number;
+  /** Make the (paused) subscription: the `events.stream` operation, run by the Dispatcher. */
+  subscribe(deliver: EventHandler, onLag: (info: LagInfo) => void): Promise<Subscription>;
   keepaliveMs: number;
-  maxQueue: number;
   /** Unsent bytes above which delivery pauses until the response drains. */
   highWaterBytes: number;
 }
 
 /**
  * Pipe the event log to one Server-Sent Events response. Each event is `id: <seq>`,
- * `event: event`, `data: <event JSON>`. Throws EVENTS_GAP (from subscribe) before anything is
- * written, so the caller can still answer 410.
+ * `event: event`, `data: <event JSON>`. Rejects (EVENTS_GAP, bad patterns, FORBIDDEN) before
+ * anything is written, so the caller can still answer with a status code.
  */
-export function openSseStream(res: ServerResponse, opts: SseStreamOptions): Disposable {
+export async function openSseStream(res: ServerResponse, opts: SseStreamOptions): Promise<Disposable> {
   let sub: Subscription | undefined;
   const write = (ev: BrokerEvent): boolean => {
     res.write(`id: ${ev.seq}\nevent: event\ndata: ${encodeEvent(ev)}\n\n`);
     return res.writableLength < opts.highWaterBytes;
   };
-  sub = opts.broker.subscribe(
-    opts.patterns,
+  sub = await opts.subscribe(
     (ev) => {
       const ok = write(ev);
       if (!ok) res.once('drain', () => sub?.resume());
       return ok;
     },
-    {
-      since: opts.since,
-      paused: true,
-      maxQueue: opts.maxQueue,
-      onLag: (info) => {
-        res.write(`event: lagged\ndata: ${JSON.stringify({ lastDeliveredSeq: info.lastDeliveredSeq })}\n\n`);
-        res.end();
-      },
+    (info) => {
+      res.write(`event: lagged\ndata: ${JSON.stringify({ lastDeliveredSeq: info.lastDeliveredSeq })}\n\n`);
+      res.end();
     },
   );
   res.writeHead(200, {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { IcpyError } from '../../core/errors.js';
 import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
@@ -17,6 +18,9 @@ import {
   type Session,
 } from '../../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+
+/** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
+const MAX_WAITING_READS_PER_CONNECTION = 256;
 
 /** Named close codes (Hocuspocus style). */
 export const CloseCode = {
@@ -44,6 +48,8 @@ export interface WsGatewayOptions {
   heartbeatMs: number;
   /** Event delivery pauses while the socket holds more than this many unsent bytes. */
   highWaterBytes: number;
+  /** File bytes read at once: per connection (limits.maxInflightReadBytesPerConnection) within the server's budget. */
+  readBudgets?: { perConnection: number; server: ByteBudget };
   /** Register the connection (presence); disposed when it closes. */
   onConnection: (info: ConnectionInfo, session: WsSession) => Disposable;
 }
@@ -198,7 +204,13 @@ export class WsGateway implements Disposable {
     const peer: Peer = { ws, alive: true, session };
     this.peers.add(peer);
     const registration = this.opts.onConnection(info, session);
-    const ctxBase = { connection: info, scopes: this.opts.scopes, session };
+    // Fires when the socket closes: calls still running (a search, a read waiting for budget) stop.
+    const gone = new AbortController();
+    const rb = this.opts.readBudgets;
+    const readBudget = rb
+      ? new ByteBudget({ max: rb.perConnection, limitName: 'maxInflightReadBytesPerConnection', maxWaiting: MAX_WAITING_READS_PER_CONNECTION, parent: rb.server })
+      : undefined;
+    const ctxBase: Omit<MethodContext, 'afterReply'> = { connection: info, scopes: this.opts.scopes, session, signal: gone.signal, readBudget };
 
     ws.on('pong', () => {
       peer.alive = true;
@@ -228,6 +240,7 @@ export class WsGateway implements Disposable {
     ws.on('error', (err) => this.opts.logger.debug('ws: socket error', { connection: info.id, ...describeError(err) }));
     ws.once('close', () => {
       this.peers.delete(peer);
+      gone.abort(new IcpyError('UNAVAILABLE', 'The WebSocket closed', { reason: 'aborted' }));
       void session.resources.dispose().catch((err) => this.opts.logger.error('ws: dispose failed', describeError(err)));
       void registration.dispose();
     });

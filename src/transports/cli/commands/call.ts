@@ -87,7 +87,7 @@ interface OpenRpcMethod {
   result?: { schema: Record<string, any> };
   'x-scope'?: string;
   'x-requires-session'?: boolean;
-  examples?: { params: { name: string; value: unknown }[] }[];
+  examples?: { name: string; description?: string; params: { name: string; value: unknown }[]; result?: { value: unknown } }[];
 }
 
 async function discover(ctx: CommandContext): Promise<{ methods: OpenRpcMethod[]; 'x-events'?: { topic: string; description: string }[] }> {
@@ -186,12 +186,22 @@ server (rpc.discover) — so it covers methods added later by services and plugi
     const ws = m['x-requires-session'] ? ' --ws' : '';
     const required = m.params.filter((p) => p.required);
     out.line(`  icpy call ${m.name}${required.map((p) => ` ${p.name}${p.schema.type === 'string' ? '=' : ':='}<${schemaType(p.schema)}>`).join('')}${ws}`);
+    if (m.examples?.length) {
+      out.line();
+      out.line('Examples:');
+    }
     for (const e of m.examples ?? []) {
       const ex = Object.fromEntries(e.params.map((p) => [p.name, p.value]));
+      if (e.description) out.line(out.dim(`  # ${e.description}`));
       out.line(`  icpy call ${m.name} '${JSON.stringify(ex)}'${ws}`);
+      if (e.result) out.line(out.dim(`  → ${cut(JSON.stringify(e.result.value), 200)}`));
     }
   },
 };
+
+function cut(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
 
 function firstSentence(s: string): string {
   const m = /^(.*?[.!?])(\s|$)/s.exec(s);

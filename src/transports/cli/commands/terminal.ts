@@ -14,8 +14,11 @@ const USAGE = `Usage: icpy terminal [ID]                      attach (default: t
 
 Attach is interactive: your keystrokes go to the terminal (raw mode), its output to your
 screen, and resizing your window resizes it. ${DETACH_HELP}.
-Re-attaching resumes the output where you left it, so what ran while you were away is shown
-(the offset is remembered per terminal in the runtime folder).
+Attaching clears your screen and repaints it from the terminal's recent output (as tmux does),
+also when nothing happened while you were away; output you missed is replayed in full (the
+offset is remembered per terminal in the runtime folder). A full-screen program is repainted
+from where it switched to the alternate screen, when that is still in the scrollback.
+Exited terminals stay listed (and attachable) for limits.exitedTerminalGraceMs, then go.
 \`run\` starts COMMAND in a new terminal every client can watch, waits for it, prints its
 output and exits 0 when it succeeded, 1 when it failed or timed out (--json: the full result).`;
 

@@ -63,8 +63,10 @@ export const workspaceCommand: Command = {
         return print(ctx, await ctx.http().call('workspace.saveLayout', { name: one('one NAME') }), `saved layout ${args[0]}`);
       case 'switch':
         return print(ctx, await ctx.http().call('workspace.switchLayout', { name: one('one NAME') }), `switched to layout ${args[0]}`);
-      case 'delete-layout':
-        return print(ctx, await ctx.http().call('workspace.deleteLayout', { name: one('one NAME') }), `deleted layout ${args[0]}`);
+      case 'delete-layout': {
+        const r = (await ctx.http().call('workspace.deleteLayout', { name: one('one NAME') })) as { wasCurrent?: boolean };
+        return print(ctx, r, `deleted layout ${args[0]}${r.wasCurrent ? ' (it was the current layout, which is now unnamed)' : ''}`);
+      }
       case 'layouts': {
         const snap = (await ctx.http().call('workspace.get')) as Snapshot;
         const names = Object.keys(snap.state.layouts.value);

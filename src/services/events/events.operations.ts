@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { Broker, EventHandler, LagInfo, Subscription } from '../../core/broker/index.js';
+import { defineOperation } from '../../core/rpc/index.js';
+import { DEFAULT_SUBSCRIPTION_QUEUE } from './events.methods.js';
+
+const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
+
+/**
+ * `events.stream`: a subscription for a transport that delivers events itself (SSE). The same
+ * scope and pattern rules as events.subscribe; the subscription ends when the caller goes away
+ * (ctx.signal) or when the transport disposes it. Starts paused: the transport resumes it once
+ * its stream is open.
+ */
+export function createEventsOperations(broker: Broker, options: { maxQueue?: number } = {}) {
+  return [
+    defineOperation({
+      name: 'events.stream',
+      scope: 'read',
+      params: z.strictObject({
+        patterns: z.array(z.string().min(1).max(256)).min(1).max(64),
+        since: z.number().int().min(0).optional(),
+        deliver: fn<EventHandler>('deliver'),
+        onLag: fn<(info: LagInfo) => void>('onLag'),
+      }),
+      handler: (p, ctx): Subscription => {
+        const sub = broker.subscribe(p.patterns, p.deliver, {
+          since: p.since,
+          paused: true,
+          maxQueue: options.maxQueue ?? DEFAULT_SUBSCRIPTION_QUEUE,
+          onLag: p.onLag,
+        });
+        const signal = ctx.signal;
+        if (signal) {
+          if (signal.aborted) sub.dispose();
+          else signal.addEventListener('abort', () => sub.dispose(), { once: true });
+        }
+        return sub;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,67 @@
+// Fair shares between readers and writers (issue 9, bench/files `mixed`). Under load the event
+// loop serves each ready connection once per turn and every thread-pool round trip costs one more
+// turn, so the number of pool round trips an operation makes decides its share. These tests count
+// the round trips of one operation (the fs requests created in its own async context), not time.
+import { AsyncResource, createHook } from 'node:async_hooks';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileService } from './file-service.js';
+
+const root = mkdtempSync(join(tmpdir(), 'icpy-fair-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const body = Buffer.alloc(4096, 'x');
+writeFileSync(join(root, 'r.txt'), body);
+writeFileSync(join(root, 'w.txt'), body);
+
+/** Start `fn` in a fresh async context; `count()` = thread-pool fs requests made from it so far. */
+function tracked<T>(fn: () => Promise<T>): { done: Promise<T>; count: () => number } {
+  const mine = new Set<number>();
+  let n = 0;
+  const hook = createHook({
+    init(id, type, triggerId) {
+      if (!mine.has(triggerId)) return;
+      mine.add(id);
+      if (type === 'FSREQCALLBACK' || type === 'FSREQPROMISE') n++;
+    },
+  }).enable();
+  const scope = new AsyncResource('fairness-test');
+  mine.add(scope.asyncId());
+  const done = scope.runInAsyncScope(fn).finally(() => hook.disable());
+  return { done, count: () => n };
+}
+
+/** Let queued microtasks run, without letting the event loop reach its poll phase. */
+async function microtasks(n = 100): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
+
+describe('FileService: thread-pool round trips (event-loop turns) per small operation', () => {
+  const files = new FileService(root);
+
+  it('a small write over an existing file makes one round trip (its rename), not two', async () => {
+    const w = tracked(() => files.write('w.txt', body));
+    await w.done;
+    expect(w.count()).toBe(1);
+  });
+
+  it('a small read makes none while no write waits on the thread pool', async () => {
+    const r = tracked(() => files.read('r.txt'));
+    await r.done;
+    expect(r.count()).toBe(0);
+    const g = tracked(() => files.openForRead('r.txt'));
+    (await g.done).close();
+    expect(g.count()).toBe(0);
+  });
+
+  it('while a small write waits on the thread pool, a read takes one round trip too (as many turns as the write)', async () => {
+    const w = files.write('w.txt', body);
+    await microtasks(); // the write has issued its rename; its completion cannot run before the poll phase
+    const r = tracked(() => files.read('r.txt'));
+    const g = tracked(() => files.openForRead('r.txt'));
+    await Promise.all([w, r.done, g.done.then((f) => f.close())]);
+    expect(r.count()).toBe(1);
+    expect(g.count()).toBe(1);
+  });
+});

@@ -1,0 +1,89 @@
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ByteBudget } from '../../core/byte-budget.js';
+import { IcpyError } from '../../core/errors.js';
+import type { MethodContext, ReadBudget, Scope } from '../../core/rpc/index.js';
+import { httpClientOf } from './http-client.js';
+
+export interface HttpReadBudgets {
+  /** limits.maxInflightReadBytesPerConnection: one budget per keep-alive socket. */
+  perConnection: number;
+  /** The server's budget (limits.maxInflightReadBytes), shared with WebSocket connections. */
+  server: ByteBudget;
+}
+
+/** Waiting reads one connection may queue; one more is LIMIT_EXCEEDED. */
+export const MAX_WAITING_READS_PER_CONNECTION = 256;
+
+/**
+ * Builds the call context of each HTTP request. An HTTP "connection" (for the per-connection read
+ * budget) is the keep-alive TCP socket: requests on one socket share its budget, so a client that
+ * opens many sockets is bounded by the server's budget only (as it is with many WebSockets).
+ */
+export class HttpCallContexts {
+  private readonly budgets = new WeakMap<Socket, ByteBudget>();
+
+  constructor(
+    private readonly scopes: ReadonlySet<Scope>,
+    private readonly read: HttpReadBudgets | undefined,
+  ) {}
+
+  /**
+   * `signal` fires when the client goes away before its reply has been written (the response
+   * closes unfinished). It and the read budget are made on first use: most requests need neither,
+   * and this is the REST fast path.
+   */
+  of(req: FastifyRequest, reply: FastifyReply): MethodContext {
+    let controller: AbortController | undefined;
+    const self = this;
+    return {
+      connection: httpClientOf(req),
+      scopes: this.scopes,
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController();
+          const c = controller;
+          const res = reply.raw;
+          const gone = () => c.abort(new IcpyError('UNAVAILABLE', 'The HTTP client went away before its reply', { reason: 'aborted' }));
+          if (res.destroyed || req.raw.socket?.destroyed) gone();
+          else res.once('close', () => {
+            if (!res.writableFinished) gone();
+          });
+        }
+        return controller.signal;
+      },
+      get readBudget(): ReadBudget | undefined {
+        return self.budgetOf(req.raw.socket);
+      },
+    };
+  }
+
+  private budgetOf(socket: Socket | undefined): ByteBudget | undefined {
+    if (!this.read) return undefined;
+    if (!socket) return this.read.server;
+    let b = this.budgets.get(socket);
+    if (!b) {
+      b = new ByteBudget({
+        max: this.read.perConnection,
+        limitName: 'maxInflightReadBytesPerConnection',
+        maxWaiting: MAX_WAITING_READS_PER_CONNECTION,
+        parent: this.read.server,
+      });
+      this.budgets.set(socket, b);
+    }
+    return b;
+  }
+}
+
+const byApp = new WeakMap<FastifyInstance, HttpCallContexts>();
+
+/** The call contexts of a server made by createHttpServer (for routes registered later). */
+export function httpContextsOf(app: FastifyInstance): HttpCallContexts {
+  const c = byApp.get(app);
+  if (!c) throw new Error('httpContextsOf: not an icpy HTTP server');
+  return c;
+}
+
+export function setHttpContexts(app: FastifyInstance, contexts: HttpCallContexts): void {
+  byApp.set(app, contexts);
+}
