@@ -100,7 +100,12 @@ describe('`npx icpy serve` and signals', () => {
       expect(server).not.toBe(p.child.pid);
       process.kill(target === 'npx' ? p.child.pid! : -p.child.pid!, sig);
       await p.exit;
-      await until(() => !running(server), 'the server process to end');
+      try {
+        await until(() => !running(server), 'the server process to end');
+      } finally {
+        // Never leave an orphan behind when this fails.
+        if (running(server)) process.kill(server, 'SIGKILL');
+      }
       expect(readdirSync(rt)).toEqual([]);
       expect(groupMembers(p.child.pid!)).toEqual([]);
       await expect(fetch(`${url}/api/health`)).rejects.toThrow();
