@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// `npx icpy` in this checkout must run this checkout's bin/icpy.js at once. npm links the bins of
-// dependencies into node_modules/.bin but never the project's own, and when package.json declares
-// a `bin` that matches, npm 11's exec instead re-installs the whole project into its npx cache
-// (rebuilding the native addons, minutes). So package.json declares no `bin`, and this script
-// (run from `prepare`, i.e. after `npm install` / `npm ci`) links node_modules/.bin/icpy, which
-// `npx icpy` then runs directly.
+// Links node_modules/.bin/icpy → bin/icpy.js in this checkout (run from scripts/prepare.mjs).
+// npm links the bins of dependencies into node_modules/.bin but never the project's own; with
+// this link `npx --no-install icpy` and tools that look in node_modules/.bin find the command.
+// (package.json does declare `bin`, for `npm install -g` / `npm link`; see prepare.mjs for how
+// npm 11's `npx` treats a local package whose bin matches.)
 import { chmodSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,3 +20,4 @@ try {
 }
 symlinkSync(join('..', '..', 'bin', 'icpy.js'), link);
 chmodSync(join(root, 'bin', 'icpy.js'), 0o755);
+chmodSync(join(root, 'bin', 'path', 'icpy'), 0o755);

@@ -135,8 +135,8 @@ describe('icpy CLI', () => {
         const sub = join(s.root, 'deep', 'er');
         mkdirSync(sub, { recursive: true });
         // A live server serving the root, and a decoy for another folder (the root must contain cwd).
-        writeFileSync(join(rt, `server-${process.pid}.json`), JSON.stringify({ url: s.url, token: s.token, root: s.root, pid: process.pid, startedAt: Date.now(), version: 'test' }));
-        writeFileSync(join(rt, `server-${process.ppid}.json`), JSON.stringify({ url: 'http://127.0.0.1:9', token: 'nope', root: tmpdir() + '/elsewhere', pid: process.ppid, startedAt: Date.now(), version: 'test' }));
+        writeFileSync(join(rt, `server-${process.pid}.json`), JSON.stringify({ url: s.url, token: s.token, root: s.root, pid: process.pid, startedAt: Date.now(), version: 'test' }), { mode: 0o600 });
+        writeFileSync(join(rt, `server-${process.ppid}.json`), JSON.stringify({ url: 'http://127.0.0.1:9', token: 'nope', root: tmpdir() + '/elsewhere', pid: process.ppid, startedAt: Date.now(), version: 'test' }), { mode: 0o600 });
         const r = await icpy(['status', '--json'], { env: cleanEnv({ ICPY_RUNTIME_DIR: rt }), cwd: sub });
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);

@@ -13,6 +13,8 @@ import { createHttpServer, type ExtraPaths } from '../transports/http/index.js';
 import { WsGateway } from '../transports/websocket/index.js';
 import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
 import { createLogger } from './logger.js';
+import { acquireServerLock } from './server-lock.js';
+import { ensureStateDir } from '../storage/index.js';
 import { loadModules, type AppContext } from './modules.js';
 
 export const VERSION: string = (() => {
@@ -53,6 +55,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const config = resolveConfig(input);
   const logger = options.logger ?? createLogger(config.logLevel, config.token);
   const store = new DisposableStore();
+  // First in, last out: the folder stays locked until every module (and its state) is closed.
+  const lock = store.add(acquireServerLock(ensureStateDir(config.root), config.root));
 
   const broker = store.add(
     new MemoryBroker({
@@ -160,6 +164,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
       const addr = http.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       url = `http://${host}:${addr.port}`;
+      lock.setUrl(url);
       logger.info('listening', { url, root: config.root });
       return { url, port: addr.port, host };
     },

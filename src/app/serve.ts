@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { describeError } from '../core/logger.js';
 import { removeRuntimeFile, runtimeDir, writeRuntimeFile } from '../transports/cli/runtime-file.js';
 import { createApp, VERSION, type App } from './create-app.js';
+import { ServerLockedError } from './server-lock.js';
 
 const USAGE = `Usage: icpy serve [DIR] [--host 127.0.0.1] [--port 8000] [--token T]
                   [--allow-origin ORIGIN]... [--allow-host HOST]... [--log-level info]
@@ -55,7 +56,7 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
   }
   const root = resolve(positionals[0] ?? '.');
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    process.stderr.write(`icpy serve: '${root}' is not a folder\n`);
+    process.stderr.write(`icpy serve: '${root}' ${existsSync(root) ? 'is not a folder' : 'does not exist'}\n`);
     process.exitCode = 2;
     return undefined;
   }
@@ -75,16 +76,24 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
     return undefined;
   }
 
-  const app = await createApp({
-    root,
-    host: values.host,
-    port,
-    token: values.token,
-    allowedOrigins: values['allow-origin'],
-    allowedHosts: values['allow-host'],
-    logLevel,
-    readOnly: values['read-only'],
-  });
+  let app: App;
+  try {
+    app = await createApp({
+      root,
+      host: values.host,
+      port,
+      token: values.token,
+      allowedOrigins: values['allow-origin'],
+      allowedHosts: values['allow-host'],
+      logLevel,
+      readOnly: values['read-only'],
+    });
+  } catch (err) {
+    if (!(err instanceof ServerLockedError)) throw err;
+    process.stderr.write(`icpy serve: ${err.message}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
   let url: string;
   try {
     ({ url } = await app.listen());
@@ -94,14 +103,22 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
     process.exitCode = 1;
     return undefined;
   }
-  const runtimeFile = writeRuntimeFile(runtimeDir(app.config.runtimeDir), {
-    url,
-    token: app.config.token,
-    root,
-    pid: process.pid,
-    startedAt: Date.now(),
-    version: VERSION,
-  });
+  let runtimeFile: string;
+  try {
+    runtimeFile = writeRuntimeFile(runtimeDir(app.config.runtimeDir), {
+      url,
+      token: app.config.token,
+      root,
+      pid: process.pid,
+      startedAt: Date.now(),
+      version: VERSION,
+    });
+  } catch (err) {
+    process.stderr.write(`icpy serve: ${(err as Error).message}\n`);
+    await app.close();
+    process.exitCode = 1;
+    return undefined;
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -109,7 +126,13 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
       removeRuntimeFile(runtimeFile);
       await app.close();
     })());
-  const onSignal = (sig: NodeJS.Signals) => {
+  let stopReason: string | undefined;
+  const onSignal = (sig: NodeJS.Signals | 'orphaned') => {
+    // Stay subscribed for the whole shutdown: under `npx`, Ctrl-C reaches us twice (from the
+    // terminal, and forwarded by npm), and a second default SIGINT would kill us mid-close.
+    if (stopReason) return;
+    stopReason = sig;
+    clearInterval(orphanWatch);
     app.logger.info('shutting down', { signal: sig });
     stop().then(
       () => {
@@ -127,8 +150,9 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
       },
     );
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const orphanWatch = watchLauncher(() => onSignal('orphaned'));
   process.on('exit', () => removeRuntimeFile(runtimeFile));
   // One misbehaving client or resource must not take the server down: log and carry on.
   process.on('uncaughtException', (err) => app.logger.error('uncaught exception', describeError(err)));
@@ -136,4 +160,22 @@ export async function serve(argv: string[]): Promise<Served | undefined> {
   // Printed last: once a caller sees the line, signals are handled and the runtime file exists.
   process.stdout.write(`icpy ${VERSION} serving ${root}${app.config.readOnly ? ' (read-only)' : ''} at ${url}/?token=${app.config.token}\n`);
   return { app, runtimeFile, stop };
+}
+
+/**
+ * `npx icpy serve` runs us as npm → `sh -c 'icpy' serve …` → node. npm forwards SIGTERM/SIGINT
+ * only to that shell; dash (Debian's /bin/sh) does not exec its last command, dies of SIGTERM and
+ * leaves us running under PID 1. So when started by `npm exec` (npm_lifecycle_event=npx), we
+ * watch our parent and stop cleanly as soon as it is gone. Elsewhere (nohup, setsid, systemd)
+ * a server outliving its parent is intended, so there is no watch.
+ */
+function watchLauncher(onOrphaned: () => void): NodeJS.Timeout | undefined {
+  if (process.env.npm_lifecycle_event !== 'npx') return undefined;
+  const parent = process.ppid;
+  if (parent <= 1) return undefined;
+  const t = setInterval(() => {
+    if (process.ppid !== parent) onOrphaned();
+  }, 250);
+  t.unref();
+  return t;
 }

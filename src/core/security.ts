@@ -22,20 +22,25 @@ export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
+/** A canonical dotted quad (decimal octets 0-255, no leading zeros), as browsers send it. */
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
+/**
+ * Loopback by name alone, never by what some resolver answers: an IP literal in 127.0.0.0/8,
+ * `[::1]` or `localhost`. A prefix test (`127.`) would pass `127.0.0.1.nip.io`, a public DNS name
+ * an attacker can rebind; `*.localhost` is refused too, since only some resolvers pin it to loopback.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.') || host.endsWith('.localhost');
+  const h = host.toLowerCase();
+  return LOOPBACK_NAMES.has(h) || (IPV4.test(h) && h.startsWith('127.'));
 }
 
-/** Host header → hostname without port ('[::1]:80' → '[::1]'). */
+/** Host header → hostname without port ('[::1]:80' → '[::1]'); anything but `name[:digits]` is kept whole. */
 export function hostnameOf(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) {
-    const end = hostHeader.indexOf(']');
-    return end > 0 ? hostHeader.slice(0, end + 1) : hostHeader;
-  }
-  const colon = hostHeader.lastIndexOf(':');
-  return (colon >= 0 ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
+  const h = hostHeader.toLowerCase();
+  const m = /^(\[[^\]]*\]|[^:[\]]*)(?::\d*)?$/.exec(h);
+  return m ? m[1]! : h;
 }
 
 /**
@@ -46,7 +51,12 @@ export function hostAllowed(hostHeader: string | undefined, boundToLoopback: boo
   if (!boundToLoopback) return true;
   if (!hostHeader) return false;
   const name = hostnameOf(hostHeader);
-  return isLoopbackHost(name) || allowedHosts.includes(name) || allowedHosts.includes(hostHeader.toLowerCase());
+  if (isLoopbackHost(name)) return true;
+  const whole = hostHeader.toLowerCase();
+  return allowedHosts.some((a) => {
+    const allowed = a.toLowerCase();
+    return allowed === name || allowed === whole;
+  });
 }
 
 /**

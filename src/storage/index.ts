@@ -1,1 +1,2 @@
 export { SqliteStateStore, type StoredRecord } from './sqlite-state-store.js';
+export { STATE_DIR_NAME, ensureSelfIgnoringDir, ensureStateDir } from './state-dir.js';

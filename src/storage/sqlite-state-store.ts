@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventSource } from '../core/broker/index.js';
 import type { Disposable } from '../core/lifecycle.js';
+import { ensureSelfIgnoringDir } from './state-dir.js';
 
 /** One persisted key: a JSON value with its version and who wrote it last. */
 export interface StoredRecord {
@@ -13,7 +13,7 @@ export interface StoredRecord {
 }
 
 /**
- * Embedded key/value state in SQLite (WAL): `<dir>/state.db`. Writes are synchronous and
+ * Embedded key/value state in SQLite (WAL): `<dir>/state.db` (`<dir>/.gitignore` is `*`). Writes are synchronous and
  * durable once the call returns (WAL + synchronous=NORMAL survives a process crash). One
  * namespace per caller, so several services can share the file.
  */
@@ -29,7 +29,8 @@ export class SqliteStateStore implements Disposable {
     private readonly namespace: string,
     file = 'state.db',
   ) {
-    mkdirSync(dir, { recursive: true });
+    // The folder ignores itself in git (`.gitignore` of `*`), so state never shows in `git status`.
+    ensureSelfIgnoringDir(dir);
     this.db = new Database(join(dir, file));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

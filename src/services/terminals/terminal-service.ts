@@ -25,6 +25,8 @@ export interface TerminalServiceOptions {
   maxTerminals?: number;
   /** An exited terminal is removed this long after its exit (limits.exitedTerminalGraceMs). Default 10 min. */
   exitedGraceMs?: number;
+  /** Folders put first on every terminal's PATH (the one holding icpy's own `icpy` command). */
+  pathPrepend?: readonly string[];
 }
 
 export interface CreateTerminalInput {
@@ -104,6 +106,8 @@ export class TerminalService implements Disposable {
     env.TERM = 'xterm-256color';
     env.COLORTERM = 'truecolor';
     Object.assign(env, input.env ?? {});
+    // `icpy file.py` just works in icpy's terminals, as `code` does in VS Code's.
+    if (this.opts.pathPrepend?.length) env.PATH = [...this.opts.pathPrepend, env.PATH].filter(Boolean).join(delimiter);
     env.ICPY_TERMINAL_ID = id;
     if (!findExecutable(shell, env.PATH ?? '', cwd)) {
       throw new IcpyError('INVALID_PARAMS', `Invalid params: shell: no executable program '${shell}'`, { field: 'shell' });

@@ -34,7 +34,7 @@ describe('server discovery', () => {
   it('flags beat env, env beats the runtime file; a URL without token borrows the runtime file token', () => {
     const dir = mkdtempSync(join(base, 'rt-'));
     const root = mkdtempSync(join(base, 'root-'));
-    writeFileSync(join(dir, `server-${process.pid}.json`), JSON.stringify(info(root, 'http://127.0.0.1:4321')));
+    writeFileSync(join(dir, `server-${process.pid}.json`), JSON.stringify(info(root, 'http://127.0.0.1:4321')), { mode: 0o600 });
     const fromFile = findServer({ cwd: root, env: {}, runtimeDir: dir });
     expect(fromFile).toMatchObject({ url: 'http://127.0.0.1:4321', token: 'tok-4321', root, via: 'runtime-file' });
     const fromEnv = findServer({ cwd: root, env: { ICPY_URL: 'http://127.0.0.1:4321' }, runtimeDir: dir });

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { noServerError } from './cli-error.js';
-import { listRuntimeFiles, runtimeDir, type RuntimeInfo } from './runtime-file.js';
+import { listRuntimeFiles, readRuntimeDir, runtimeDir, type RuntimeInfo } from './runtime-file.js';
 
 /** Where the CLI will talk to, and how it found it. */
 export interface ServerTarget {
@@ -80,11 +80,12 @@ export function findServer(input: DiscoveryInput = {}): ServerTarget {
     }
     return { url: parsed.url, token, root, via: input.url ? 'flag' : 'env' };
   }
-  const servers = listRuntimeFiles(runtimeDir(input.runtimeDir));
+  const { servers, untrusted } = readRuntimeDir(runtimeDir(input.runtimeDir));
   const picked = pickRuntimeServer(servers, cwd);
   if (!picked) {
     const others = servers.length ? ` (running elsewhere: ${servers.map((s) => s.root).join(', ')})` : '';
-    throw noServerError(`no icpy server is serving ${cwd}${others}`);
+    const distrust = untrusted ? ` (runtime files ignored: ${untrusted})` : '';
+    throw noServerError(`no icpy server is serving ${cwd}${others}${distrust}`);
   }
   return {
     url: parseServerUrl(picked.url).url,

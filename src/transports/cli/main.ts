@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError, ExitCode, RpcCallError, usageError } from './cli-error.js';
@@ -48,7 +48,8 @@ export const GLOBAL_USAGE = `Global options:
   --json           machine output (JSON)
   --agent NAME     act as agent NAME (else ICPY_AGENT); other clients see who acted
   --name NAME      display name of this CLI client (else ICPY_NAME)
-  -h, --help       help for a command`;
+  -h, --help       help for a command
+  -V, --version    print the version`;
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
@@ -64,6 +65,15 @@ ${GLOBAL_USAGE}
 
 Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable.
 More: icpy help COMMAND, icpy help METHOD (e.g. icpy help files.read), docs/cli.md`;
+}
+
+/** The package version (package.json two folders above dist/transports/cli). */
+function cliVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** A first word that is no command but looks like a path is `icpy open`. */
@@ -94,6 +104,10 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
   let ws: WsRpcClient | undefined;
   try {
     let [name, ...rest] = argv;
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(`icpy ${cliVersion()}\n`);
+      return ExitCode.Ok;
+    }
     if (name === undefined || name === '--help' || name === '-h') {
       (name === undefined ? process.stderr : process.stdout).write(usage() + '\n');
       return name === undefined ? ExitCode.Usage : ExitCode.Ok;

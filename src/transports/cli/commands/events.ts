@@ -14,8 +14,9 @@ export const eventsCommand: Command = {
   usage: `Usage: icpy events [PATTERN…] [--since N] [--count N]
 
 Follow the event stream: one JSON object per line {topic, seq, time, source, data}, flushed as
-each event arrives. PATTERN is a dotted topic pattern ('*' = one segment, '**' = any number);
-default '**' (everything).
+each event arrives. PATTERN is a dotted topic pattern ('*' = exactly one segment, '**' = any number);
+default '**' (everything). Topics have several segments (workspace.layout.changed), so
+'workspace.**' follows the workspace and 'workspace.*' matches nothing.
   --since N   first replay the kept events with seq > N, then follow (no gap, no duplicate);
               if N is older than the kept history: exit 1 with EVENTS_GAP and the oldest seq
   --count N   exit 0 after N events
@@ -24,7 +25,7 @@ default '**' (everything).
               S seconds (default 30; 0 = give up at once), then resume after the last printed
               event; a restarted server's kept events are replayed. Notes go to stderr.
 Examples:
-  icpy events 'fs.**' 'workspace.*'
+  icpy events 'fs.**' 'workspace.**'
   icpy events --since 0 --count 10 | jq .topic`,
   options: { since: { type: 'string' }, count: { type: 'string' }, 'reconnect-timeout': { type: 'string' } },
   async run(ctx) {
@@ -45,6 +46,8 @@ Examples:
     const note = (msg: string) => process.stderr.write(`icpy: ${msg}\n`);
 
     const onNotification = (ws: WsRpcClient) => (n: { method: string; params: any }) => {
+      // A replay arrives as one burst: nothing more is printed once --count is reached.
+      if (finished) return;
       if (n.method === 'event') {
         const ev = n.params as { subscription?: string; seq: number; topic: string };
         if (ev.seq <= lastSeq) return; // a resubscription may replay what was already printed

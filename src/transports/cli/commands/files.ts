@@ -17,6 +17,26 @@ interface Entry {
   symlink: boolean;
 }
 
+/**
+ * The server's messages name API params ("pass overwrite: true"); on the command line the user
+ * needs the flag instead. `flags` maps a param hint to the flag that sets it.
+ */
+function speakFlags(err: unknown, flags: Record<string, string>): unknown {
+  if (!(err instanceof RpcCallError)) return err;
+  for (const [param, flag] of Object.entries(flags)) {
+    err.message = err.message.replace(new RegExp(`pass ${param}: true`, 'g'), `use ${flag}`);
+  }
+  return err;
+}
+
+async function withFlags<T>(call: Promise<T>, flags: Record<string, string>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw speakFlags(err, flags);
+  }
+}
+
 function need(ctx: CommandContext, n: number, what: string, usage: string): string[] {
   if (ctx.positionals.length < n) throw usageError(`${what} missing`, usage);
   return ctx.positionals;
@@ -86,22 +106,33 @@ Print files of the workspace. --json prints each files.read result (content, enc
 version to pass to \`icpy write --expect-version\`).`,
   async run(ctx) {
     const files = need(ctx, 1, 'cat: FILE', catCommand.usage);
+    // Like cat(1): a file that cannot be read is reported and the rest are still printed; exit 1.
+    let failed = false;
     for (const f of files) {
       const path = await ctx.serverPath(f);
-      let r: ReadResult;
       try {
-        r = (await ctx.http().call('files.read', { path })) as ReadResult;
-      } catch (err) {
-        // Too big for one read: stream it in byte ranges (not with --json, which wants one object).
-        if (err instanceof RpcCallError && err.code === 'FILE_TOO_LARGE' && !ctx.out.json) {
-          await catInRanges(ctx, path);
-          continue;
+        let r: ReadResult;
+        try {
+          r = (await ctx.http().call('files.read', { path })) as ReadResult;
+        } catch (err) {
+          // Too big for one read: stream it in byte ranges (not with --json, which wants one object).
+          if (err instanceof RpcCallError && err.code === 'FILE_TOO_LARGE' && !ctx.out.json) {
+            await catInRanges(ctx, path);
+            continue;
+          }
+          throw err;
         }
-        throw err;
+        if (ctx.out.json) ctx.out.jsonLine(r);
+        else await writeOut(r.encoding === 'base64' ? Buffer.from(r.content, 'base64') : r.content);
+      } catch (err) {
+        // No server / bad token: nothing else can succeed either.
+        if (!(err instanceof RpcCallError) || err.code === 'UNAUTHORIZED') throw err;
+        failed = true;
+        if (ctx.out.json) ctx.out.jsonLine({ path, error: err.toWire() });
+        process.stderr.write(`icpy: ${err.code}: ${err.message}\n`);
       }
-      if (ctx.out.json) ctx.out.jsonLine(r);
-      else await writeOut(r.encoding === 'base64' ? Buffer.from(r.content, 'base64') : r.content);
     }
+    return failed ? ExitCode.CallFailed : ExitCode.Ok;
   },
 };
 
@@ -164,14 +195,24 @@ Prints the new version (--json: the files.write result).`,
       content = bytes.toString('base64');
       encoding = 'base64';
     }
-    const r = (await ctx.http().call('files.write', {
-      path,
-      content,
-      ...(encoding === 'base64' ? { encoding } : {}),
-      ...(ctx.values['expect-version'] !== undefined ? { expectedVersion: ctx.values['expect-version'] } : {}),
-      ...(ctx.values.new ? { expectedVersion: null } : {}),
-      ...(ctx.values.mkdirs ? { mkdirs: true } : {}),
-    })) as { path: string; version: string; size: number; created: boolean };
+    let r: { path: string; version: string; size: number; created: boolean };
+    try {
+      r = (await ctx.http().call('files.write', {
+        path,
+        content,
+        ...(encoding === 'base64' ? { encoding } : {}),
+        ...(ctx.values['expect-version'] !== undefined ? { expectedVersion: ctx.values['expect-version'] } : {}),
+        ...(ctx.values.new ? { expectedVersion: null } : {}),
+        ...(ctx.values.mkdirs ? { mkdirs: true } : {}),
+      })) as typeof r;
+    } catch (err) {
+      if (err instanceof RpcCallError) {
+        if (err.code === 'VERSION_CONFLICT' && ctx.values.new) err.message = `'${path}' already exists (--new writes only a new file)`;
+        // Writing creates the file, so "not found" means a folder on the way is missing.
+        else if (err.code === 'FILE_NOT_FOUND' && !ctx.values.mkdirs) err.message = `the folder of '${path}' does not exist; use -p to create it`;
+      }
+      throw speakFlags(err, { mkdirs: '-p' });
+    }
     if (ctx.out.json) ctx.out.jsonLine(r);
     else ctx.out.line(`${r.created ? 'created' : 'wrote'} ${r.path} (${r.size} bytes) version ${r.version}`);
   },
@@ -187,11 +228,14 @@ Delete files, symlinks or folders. A non-empty folder needs -r.`,
   async run(ctx) {
     const paths = need(ctx, 1, 'rm: PATH', rmCommand.usage);
     for (const p of paths) {
-      const r = await ctx.http().call('files.delete', {
-        path: await ctx.serverPath(p),
-        ...(ctx.values.recursive ? { recursive: true } : {}),
-        ...(ctx.values['expect-version'] !== undefined ? { expectedVersion: ctx.values['expect-version'] } : {}),
-      });
+      const r = await withFlags(
+        ctx.http().call('files.delete', {
+          path: await ctx.serverPath(p),
+          ...(ctx.values.recursive ? { recursive: true } : {}),
+          ...(ctx.values['expect-version'] !== undefined ? { expectedVersion: ctx.values['expect-version'] } : {}),
+        }),
+        { recursive: '-r' },
+      );
       if (ctx.out.json) ctx.out.jsonLine(r);
     }
   },
@@ -209,11 +253,14 @@ ${verb} FROM to TO. Fails with FILE_EXISTS when TO exists, unless -f (--force).`
     async run(ctx) {
       const [from, to, extra] = need(ctx, 2, `${name}: FROM and TO`, cmd.usage);
       if (extra !== undefined) throw usageError(`${name}: exactly FROM and TO`, cmd.usage);
-      const r = await ctx.http().call(method, {
-        from: await ctx.serverPath(from!),
-        to: await ctx.serverPath(to!),
-        ...(ctx.values.force ? { overwrite: true } : {}),
-      });
+      const r = await withFlags(
+        ctx.http().call(method, {
+          from: await ctx.serverPath(from!),
+          to: await ctx.serverPath(to!),
+          ...(ctx.values.force ? { overwrite: true } : {}),
+        }),
+        { overwrite: '-f' },
+      );
       if (ctx.out.json) ctx.out.jsonLine(r);
     },
   };
