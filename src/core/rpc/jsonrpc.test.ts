@@ -5,6 +5,9 @@ import { handleJsonRpc, handleJsonRpcText } from './jsonrpc.js';
 import { defineMethod, type MethodContext } from './method.js';
 import { MethodRegistry } from './method-registry.js';
 
+/** Replies are text or, when large, UTF-8 bytes. */
+const parse = (t: string | Buffer | undefined): any => JSON.parse(String(t));
+
 const ctx: MethodContext = {
   connection: { id: 'c-test', kind: 'cli', name: 'test', transport: 'internal', connectedAt: 0 },
   scopes: new Set(['read']),
@@ -41,15 +44,15 @@ describe('JSON-RPC codec limits', () => {
   it('returns encoded text; a batch over maxBatchLength is one LIMIT_EXCEEDED error with id null', async () => {
     const { dispatcher, seen } = setup();
     const text = await handleJsonRpc(dispatcher, [call(1, 1), call(2, 1), call(3, 1)], ctx, { maxBatchLength: 2 });
-    expect(JSON.parse(text!)).toMatchObject({ id: null, error: { code: -32008, data: { limit: 'maxBatchLength', max: 2 } } });
+    expect(parse(text!)).toMatchObject({ id: null, error: { code: -32008, data: { limit: 'maxBatchLength', max: 2 } } });
     expect(seen).toEqual([]);
-    expect(JSON.parse((await handleJsonRpcText(dispatcher, '[', ctx))!)).toMatchObject({ error: { code: -32700 } });
+    expect(parse((await handleJsonRpcText(dispatcher, '[', ctx))!)).toMatchObject({ error: { code: -32700 } });
   });
 
   it('runs at most batchConcurrency elements at once, replying in request order', async () => {
     const { dispatcher, maxInFlight } = setup();
     const batch = Array.from({ length: 20 }, (_, i) => call(i, 1));
-    const out = JSON.parse((await handleJsonRpc(dispatcher, batch, ctx, { batchConcurrency: 4 }))!);
+    const out = parse((await handleJsonRpc(dispatcher, batch, ctx, { batchConcurrency: 4 }))!);
     expect(out.map((r: any) => r.id)).toEqual(batch.map((b) => b.id));
     expect(maxInFlight()).toBe(4);
   });
@@ -57,10 +60,10 @@ describe('JSON-RPC codec limits', () => {
   it('gives REPLY_TOO_LARGE to the element past the reply budget and runs no element after it', async () => {
     const { dispatcher, seen } = setup();
     const batch = Array.from({ length: 6 }, (_, i) => call(i, 400));
-    const out = JSON.parse((await handleJsonRpc(dispatcher, batch, ctx, { batchConcurrency: 1, maxReplyBytes: 1500 }))!);
+    const out = parse((await handleJsonRpc(dispatcher, batch, ctx, { batchConcurrency: 1, maxReplyBytes: 1500 }))!);
     expect(out.map((r: any) => (r.error ? r.error.data.code : 'ok'))).toEqual(['ok', 'ok', 'ok', 'REPLY_TOO_LARGE', 'REPLY_TOO_LARGE', 'REPLY_TOO_LARGE']);
     expect(seen).toEqual([0, 1, 2, 3]);
-    const single = JSON.parse((await handleJsonRpc(dispatcher, call(9, 2000), ctx, { maxReplyBytes: 1500 }))!);
+    const single = parse((await handleJsonRpc(dispatcher, call(9, 2000), ctx, { maxReplyBytes: 1500 }))!);
     expect(single).toMatchObject({ id: 9, error: { code: -32009, data: { code: 'REPLY_TOO_LARGE', limit: 'maxReplyBytes', max: 1500 } } });
   });
 });

@@ -1,6 +1,7 @@
 import { IcpyError, toWireError, type WireError } from '../errors.js';
 import { jsonMinBytes } from '../value-depth.js';
 import type { Dispatcher } from './dispatcher.js';
+import { encodeLargeJson } from './large-json.js';
 import type { MethodContext } from './method.js';
 
 export type JsonRpcId = string | number | null;
@@ -78,21 +79,39 @@ function encode(res: JsonRpcResponse, method: string, opts: JsonRpcOptions): str
   }
 }
 
-function byteLength(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
+function byteLength(text: string | Buffer): number {
+  return typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.length;
+}
+
+/**
+ * Encode a reply; one whose result is large (at least YIELD_AFTER_BYTES) is encoded in slices,
+ * one per fair turn (core/turns.ts), into a Buffer, so building it never holds the event loop
+ * for long and the transport sends the bytes without converting an 8 MiB string at once.
+ */
+async function encodeSized(res: JsonRpcResponse, method: string, min: number, opts: JsonRpcOptions): Promise<string | Buffer> {
+  if (min <= YIELD_AFTER_BYTES) return encode(res, method, opts);
+  try {
+    return await encodeLargeJson(res);
+  } catch (err) {
+    opts.onInternalError?.(err, method);
+    return JSON.stringify(errorResponse(res.id, new IcpyError('INTERNAL_ERROR')));
+  }
+}
+
+/** A context whose `retainUntilEncoded` releases are run once this call's reply is encoded. */
+function encodingScope(ctx: MethodContext): { ctx: MethodContext; release(): void } {
+  let held: (() => void)[] | undefined;
+  return {
+    ctx: { ...ctx, retainUntilEncoded: (fn) => (held ??= []).push(fn) },
+    release() {
+      if (held) for (const fn of held.splice(0)) fn();
+    },
+  };
 }
 
 /** A lower bound of a reply's encoded bytes (exact enough to refuse one that cannot fit `room` without encoding it). */
 function minBytes(res: JsonRpcResponse, room: number): number {
   return 'result' in res ? jsonMinBytes(res.result, room) : 0;
-}
-
-/**
- * Encoding a large result holds the event loop for many milliseconds; before doing it, let other
- * connections' I/O run, so reads completing together do not chain into one long block.
- */
-function yieldToIo(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
 }
 
 function tooLarge(id: JsonRpcId, max: number, size?: number): string {
@@ -118,18 +137,22 @@ function tooLarge(id: JsonRpcId, max: number, size?: number): string {
  * own id), and from then on no further element is started — each is answered REPLY_TOO_LARGE
  * (notifications are dropped), so the memory of an over-large batch is never spent.
  */
-export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | undefined> {
+export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | Buffer | undefined> {
   const maxReply = opts.maxReplyBytes ?? DEFAULTS.maxReplyBytes;
   if (!Array.isArray(msg)) {
     const req = check(msg);
-    const res = req.ok ? await run(dispatcher, req, ctx) : req.reply;
-    if (res === undefined) return undefined;
-    const min = minBytes(res, maxReply);
-    if (min > maxReply) return tooLarge(res.id, maxReply);
-    if (min > YIELD_AFTER_BYTES) await yieldToIo();
-    const text = encode(res, req.ok ? req.method : '(invalid)', opts);
-    const size = text.length * 3 <= maxReply ? 0 : byteLength(text);
-    return size > maxReply ? tooLarge(res.id, maxReply, size) : text;
+    const scope = encodingScope(ctx);
+    try {
+      const res = req.ok ? await run(dispatcher, req, scope.ctx) : req.reply;
+      if (res === undefined) return undefined;
+      const min = minBytes(res, maxReply);
+      if (min > maxReply) return tooLarge(res.id, maxReply);
+      const text = await encodeSized(res, req.ok ? req.method : '(invalid)', min, opts);
+      const size = typeof text === 'string' && text.length * 3 <= maxReply ? 0 : byteLength(text);
+      return size > maxReply ? tooLarge(res.id, maxReply, size) : text;
+    } finally {
+      scope.release();
+    }
   }
   if (msg.length === 0) return JSON.stringify(errorResponse(null, new IcpyError('INVALID_REQUEST', 'Invalid request: empty batch')));
   const maxLength = opts.maxBatchLength ?? DEFAULTS.maxBatchLength;
@@ -145,7 +168,7 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
       ),
     );
   }
-  const parts: (string | undefined)[] = new Array(msg.length);
+  const parts: (string | Buffer | undefined)[] = new Array(msg.length);
   let used = 2; // "[" and "]"
   let spent = false;
   let next = 0;
@@ -171,35 +194,47 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
         if (req.hasId) parts[i] = tooLarge(req.id, maxReply);
         continue;
       }
-      const res = await run(dispatcher, req, elementCtx);
-      if (res === undefined) continue;
-      const min = minBytes(res, maxReply - used - 1);
-      if (spent || min > maxReply - used - 1) {
-        spend();
-        parts[i] = tooLarge(res.id, maxReply);
-        continue;
+      const scope = encodingScope(elementCtx);
+      try {
+        const res = await run(dispatcher, req, scope.ctx);
+        if (res === undefined) continue;
+        const min = minBytes(res, maxReply - used - 1);
+        if (spent || min > maxReply - used - 1) {
+          spend();
+          parts[i] = tooLarge(res.id, maxReply);
+          continue;
+        }
+        const text = await encodeSized(res, req.method, min, opts);
+        const size = byteLength(text) + 1; // and its comma
+        if (spent || used + size > maxReply) {
+          spend();
+          parts[i] = tooLarge(res.id, maxReply, size - 1);
+          continue;
+        }
+        used += size;
+        parts[i] = text;
+      } finally {
+        scope.release();
       }
-      if (min > YIELD_AFTER_BYTES) await yieldToIo();
-      const text = encode(res, req.method, opts);
-      const size = byteLength(text) + 1; // and its comma
-      if (spent || used + size > maxReply) {
-        spend();
-        parts[i] = tooLarge(res.id, maxReply, size - 1);
-        continue;
-      }
-      used += size;
-      parts[i] = text;
 
     }
   };
   const concurrency = Math.max(1, Math.min(opts.batchConcurrency ?? DEFAULTS.batchConcurrency, msg.length));
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const out = parts.filter((p): p is string => p !== undefined);
-  return out.length ? `[${out.join(',')}]` : undefined;
+  const out = parts.filter((p): p is string | Buffer => p !== undefined);
+  if (!out.length) return undefined;
+  if (out.every((p) => typeof p === 'string')) return `[${out.join(',')}]`;
+  const bufs: Buffer[] = [Buffer.from('[')];
+  out.forEach((p, i) => {
+    if (i) bufs.push(Buffer.from(','));
+    bufs.push(typeof p === 'string' ? Buffer.from(p) : p);
+  });
+  bufs.push(Buffer.from(']'));
+  return Buffer.concat(bufs);
 }
 
 /** Parse text then handle; a parse failure is -32700 with id null. */
-export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | undefined> {
+export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | Buffer | undefined> {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -213,9 +248,13 @@ export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ct
  * Encode one result for a transport that sends it bare (`POST /api/rpc/{method}`), under the same
  * `maxReplyBytes` cap: REPLY_TOO_LARGE is thrown when it does not fit.
  */
-export function encodeResult(result: unknown, maxReplyBytes: number = DEFAULTS.maxReplyBytes): string {
-  const text = JSON.stringify(result ?? null);
-  const size = text.length * 3 <= maxReplyBytes ? 0 : byteLength(text);
+export async function encodeResult(result: unknown, maxReplyBytes: number = DEFAULTS.maxReplyBytes): Promise<string | Buffer> {
+  const min = jsonMinBytes(result ?? null, maxReplyBytes);
+  if (min > maxReplyBytes) {
+    throw new IcpyError('REPLY_TOO_LARGE', `The reply would exceed maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes });
+  }
+  const text = min > YIELD_AFTER_BYTES ? await encodeLargeJson(result ?? null) : JSON.stringify(result ?? null);
+  const size = typeof text === 'string' && text.length * 3 <= maxReplyBytes ? 0 : byteLength(text);
   if (size > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `Reply of ${size} bytes exceeds maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes, size });
   }

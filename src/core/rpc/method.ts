@@ -60,6 +60,12 @@ export interface MethodContext {
   readBudget?: ReadBudget;
   /** Run `fn` once the reply to this call has been sent (immediately where there is no reply). */
   afterReply?: (fn: () => void) => void;
+  /**
+   * Run `fn` once this call's reply has been encoded (a read's budget lease is held until then, so
+   * the bytes it admitted are counted while they are still in memory as a string). Absent where no
+   * reply is encoded: the caller then releases at once.
+   */
+  retainUntilEncoded?: (fn: () => void) => void;
 }
 
 /**

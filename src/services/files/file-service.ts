@@ -23,7 +23,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
+import { isUtf8 } from 'node:buffer';
 import { IcpyError } from '../../core/errors.js';
+import { largeWork, SLICE_CHARS } from '../../core/turns.js';
 import { versionOf } from './file-version.js';
 import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
@@ -251,7 +253,7 @@ export class FileService {
           if (bytesRead === 0) break;
           got += bytesRead;
         }
-        return { path: r.rel, ...readResult(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding) };
+        return { path: r.rel, ...(await readResultSliced(got === length ? buf : buf.subarray(0, got), st, offset, opts.encoding)) };
       } finally {
         lease?.release();
       }
@@ -854,22 +856,22 @@ function looksBinary(bytes: Buffer, partial: boolean): boolean {
     if (e > s && (b[e - 1]! & 0xc0) === 0xc0) e--;
     b = b.subarray(s, e);
   }
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return false;
-  } catch {
-    return true;
-  }
+  return !isUtf8(b);
 }
 
 /** The result of reading `bytes` at `offset` of a file with stats `st` (shared by the sync and async paths). */
-function readResult(bytes: Buffer, st: BigIntStats, offset: number, requested: 'utf8' | 'base64' | 'auto' | undefined): Omit<ReadResult, 'path'> {
+function readResult(
+  bytes: Buffer,
+  st: BigIntStats,
+  offset: number,
+  requested: 'utf8' | 'base64' | 'auto' | undefined,
+  content?: (bytes: Buffer, encoding: 'utf8' | 'base64') => string,
+): Omit<ReadResult, 'path'> {
   const size = Number(st.size);
   const got = bytes.length;
-  let encoding = requested ?? 'auto';
-  if (encoding === 'auto') encoding = looksBinary(bytes, offset > 0 || offset + got < size) ? 'base64' : 'utf8';
+  const encoding = encodingOf(bytes, offset, size, requested);
   return {
-    content: bytes.toString(encoding),
+    content: content ? content(bytes, encoding) : bytes.toString(encoding),
     encoding,
     size,
     version: versionOf(st),
@@ -878,4 +880,29 @@ function readResult(bytes: Buffer, st: BigIntStats, offset: number, requested: '
     length: got,
     truncated: offset + got < size,
   };
+}
+
+function encodingOf(bytes: Buffer, offset: number, size: number, requested: 'utf8' | 'base64' | 'auto' | undefined): 'utf8' | 'base64' {
+  const encoding = requested ?? 'auto';
+  if (encoding !== 'auto') return encoding;
+  return looksBinary(bytes, offset > 0 || offset + bytes.length < size) ? 'base64' : 'utf8';
+}
+
+/**
+ * readResult for a large read: the bytes are decoded slice by slice, one slice per fair turn
+ * (core/turns.ts), so decoding 16 MiB never holds the event loop for long. Slices end on a
+ * character boundary (UTF-8) or a multiple of 3 bytes (base64), so the text equals a whole decode.
+ */
+async function readResultSliced(bytes: Buffer, st: BigIntStats, offset: number, requested: 'utf8' | 'base64' | 'auto' | undefined): Promise<Omit<ReadResult, 'path'>> {
+  if (bytes.length <= SLICE_CHARS) return readResult(bytes, st, offset, requested);
+  const encoding = encodingOf(bytes, offset, Number(st.size), requested);
+  let text = '';
+  for (let i = 0; i < bytes.length; ) {
+    await largeWork.take();
+    let end = Math.min(i + (encoding === 'base64' ? SLICE_CHARS - (SLICE_CHARS % 3) : SLICE_CHARS), bytes.length);
+    if (encoding === 'utf8') for (let k = 0; k < 3 && end < bytes.length && end > i + 1 && (bytes[end]! & 0xc0) === 0x80; k++) end--;
+    text += bytes.toString(encoding, i, end);
+    i = end;
+  }
+  return readResult(bytes, st, offset, encoding, () => text);
 }

@@ -250,7 +250,15 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       ],
       handler: (p, ctx) => {
         const budget = ctx.readBudget;
-        return files.read(p.path, budget ? { ...p, reserve: (bytes) => budget.acquire(bytes, ctx.signal) } : p);
+        if (!budget) return files.read(p.path, p);
+        // The bytes stay counted until the reply holding them is encoded, where the codec says when.
+        const reserve = async (bytes: number) => {
+          const lease = await budget.acquire(bytes, ctx.signal);
+          if (!ctx.retainUntilEncoded) return lease;
+          ctx.retainUntilEncoded(() => lease.release());
+          return { release() {} };
+        };
+        return files.read(p.path, { ...p, reserve });
       },
     }),
     defineMethod({

@@ -155,8 +155,15 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         throw new IcpyError('PARSE_ERROR', 'Body is not valid JSON');
       }
     }
-    const result = await opts.dispatcher.call(req.params.method, params, contexts.of(req, reply));
-    return reply.type('application/json').send(encodeResult(result, opts.rpc?.maxReplyBytes));
+    // A read's budget is held until its result is encoded (see MethodContext.retainUntilEncoded).
+    const held: (() => void)[] = [];
+    const ctx = { ...contexts.of(req, reply), retainUntilEncoded: (fn: () => void) => held.push(fn) };
+    try {
+      const result = await opts.dispatcher.call(req.params.method, params, ctx);
+      return reply.type('application/json').send(await encodeResult(result, opts.rpc?.maxReplyBytes));
+    } finally {
+      for (const fn of held) fn();
+    }
   });
 
   app.get('/api/openapi.json', async () => buildOpenApi(opts.dispatcher.registry, opts.info, opts.extraOpenApiPaths?.()));

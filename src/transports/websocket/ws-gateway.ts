@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
@@ -92,8 +93,9 @@ export class WsSession implements Session {
     });
   }
 
-  send(text: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+  /** Send one JSON-RPC message (a Buffer holds UTF-8 text already encoded, e.g. a large reply). */
+  send(text: string | Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, { binary: false });
   }
 
   notify(method: string, params: unknown): void {
@@ -219,6 +221,9 @@ export class WsGateway implements Disposable {
     const registration = this.opts.onConnection(info, session);
     // Fires when the socket closes: calls still running (a search, a read waiting for budget) stop.
     const gone = new AbortController();
+    // Every call waiting on this connection (a read queued for budget, a search) listens to it;
+    // hundreds may wait at once (bounded by the read budget's queue), which is not a leak.
+    setMaxListeners(0, gone.signal);
     const rb = this.opts.readBudgets;
     const readBudget = rb
       ? new ByteBudget({ max: rb.perConnection, limitName: 'maxInflightReadBytesPerConnection', maxWaiting: MAX_WAITING_READS_PER_CONNECTION, parent: rb.server })
@@ -264,7 +269,10 @@ export class WsGateway implements Disposable {
     const ctx: MethodContext = { ...ctxBase, afterReply: (fn) => after.push(fn) };
     try {
       const reply = await handleJsonRpcText(this.opts.dispatcher, text, ctx, this.opts.rpc);
-      if (reply !== undefined) session.send(reply);
+      if (reply !== undefined) {
+        session.send(reply);
+        this.throttle(session);
+      }
     } catch (err) {
       this.opts.logger.error('ws: failed to handle message', describeError(err));
     } finally {
@@ -276,6 +284,20 @@ export class WsGateway implements Disposable {
         }
       }
     }
+  }
+
+  /**
+   * A client that does not read its replies stops being read: above the high-water mark of unsent
+   * bytes the socket is paused (no new requests are taken from it) until it drains, so requests
+   * pipelined by a non-reading client cannot pile their replies up in server memory.
+   */
+  private throttle(session: WsSession): void {
+    const ws = session.ws;
+    if (ws.isPaused || ws.bufferedAmount < this.opts.highWaterBytes) return;
+    ws.pause();
+    session.onWritable(() => {
+      if (ws.readyState === ws.OPEN) ws.resume();
+    });
   }
 
   /** Close every connection (1001 Going Away) and stop the heartbeat. */
