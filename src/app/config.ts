@@ -43,6 +43,8 @@ export interface IcpyConfig {
    * DELETE) answers FORBIDDEN. `icpy serve --read-only`, env ICPY_READ_ONLY=1. Default false.
    */
   readOnly: boolean;
+  /** Content search engine: `auto` (ripgrep when found, else built-in) or `builtin`. Env ICPY_SEARCH_ENGINE. */
+  searchEngine: 'auto' | 'builtin';
   /** Limits on what clients may ask for (issue 9); each breach is a documented error. */
   limits: IcpyLimits;
 }
@@ -157,6 +159,14 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     terminalHighWaterBytes: input.terminalHighWaterBytes ?? envInt('ICPY_TERMINAL_HIGH_WATER_BYTES') ?? 1024 * 1024,
     terminalStallTimeoutMs: input.terminalStallTimeoutMs ?? envInt('ICPY_TERMINAL_STALL_TIMEOUT_MS') ?? 10_000,
     readOnly: input.readOnly ?? process.env.ICPY_READ_ONLY === '1',
+    searchEngine: input.searchEngine ?? searchEngineFromEnv(),
     limits: resolveLimits(input.limits),
   };
+}
+
+function searchEngineFromEnv(): 'auto' | 'builtin' {
+  const v = process.env.ICPY_SEARCH_ENGINE;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'builtin') return 'builtin';
+  throw new Error(`ICPY_SEARCH_ENGINE must be 'auto' or 'builtin', got '${v}'`);
 }

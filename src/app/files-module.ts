@@ -55,7 +55,7 @@ export const filesModule: AppModule = {
         ctx.logger.warn('files: watcher did not start; fs.* events are off', describeError(err));
         await watcher.dispose();
       }
-      const search = new FileSearch(files.guard.realRoot, files.ignores, undefined, undefined, ctx.config.limits.maxConcurrentSearches);
+      const search = new FileSearch(files.guard.realRoot, files.ignores, ctx.config.searchEngine === 'builtin' ? null : undefined, undefined, ctx.config.limits.maxConcurrentSearches);
       store.add(ctx.registry.register(...createFilesMethods(files, search)));
       store.add(ctx.registry.registerEvents(...filesEvents));
       store.add(ctx.registry.registerOperations(...createFilesOperations(files)));
