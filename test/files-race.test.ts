@@ -55,7 +55,7 @@ describe('confinement under concurrent renames and symlink swaps', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
-  it('never creates, writes, moves or deletes anything outside the root, however the calls interleave', async () => {
+  it('never creates, writes, moves, deletes or reads anything outside the root, however the calls interleave', async () => {
     const before = snapshot(outside);
     const swap = [
       { method: 'files.move', params: { from: 'victim', to: 'hold', overwrite: true } },
@@ -74,6 +74,10 @@ describe('confinement under concurrent renames and symlink swaps', () => {
       { method: 'files.delete', params: { path: 'victim/d.txt' } },
       { method: 'files.delete', params: { path: 'victim/sub', recursive: true } },
       { method: 'files.move', params: { from: 'victim/m.txt', to: `moved${i}.txt` } },
+      // Reads: nothing outside may be read through the swapped name either.
+      { method: 'files.read', params: { path: 'victim/d.txt' } },
+      { method: 'files.read', params: { path: 'victim/sub/k.txt' } },
+      { method: 'files.list', params: { path: 'victim/sub' } },
     ];
     let id = 1;
     const rounds = 40;
@@ -117,6 +121,12 @@ describe('confinement under concurrent renames and symlink swaps', () => {
     expect(replies.length).toBeGreaterThan(rounds * 2 * 10);
     expect(replies.some((r) => r.params.result && r.params.result.to === 'victim' && r.params.result.from === 'link')).toBe(true);
     expect(snapshot(outside)).toEqual(before);
+    // No read answered with what is outside (the inside tree never holds d.txt or sub/k.txt).
+    const leaked = replies.filter((r) => {
+      const res = r.params.result;
+      return res && ((typeof res.content === 'string' && res.content.startsWith('outside')) || (Array.isArray(res.entries) && res.entries.some((e: { name: string }) => e.name === 'k.txt')));
+    });
+    expect(leaked).toEqual([]);
     // Nothing that comes from outside was moved in either.
     const inside = readdirSync(s.root);
     for (const name of inside.filter((n) => n.startsWith('moved'))) expect(readFileSync(join(s.root, name), 'utf8')).not.toBe('outside m');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   open as fsOpen,
+  read as fsRead,
   closeSync,
   constants,
   createReadStream,
@@ -150,11 +151,25 @@ export class FileService {
   }
 
   async stat(path: string): Promise<FileStat> {
-    const r = await this.guard.resolve(path);
-    const st = statSyncOrThrow(r.real, path);
-    // The real path equal to the named one means no symlink anywhere on it: no lstat needed.
-    const isLink = r.real !== r.abs && (lstatSync(r.abs, { throwIfNoEntry: false })?.isSymbolicLink() ?? false);
-    return toStat(r.rel, st, isLink);
+    return this.tree.shared(async () => {
+      const r = await this.guard.resolve(path);
+      const st = statSyncOrThrow(r.real, path);
+      // The real path equal to the named one means no symlink anywhere on it: no lstat needed.
+      const isLink = r.real !== r.abs && (lstatSync(r.abs, { throwIfNoEntry: false })?.isSymbolicLink() ?? false);
+      return toStat(r.rel, st, isLink);
+    });
+  }
+
+  /**
+   * Resolve a path and open it for reading with no API mutation in between (the tree lock, shared):
+   * a folder swapped for an outside symlink by another call cannot redirect the open. Once open,
+   * the descriptor reads that file whatever is renamed later.
+   */
+  private openConfined(path: string): Promise<{ r: ResolvedPath; fd: number }> {
+    return this.tree.shared(async () => {
+      const r = await this.guard.resolve(path);
+      return { r, fd: await this.openToRead(r.real, path) };
+    });
   }
 
   /** Version of the file now (undefined when it does not exist). */
@@ -170,10 +185,12 @@ export class FileService {
     path: string,
     opts: { hidden?: boolean; ignored?: boolean; limit?: number; cursor?: string } = {},
   ): Promise<{ path: string; entries: DirEntry[]; nextCursor?: string; total: number }> {
-    const r = await this.guard.resolve(path);
-    const st = statSyncOrThrow(r.real, path);
-    if (!st.isDirectory()) throw new IcpyError('NOT_A_DIRECTORY', `'${path}' is not a folder`, { path });
-    const dirents = await readdir(r.real, { withFileTypes: true });
+    const { r, dirents } = await this.tree.shared(async () => {
+      const r = await this.guard.resolve(path);
+      const st = statSyncOrThrow(r.real, path);
+      if (!st.isDirectory()) throw new IcpyError('NOT_A_DIRECTORY', `'${path}' is not a folder`, { path });
+      return { r, dirents: await readdir(r.real, { withFileTypes: true }) };
+    });
     const isIgnored = opts.ignored ? undefined : await this.ignores.forDir(this.guard.relOfReal(r.real));
     const keep = dirents.filter((d) => {
       if (!opts.hidden && d.name.startsWith('.')) return false;
@@ -221,17 +238,12 @@ export class FileService {
     path: string,
     opts: { encoding?: 'utf8' | 'base64' | 'auto'; offset?: number; length?: number; reserve?: (bytes: number) => Promise<{ release(): void }> } = {},
   ): Promise<ReadResult> {
-    const r = await this.guard.resolve(path);
-    const small = this.readSmall(await this.openToRead(r.real, path), path, opts);
-    if (small) return { path: r.rel, ...small };
-    let fh;
+    const first = await this.openConfined(path);
+    const small = this.readSmall(first.fd, path, opts);
+    if (small) return { path: first.r.rel, ...small };
+    const { r, fd } = await this.openConfined(path);
     try {
-      fh = await open(r.real, READ_FLAGS);
-    } catch (err) {
-      throw fsError(err, path);
-    }
-    try {
-      const st = await fh.stat({ bigint: true });
+      const st = fstatSync(fd, { bigint: true });
       checkRegular(st, path);
       const size = Number(st.size);
       const offset = Math.min(opts.offset ?? 0, size);
@@ -249,7 +261,7 @@ export class FileService {
         const buf = Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
-          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          const bytesRead = await readAt(fd, buf, got, length - got, offset + got);
           if (bytesRead === 0) break;
           got += bytesRead;
         }
@@ -257,8 +269,10 @@ export class FileService {
       } finally {
         lease?.release();
       }
+    } catch (err) {
+      throw err instanceof IcpyError ? err : fsError(err, path);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
@@ -697,8 +711,7 @@ export class FileService {
     path: string,
     opts: { contents?: boolean } = {},
   ): Promise<{ real: string; rel: string; size: number; mtime: number; version: string; stream: (range?: { start: number; end: number }) => Readable | Buffer; close: () => void }> {
-    const r = await this.guard.resolve(path);
-    const fd = await this.openToRead(r.real, path);
+    const { r, fd } = await this.openConfined(path);
     let st: BigIntStats;
     let small: Buffer | undefined;
     try {
@@ -905,4 +918,9 @@ async function readResultSliced(bytes: Buffer, st: BigIntStats, offset: number, 
     i = end;
   }
   return readResult(bytes, st, offset, encoding, () => text);
+}
+
+/** One positional read of an open descriptor, in the thread pool. */
+function readAt(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fsRead(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
