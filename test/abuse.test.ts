@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,47 @@ describe('a flood of large reads leaves the server up, bounded and responsive', 
     expect(outcomes.other).toBe(0);
     expect(outcomes.ok).toBeGreaterThan(0);
     expect(rssMiB).toBeLessThan(RSS_BOUND_MIB);
+    expect(p99).toBeLessThan(100);
+  }, 60_000);
+});
+
+describe('subscribers that never read, while events are emitted fast, leave the server responsive', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('health p99 < 100 ms and RSS < 768 MiB while 100 non-reading subscribers receive a flood of 4 KB events', async () => {
+    // The flood runs in its own process: its client work must not share this event loop.
+    const flood = spawn(process.execPath, [join(import.meta.dirname, 'helpers', 'flood-events.mjs'), s.wsUrl, s.token, '100', '3000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    flood.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const done = new Promise<number | null>((r) => flood.once('exit', r));
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+    const latencies: number[] = [];
+    let finished = false;
+    void done.then(() => (finished = true));
+    // Measure once the subscribers are connected (the flood prints nothing until it ends).
+    await new Promise((r) => setTimeout(r, 1500));
+    while (!finished) {
+      const t = performance.now();
+      await (await fetch(`${s.url}/api/health`)).json();
+      latencies.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    clearInterval(sampler);
+    expect(await done).toBe(0);
+    const { emitted } = JSON.parse(out) as { emitted: number };
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
+    console.log(JSON.stringify({ abuse: 'non-reading subscribers', emitted, healthSamples: latencies.length, healthP99Ms: Math.round(p99), peakRssMiB: Math.round(peakRss / 1024 / 1024) }));
+    expect(emitted).toBeGreaterThan(1000);
+    expect(latencies.length).toBeGreaterThan(20);
+    expect(peakRss / 1024 / 1024).toBeLessThan(RSS_BOUND_MIB);
     expect(p99).toBeLessThan(100);
   }, 60_000);
 });

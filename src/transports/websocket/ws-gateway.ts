@@ -20,6 +20,7 @@ import {
   type Session,
 } from '../../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+import { MessageTurns } from './message-turns.js';
 
 /** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
 const MAX_WAITING_READS_PER_CONNECTION = 256;
@@ -67,7 +68,13 @@ interface Peer {
   ws: WebSocket;
   alive: boolean;
   session: WsSession;
+  turns: MessageTurns;
+  /** Stop (on) or allow (off) reading the socket for one reason; it is read when no reason holds. */
+  hold(reason: string, on: boolean): void;
 }
+
+/** Messages one connection starts per event-loop iteration (see MessageTurns). */
+const MESSAGES_PER_TURN = 4;
 
 /** A WebSocket connection as the rest of icpy sees it. */
 export class WsSession implements Session {
@@ -216,7 +223,15 @@ export class WsGateway implements Disposable {
 
   private accept(ws: WebSocket, info: ConnectionInfo): void {
     const session = new WsSession(ws, info, this.opts.highWaterBytes);
-    const peer: Peer = { ws, alive: true, session };
+    const holds = new Set<string>();
+    const hold = (reason: string, on: boolean) => {
+      if (on) holds.add(reason);
+      else holds.delete(reason);
+      if (ws.readyState !== ws.OPEN) return;
+      if (holds.size && !ws.isPaused) ws.pause();
+      else if (!holds.size && ws.isPaused) ws.resume();
+    };
+    const peer: Peer = { ws, alive: true, session, turns: new MessageTurns(MESSAGES_PER_TURN, (waiting) => hold('backlog', waiting)), hold };
     this.peers.add(peer);
     const registration = this.opts.onConnection(info, session);
     // Fires when the socket closes: calls still running (a search, a read waiting for budget) stop.
@@ -253,25 +268,28 @@ export class WsGateway implements Disposable {
         );
         return;
       }
-      void this.onMessage(data.toString('utf8'), ctxBase, session);
+      const text = data.toString('utf8');
+      peer.turns.run(() => void this.onMessage(text, ctxBase, peer));
     });
     ws.on('error', (err) => this.opts.logger.debug('ws: socket error', { connection: info.id, ...describeError(err) }));
     ws.once('close', () => {
       this.peers.delete(peer);
+      peer.turns.dispose();
       gone.abort(new IcpyError('UNAVAILABLE', 'The WebSocket closed', { reason: 'aborted' }));
       void session.resources.dispose().catch((err) => this.opts.logger.error('ws: dispose failed', describeError(err)));
       void registration.dispose();
     });
   }
 
-  private async onMessage(text: string, ctxBase: Omit<MethodContext, 'afterReply'>, session: WsSession): Promise<void> {
+  private async onMessage(text: string, ctxBase: Omit<MethodContext, 'afterReply'>, peer: Peer): Promise<void> {
+    const session = peer.session;
     const after: (() => void)[] = [];
     const ctx: MethodContext = { ...ctxBase, afterReply: (fn) => after.push(fn) };
     try {
       const reply = await handleJsonRpcText(this.opts.dispatcher, text, ctx, this.opts.rpc);
       if (reply !== undefined) {
         session.send(reply);
-        this.throttle(session);
+        this.throttle(peer);
       }
     } catch (err) {
       this.opts.logger.error('ws: failed to handle message', describeError(err));
@@ -291,13 +309,11 @@ export class WsGateway implements Disposable {
    * bytes the socket is paused (no new requests are taken from it) until it drains, so requests
    * pipelined by a non-reading client cannot pile their replies up in server memory.
    */
-  private throttle(session: WsSession): void {
-    const ws = session.ws;
-    if (ws.isPaused || ws.bufferedAmount < this.opts.highWaterBytes) return;
-    ws.pause();
-    session.onWritable(() => {
-      if (ws.readyState === ws.OPEN) ws.resume();
-    });
+  private throttle(peer: Peer): void {
+    const { ws } = peer.session;
+    if (ws.bufferedAmount < this.opts.highWaterBytes) return;
+    peer.hold('unread replies', true);
+    peer.session.onWritable(() => peer.hold('unread replies', false));
   }
 
   /** Close every connection (1001 Going Away) and stop the heartbeat. */
