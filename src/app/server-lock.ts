@@ -1,6 +1,7 @@
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Disposable } from '../core/lifecycle.js';
+import { processAlive } from '../transports/cli/runtime-file.js';
 
 /**
  * One server per workspace folder: `<root>/.icpy/server.lock`, created with O_EXCL and holding
@@ -36,15 +37,6 @@ export const LOCK_FILE = 'server.lock';
 /** An unreadable (half-written) lock younger than this belongs to a server starting right now. */
 const STARTING_GRACE_MS = 5000;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function readHolder(path: string): LockHolder | undefined {
   try {
     const h = JSON.parse(readFileSync(path, 'utf8')) as LockHolder;
@@ -57,7 +49,7 @@ function readHolder(path: string): LockHolder | undefined {
 /** Is the lock at `path` held by a live server? (undefined holder + true = starting.) */
 function held(path: string): { busy: boolean; holder?: LockHolder } {
   const holder = readHolder(path);
-  if (holder) return { busy: alive(holder.pid), holder };
+  if (holder) return { busy: processAlive(holder.pid), holder };
   try {
     return { busy: Date.now() - statSync(path).mtimeMs < STARTING_GRACE_MS };
   } catch {

@@ -6,24 +6,7 @@ import { topicMatches } from './topic-pattern.js';
 import { encodeEvent, encodeEventNotification } from './event-encoding.js';
 
 describe('topic patterns', () => {
-  it.each([
-    ['fs.file.changed', 'fs.file.changed', true],
-    ['fs.*.changed', 'fs.file.changed', true],
-    ['fs.*', 'fs.file.changed', false],
-    ['fs.**', 'fs.file.changed', true],
-    ['fs.**', 'fs', true],
-    ['**', 'a.b.c', true],
-    ['**.changed', 'fs.file.changed', true],
-    ['**.changed', 'fs.file.created', false],
-    ['fs.**.changed', 'fs.changed', true],
-    ['fs.**.changed', 'fs.a.b.c.changed', true],
-    ['*.*', 'a.b', true],
-    ['*.*', 'a', false],
-    ['terminal.*', 'terminals.created', false],
-  ])('%s vs %s → %s', (p, t, want) => {
-    expect(topicMatches(p, t)).toBe(want);
-  });
-
+  // The matching table and the random comparison live in topic-pattern.test.ts.
   it('rejects malformed patterns and topics with INVALID_PARAMS', () => {
     const b = new MemoryBroker();
     expect(() => b.subscribe(['fs.f*'], () => {})).toThrow(IcpyError);

@@ -39,6 +39,7 @@ describe('topic pattern matching', () => {
     ['**.changed', 'changed', true],
     ['**.changed', 'fs.file.changed', true],
     ['**.changed', 'fs.file.changed.x', false],
+    ['**.changed', 'fs.file.created', false],
     ['fs.**.changed', 'fs.changed', true],
     ['fs.**.changed', 'fs.a.b.c.changed', true],
     ['**.**', 'a', true],

@@ -81,7 +81,8 @@ export function removeRuntimeFile(path: string): void {
   rmSync(path, { force: true });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -132,7 +133,7 @@ export function readRuntimeDir(dir: string): RuntimeListing {
       const text = readTrusted(join(dir, n));
       if (text === undefined) continue;
       const info = JSON.parse(text) as RuntimeInfo;
-      if (alive(info.pid)) servers.push(info);
+      if (processAlive(info.pid)) servers.push(info);
     } catch {
       /* partial or foreign file */
     }
