@@ -6,21 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Screen } from './helpers/screen.js';
 import { startServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 /** The built `icpy` command (npm run build first) against a real in-process server. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'icpy.js');
 const CLEAR = '\x1b[0m\x1b[H\x1b[2J';
-
-async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('icpy CLI: attach redraw and delete-layout', () => {
   let s: TestServer;
