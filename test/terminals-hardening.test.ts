@@ -2,18 +2,9 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../src/services/terminals/process-tree.js';
-import { connect, RpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { connect, RpcError, startServer, type TestServer, type WsClient, rpcError } from './helpers/server.js';
 
 const BASH = { shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: '$ ', HISTFILE: '/dev/null' } };
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e) => e,
-  );
-  expect(err, 'expected an RPC error').toBeInstanceOf(RpcError);
-  return err as RpcError;
-}
 
 function output(c: WsClient, id: string): string {
   return c.notifications

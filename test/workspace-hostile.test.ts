@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, RpcError, startServer, type WsClient } from './helpers/server.js';
+import { connect, RpcError, startServer, type WsClient, rpcError } from './helpers/server.js';
 
 /** Names that are members of Object.prototype (or set it): they must be plain data. */
 const PROTO_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__'];
@@ -16,15 +16,6 @@ function freshRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'icpy-ws-hostile-'));
   roots.push(root);
   return root;
-}
-
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e) => e,
-  );
-  expect(err, 'expected an RPC error').toBeInstanceOf(RpcError);
-  return err as RpcError;
 }
 
 async function withServer(root: string, fn: (c: WsClient) => Promise<void>): Promise<void> {

@@ -184,3 +184,13 @@ export function connect(server: Pick<TestServer, 'wsUrl' | 'token'>, opts: Conne
     ws.once('error', reject);
   });
 }
+
+/** The RpcError a call fails with (fails the test when it succeeds or throws something else). */
+export async function rpcError(p: Promise<unknown>): Promise<RpcError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof RpcError)) throw new Error(`expected an RPC error, got ${err === undefined ? 'success' : String(err)}`);
+  return err;
+}
