@@ -182,21 +182,30 @@ const loops = (n, body) => Array.from({ length: n }, async () => {
 });
 
 // ------------------------------------------------------------------ (a) large batch reads
+/**
+ * Until the flood's deadline: connect a WebSocket (retrying every 100 ms while the server refuses),
+ * run `body(c)` while it is open, hang up, and connect again if time is left.
+ */
+async function wsUntilDeadline(body) {
+  while (left() > 0) {
+    const c = await wsConnect();
+    if (!c) {
+      await sleep(100);
+      continue;
+    }
+    await body(c);
+    c.ws.terminate();
+  }
+}
+
 async function batchReads() {
   const reads = Array.from({ length: cfg.batch }, () => ['files.read', { path: cfg.bigFile }]);
   const agent = new Agent({ keepAlive: true });
   open.add(agent);
-  const wsLoop = async () => {
-    while (left() > 0) {
-      const c = await wsConnect();
-      if (!c) {
-        await sleep(100);
-        continue;
-      }
+  const wsLoop = () =>
+    wsUntilDeadline(async (c) => {
       while (left() > 0 && c.ws.readyState === c.ws.OPEN) await c.call(reads);
-      c.ws.terminate();
-    }
-  };
+    });
   await Promise.all([
     ...loops(cfg.concurrency, () => postRpc(agent, reads)),
     ...Array.from({ length: cfg.concurrency }, wsLoop),
@@ -228,22 +237,15 @@ async function patterns() {
   const q = (p) => encodeURIComponent(p);
   let k = 0;
   const nextPattern = () => PATTERNS[k++ % PATTERNS.length];
-  const wsLoop = async () => {
-    while (left() > 0) {
-      const c = await wsConnect();
-      if (!c) {
-        await sleep(100);
-        continue;
-      }
+  const wsLoop = () =>
+    wsUntilDeadline(async (c) => {
       // subscribe (each publish is then matched against it), history, and publishes to match
       while (left() > 0 && c.ws.readyState === c.ws.OPEN) {
         await c.call(['events.subscribe', { patterns: [nextPattern()] }]);
         await c.call(['events.history', { since: 0, patterns: [nextPattern()], limit: 1000 }]);
         await c.call(['events.emit', { topic: longTopic(40), data: null }]);
       }
-      c.ws.terminate();
-    }
-  };
+    });
   const sse = () =>
     http(agent, 'GET', `/api/events?since=0&patterns=${q(nextPattern())}`, undefined, {
       timeoutMs: 1500,
@@ -276,23 +278,16 @@ async function prepareSubscribers() {
 
 async function slowSubscribers() {
   const pad = 'x'.repeat(cfg.eventBytes);
-  const publisher = async () => {
-    while (left() > 0) {
-      const c = await wsConnect();
-      if (!c) {
-        await sleep(100);
-        continue;
-      }
+  const publisher = () =>
+    wsUntilDeadline((c) =>
       // a window of emits in flight, as fast as the server acknowledges them
-      await Promise.all(
+      Promise.all(
         Array.from({ length: 16 }, async () => {
           let i = 0;
           while (left() > 0 && c.ws.readyState === c.ws.OPEN) await c.call(['events.emit', { topic: 'client.abuse.tick', data: { i: i++, pad } }]);
         }),
-      );
-      c.ws.terminate();
-    }
-  };
+      ),
+    );
   await Promise.all(Array.from({ length: 2 }, publisher));
 }
 
