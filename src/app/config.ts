@@ -47,7 +47,28 @@ export interface IcpyConfig {
   searchEngine: 'auto' | 'builtin';
   /** Limits on what clients may ask for (issue 9); each breach is a documented error. */
   limits: IcpyLimits;
+  /** Live documents (issue 10): saving and version history. */
+  docs: IcpyDocsConfig;
 }
+
+/** Live documents: when edits reach disk and how much history is kept. Env `ICPY_DOCS_<SNAKE>`. */
+export interface IcpyDocsConfig {
+  /** A live document is saved this long (ms) after its last edit. Default 500. */
+  saveDebounceMs: number;
+  /** …and at the latest this long (ms) after its first unsaved edit, even while edits keep coming. Default 5000. */
+  saveMaxDelayMs: number;
+  /** Versions kept per file (checkpoints included; the oldest unnamed go first). Default 200. */
+  historyMaxVersions: number;
+  /** Bytes of version content kept per file. Default 64 MiB. */
+  historyMaxBytes: number;
+}
+
+export const DEFAULT_DOCS: IcpyDocsConfig = {
+  saveDebounceMs: 500,
+  saveMaxDelayMs: 5000,
+  historyMaxVersions: 200,
+  historyMaxBytes: 64 * 1024 * 1024,
+};
 
 /**
  * Bounds on hostile or runaway input: per message, per connection and per server. Every breach
@@ -86,6 +107,14 @@ export interface IcpyLimits {
   maxConcurrentSearches: number;
   /** An exited terminal (and its final output) stays listed this long (ms). Default 10 min. */
   exitedTerminalGraceMs: number;
+  /** Live documents held in memory at once (WS /api/yjs rooms and docs.open). Default 256. */
+  maxOpenDocs: number;
+  /** Largest file (bytes) opened as a live document. Default 8 MiB. */
+  maxDocBytes: number;
+  /** Live documents one connection has open at once (Yjs rooms + docs.open). Default 64. */
+  maxDocsPerConnection: number;
+  /** Edits in one docs.applyEdits call. Default 1000. */
+  maxEditsPerCall: number;
 }
 
 export const DEFAULT_LIMITS: IcpyLimits = {
@@ -104,10 +133,22 @@ export const DEFAULT_LIMITS: IcpyLimits = {
   maxTerminals: 64,
   maxConcurrentSearches: 4,
   exitedTerminalGraceMs: 10 * 60 * 1000,
+  maxOpenDocs: 256,
+  maxDocBytes: 8 * 1024 * 1024,
+  maxDocsPerConnection: 64,
+  maxEditsPerCall: 1000,
 };
 
-function envName(key: string): string {
-  return 'ICPY_LIMIT_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
+  return prefix + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+function resolveDocs(input: Partial<IcpyDocsConfig> = {}): IcpyDocsConfig {
+  const out = { ...DEFAULT_DOCS };
+  for (const key of Object.keys(DEFAULT_DOCS) as (keyof IcpyDocsConfig)[]) {
+    out[key] = input[key] ?? envInt(envName(key, 'ICPY_DOCS_')) ?? DEFAULT_DOCS[key];
+  }
+  return out;
 }
 
 function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
@@ -118,7 +159,7 @@ function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
   return out;
 }
 
-export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits'>> & { root?: string; limits?: Partial<IcpyLimits> };
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs'>> & { root?: string; limits?: Partial<IcpyLimits>; docs?: Partial<IcpyDocsConfig> };
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
@@ -161,6 +202,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     readOnly: input.readOnly ?? process.env.ICPY_READ_ONLY === '1',
     searchEngine: input.searchEngine ?? searchEngineFromEnv(),
     limits: resolveLimits(input.limits),
+    docs: resolveDocs(input.docs),
   };
 }
 

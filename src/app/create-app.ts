@@ -15,7 +15,7 @@ import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.j
 import { createLogger } from './logger.js';
 import { acquireServerLock } from './server-lock.js';
 import { ensureStateDir } from '../storage/index.js';
-import { loadModules, type AppContext } from './modules.js';
+import { loadModules, type AppContext, type UpgradeHandler } from './modules.js';
 
 export const VERSION: string = (() => {
   try {
@@ -128,10 +128,13 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     extraOpenApiPaths: () => openApiExtra,
     logRequests: logger.enabled?.('debug') ?? true,
   });
+  const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
   http.server.on('upgrade', (req, socket, head) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/api/ws') ws.handleUpgrade(req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const path = (req.url ?? '').split('?')[0]!;
+    if (path === '/api/ws') return ws.handleUpgrade(req, socket, head);
+    const route = upgrades.find(([prefix]) => path.startsWith(prefix));
+    if (route) return route[1](req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   // Shutdown order (reverse of adds): WebSockets first, then HTTP, then the broker.
   store.add(toDisposable(() => http.close()));
@@ -144,6 +147,17 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     ...core,
     http,
     addOpenApiPaths: (paths) => Object.assign(openApiExtra, paths),
+    addUpgrade: (prefix, handler) => void upgrades.push([prefix, handler]),
+    wsSecurity: {
+      verifyToken,
+      boundToLoopback,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+      admit: common.admit,
+      heartbeatMs: config.heartbeatMs,
+      scopes: common.scopes,
+    },
+    shared: {},
   };
   try {
     for (const mod of loadModules()) store.add(await mod.setup(ctx));

@@ -60,6 +60,7 @@ export const filesModule: AppModule = {
       store.add(ctx.registry.registerEvents(...filesEvents));
       store.add(ctx.registry.registerOperations(...createFilesOperations(files)));
       ctx.addOpenApiPaths(registerFilesRoutes(ctx.http, ctx.dispatcher).openApi);
+      ctx.shared.files = files;
     } catch (err) {
       await watcher.dispose();
       await store.dispose();

@@ -2,8 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Broker } from '../core/broker/index.js';
 import type { Disposable } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
-import type { Dispatcher, MethodRegistry } from '../core/rpc/index.js';
+import type { IcpyError } from '../core/errors.js';
+import type { Dispatcher, MethodRegistry, Scope } from '../core/rpc/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ConnectionManager } from '../services/connections/index.js';
+import type { FileService } from '../services/files/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
 import { filesModule } from './files-module.js';
@@ -22,6 +26,25 @@ export interface AppContext {
   http: FastifyInstance;
   /** Document extra REST paths in /api/openapi.json. */
   addOpenApiPaths(paths: ExtraPaths): void;
+  /** Route WebSocket upgrades whose path starts with `prefix` (e.g. '/api/yjs/') to `handler`. */
+  addUpgrade(prefix: string, handler: UpgradeHandler): void;
+  /** Security options every WebSocket endpoint shares with /api/ws (token, Host, Origin, admission). */
+  wsSecurity: WsSecurity;
+  /** Services one module makes and a later one uses (filesModule sets `files`). */
+  shared: { files?: FileService };
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface WsSecurity {
+  verifyToken: (token: string | undefined) => boolean;
+  boundToLoopback: boolean;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  /** LIMIT_EXCEEDED when maxConnections is reached (refuse the upgrade with its HTTP status). */
+  admit: () => IcpyError | undefined;
+  heartbeatMs: number;
+  scopes: ReadonlySet<Scope>;
 }
 
 /**

@@ -34,6 +34,9 @@ export const ERROR_TABLE = {
   SEARCH_UNAVAILABLE: { rpc: -32029, http: 503, message: 'Search tool unavailable' },
   TERMINAL_NOT_FOUND: { rpc: -32030, http: 404, message: 'Terminal not found' },
   TERMINAL_EXITED: { rpc: -32031, http: 409, message: 'Terminal has exited' },
+  NOT_TEXT: { rpc: -32040, http: 415, message: 'Not a text file' },
+  VERSION_NOT_FOUND: { rpc: -32041, http: 404, message: 'Version not found' },
+  DOC_GONE: { rpc: -32042, http: 410, message: 'Document was deleted or moved' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
