@@ -3,6 +3,7 @@ import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import { DocService, createDocsMethods, docsEvents, type DocFiles } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import type { AppModule } from './modules.js';
+import { mountYjs } from './yjs-mount.js';
 
 /** The DocFiles port over the FileService: reads refuse non-text and oversized files; writes are atomic, attributed, version-checked. */
 export function fileServiceDocFiles(files: FileService, maxDocBytes: number): DocFiles {
@@ -34,7 +35,7 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
   };
 }
 
-/** Live documents (docs.*): the DocService, its methods and events, and the fs.* events merged into open documents. */
+/** Live documents (docs.*, WS /api/yjs/{path}): the DocService, its methods and events, and the fs.* events merged into open documents. */
 export const docsModule: AppModule = {
   name: 'docs',
   setup(ctx) {
@@ -59,6 +60,8 @@ export const docsModule: AppModule = {
     store.add(toDisposable(() => sub.dispose()));
     store.add(ctx.registry.register(...createDocsMethods(service)));
     store.add(ctx.registry.registerEvents(...docsEvents));
+    // Added last so it is disposed first: Yjs sockets close (1001) before the documents save and unload.
+    store.add(mountYjs(ctx, service));
     return store;
   },
 };
