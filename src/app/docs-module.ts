@@ -35,7 +35,7 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
   };
 }
 
-/** Live documents (docs.*): the DocService, its methods and events, and the fs.* events merged into open documents. */
+/** Live documents (docs.*, WS /api/yjs/{path}): the DocService, its methods and events, and the fs.* events merged into open documents. */
 export const docsModule: AppModule = {
   name: 'docs',
   setup(ctx) {
@@ -74,7 +74,7 @@ export const docsModule: AppModule = {
     store.add(ctx.registry.registerEvents(...docsEvents));
     store.add(ctx.registry.register(...createPresenceMethods(presence)));
     store.add(ctx.registry.registerEvents(...presenceEvents));
-    // Last in, first out: Yjs sockets close (peers leave) before presence and the service stop.
+    // Added last so it is disposed first: Yjs sockets close (1001) before presence stops and the documents save and unload.
     store.add(mountYjs(ctx, service));
     return store;
   },

@@ -328,7 +328,8 @@ export class DocService implements DocRooms, Disposable {
     this.checkSize(disk.text.length);
     const live = new LiveDoc(disk.path, disk.text, {
       startVersion: this.startVersionFor(disk.path, disk.version),
-      maxUpdateBytes: this.options.limits.maxDocBytes,
+      // an update carrying a whole document: its text plus Yjs ids (the gateway's frame bound)
+      maxUpdateBytes: 2 * this.options.limits.maxDocBytes,
       ...(this.options.screenAwareness ? { screenAwareness: this.options.screenAwareness } : {}),
       onChange: (doc, origin) => this.changed(doc, origin),
       onLeave: (doc, peer) => this.left(doc, peer),
