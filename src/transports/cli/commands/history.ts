@@ -95,3 +95,47 @@ new version ('restored from vN'); the text it replaced stays in the history.
     else ctx.out.line(`restored ${r.path} to v${r.restoredFrom} (now v${r.version})`);
   },
 };
+
+/** `current` or a version number (3, v3). */
+function versionOrCurrent(arg: string, usage: string): number | 'current' {
+  return arg === 'current' ? 'current' : versionArg(arg, usage);
+}
+
+export const diffCommand: Command = {
+  name: 'diff',
+  summary: 'unified diff between two versions of a file',
+  usage: `Usage: icpy diff FILE FROM [TO]
+
+Print the unified diff of FILE from version FROM to version TO (default 'current': the live text,
+unsaved typing included, else the file on disk). Versions as \`icpy history\` lists them (3 or
+v3) or 'current'. Exit 0 whether or not they differ. --json: the docs.diff result.`,
+  async run(ctx) {
+    const [file, from, to, extra] = ctx.positionals;
+    if (file === undefined || from === undefined) throw usageError('diff: FILE and FROM', diffCommand.usage);
+    if (extra !== undefined) throw usageError('diff: FILE FROM [TO]', diffCommand.usage);
+    const r = (await ctx.http().call('docs.diff', {
+      path: await ctx.serverPath(file),
+      from: versionOrCurrent(from, diffCommand.usage),
+      to: versionOrCurrent(to ?? 'current', diffCommand.usage),
+    })) as { diff: string; identical: boolean };
+    if (ctx.out.json) ctx.out.jsonLine(r);
+    else if (!r.identical) process.stdout.write(r.diff);
+  },
+};
+
+export const checkpointCommand: Command = {
+  name: 'checkpoint',
+  summary: 'name the current text of a file (a named version)',
+  usage: `Usage: icpy checkpoint FILE NAME
+
+Record the current text of FILE as a version named NAME (≤ 100 characters; unsaved edits are
+saved first). Checkpoints are the last versions retention removes. --json: the version.`,
+  async run(ctx) {
+    const [file, name, extra] = ctx.positionals;
+    if (file === undefined || name === undefined) throw usageError('checkpoint: FILE and NAME', checkpointCommand.usage);
+    if (extra !== undefined) throw usageError('checkpoint: exactly FILE and NAME (quote a NAME with spaces)', checkpointCommand.usage);
+    const r = (await ctx.http().call('docs.checkpoint', { path: await ctx.serverPath(file), name })) as { path: string; version: number; name: string };
+    if (ctx.out.json) ctx.out.jsonLine(r);
+    else ctx.out.line(`${r.path} v${r.version} is checkpoint "${r.name}"`);
+  },
+};
