@@ -5,9 +5,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 
 const roots: string[] = [];
-afterAll(() => {
+/** Closed at the end even when a test fails half-way (no leaked sockets). */
+const open: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const o of open.reverse()) await o.close();
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
+async function server(config: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
+  const s = await startServer(config);
+  open.push(s);
+  return s;
+}
+async function client(s: TestServer, o: Parameters<typeof connect>[1]): Promise<WsClient> {
+  const c = await connect(s, o);
+  open.push(c);
+  return c;
+}
 
 /** Replace the whole text of a live document through docs.applyEdits (an agent's edit). */
 async function setText(c: Pick<WsClient, 'call'>, path: string, text: string): Promise<void> {
@@ -30,9 +43,9 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
   let agent: WsClient;
 
   it('records every save (and the text as opened), diffs, and restores as a new version without losing any', async () => {
-    s = await startServer();
+    s = await server();
     roots.push(s.root);
-    agent = await connect(s, { kind: 'agent', name: 'fixer' });
+    agent = await client(s, { kind: 'agent', name: 'fixer' });
     await agent.call('files.write', { path: 'notes.txt', content: 'hello\n' });
     await edit(agent, 'notes.txt', 'hello world\n');
     await edit(agent, 'notes.txt', 'hello world\nsecond line\n');
@@ -108,9 +121,9 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
   });
 
   it('retention keeps docs.historyMaxVersions per file: oldest unnamed first, checkpoints last', async () => {
-    const srv = await startServer({ docs: { historyMaxVersions: 3 } });
+    const srv = await server({ docs: { historyMaxVersions: 3 } });
     roots.push(srv.root);
-    const c = await connect(srv, { kind: 'cli', name: 'cli' });
+    const c = await client(srv, { kind: 'cli', name: 'cli' });
     await c.call('files.write', { path: 'r.txt', content: 'v1' });
     await c.call('docs.checkpoint', { path: 'r.txt', name: 'start' }); // names v1 (opened from disk)
     for (let i = 2; i <= 6; i++) await edit(c, 'r.txt', `v${i}`);
@@ -125,8 +138,8 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
   it('versions survive a restart of the app on the same root', async () => {
     const root = mkdtempSync(join(tmpdir(), 'icpy-hist-restart-'));
     roots.push(root);
-    const first = await startServer({ root });
-    const c = await connect(first, { kind: 'browser', name: 'ada' });
+    const first = await server({ root });
+    const c = await client(first, { kind: 'browser', name: 'ada' });
     await c.call('files.write', { path: 'keep.py', content: 'print(1)\n' });
     await edit(c, 'keep.py', 'print(2)\n');
     await c.call('docs.checkpoint', { path: 'keep.py', name: 'two' });
@@ -134,8 +147,8 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
     await c.close();
     await first.close();
 
-    const second = await startServer({ root });
-    const d = await connect(second, { kind: 'cli', name: 'later' });
+    const second = await server({ root });
+    const d = await client(second, { kind: 'cli', name: 'later' });
     expect(await versionsOf(d, 'keep.py')).toEqual(before);
     expect((await d.call('docs.version', { path: 'keep.py', version: 2 })).content).toBe('print(2)\n');
     // Numbering continues after the restart.
