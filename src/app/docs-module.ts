@@ -4,6 +4,7 @@ import { IcpyError } from '../core/errors.js';
 import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import { DocService, PresenceService, createDocsMethods, createPresenceMethods, docsEvents, presenceEvents, type DocFiles } from '../services/docs/index.js';
 import { versionOf, type FileService } from '../services/files/index.js';
+import { setupDocHistory } from './docs-history.js';
 import type { AppModule } from './modules.js';
 import { mountYjs } from './yjs-mount.js';
 
@@ -100,6 +101,8 @@ export const docsModule: AppModule = {
       logger: ctx.logger,
       screenAwareness: (update, from) => (presence ? presence.screen(update, from.connection).update : update),
     });
+    // Before the service: disposed after it, so its last saves at shutdown are recorded as versions.
+    store.add(setupDocHistory(ctx, service));
     store.add(service);
     ctx.shared.docs = service;
     const sub = ctx.broker.subscribe(['fs.file.changed', 'fs.file.created', 'fs.file.deleted', 'fs.dir.deleted'], (ev) => {
