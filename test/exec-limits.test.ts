@@ -38,7 +38,7 @@ async function grandchildPid(c: WsClient, id: string): Promise<number> {
     15_000,
     'the grandchild pid',
   );
-  return Number(line[1]);
+  return Number(line![1]);
 }
 
 describe('exec limits', () => {

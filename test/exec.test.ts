@@ -91,7 +91,7 @@ describe('exec.run: languages', () => {
       await c.call('events.subscribe', { patterns: ['exec.**'] });
       const { id } = await c.call('exec.run', { language: 'python', code: 'import sys\nfor l in sys.stdin: print("got", l.strip(), flush=True)\nprint("eof")' });
       await c.call('exec.write', { id, data: 'a\n' });
-      await c.waitFor(() => eventsOf(c, 'exec.output', id).some((o) => o.data.includes('got a')), 15_000, 'echo of a');
+      await c.waitFor(() => joinOutputs(eventsOf(c, 'exec.output', id)).text.includes('got a'), 15_000, 'echo of a');
       await c.call('exec.write', { id, data: 'b\n', eof: true });
       await completed(c, id);
       expect(joinOutputs(eventsOf(c, 'exec.output', id)).text).toBe('got a\ngot b\neof\n');
