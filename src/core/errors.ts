@@ -37,6 +37,7 @@ export const ERROR_TABLE = {
   NOT_TEXT: { rpc: -32040, http: 415, message: 'Not a text file' },
   VERSION_NOT_FOUND: { rpc: -32041, http: 404, message: 'Version not found' },
   DOC_GONE: { rpc: -32042, http: 410, message: 'Document was deleted or moved' },
+  SANDBOX_UNAVAILABLE: { rpc: -32051, http: 503, message: 'Sandbox unavailable' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
