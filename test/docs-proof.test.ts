@@ -255,7 +255,11 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
     it("a provider's awareness shows in presence.list; presence.update from an RPC client shows in the provider's awareness", async () => {
       const [alice] = track(await synced(s, path, 1)) as [Client];
       alice.awareness.setLocalStateField('user', { name: 'Alice-presence', color: '#ff0000' });
-      alice.awareness.setLocalStateField('cursor', { anchor: Y.createRelativePositionFromTypeIndex(alice.text, 3), head: Y.createRelativePositionFromTypeIndex(alice.text, 5) });
+      // As y-codemirror.next writes it: relative positions in their JSON form.
+      alice.awareness.setLocalStateField('cursor', {
+        anchor: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(alice.text, 3)),
+        head: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(alice.text, 5)),
+      });
       const robo = await agent(s, 'Robo-presence');
       const list = await until(
         async () => {
@@ -264,11 +268,18 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
         },
         'Alice in presence.list',
       );
-      expect(JSON.stringify(list)).toContain(path);
+      const entry = list.find((e: any) => e.name === 'Alice-presence');
+      expect(entry).toMatchObject({ kind: 'browser', color: '#ff0000', activeFile: path, via: 'yjs' });
+      // UTF-16 LSP positions computed from the relative positions: "hel|lo" → "hello| presence".
+      expect(entry.selection).toEqual({ anchor: { line: 0, character: 3 }, head: { line: 0, character: 5 } });
+      expect(entry.cursor).toEqual({ line: 0, character: 5 });
 
       await robo.call('presence.update', { activeFile: path, cursor: { line: 0, character: 2 } });
       const seen = await until(() => [...alice.awareness.getStates().values()].find((st) => JSON.stringify(st).includes('Robo-presence')), "Robo in Alice's awareness");
-      expect(JSON.stringify(seen)).toContain('agent');
+      expect(seen).toMatchObject({ user: { name: 'Robo-presence', kind: 'agent' } });
+      expect((seen as any).cursor, 'the RPC cursor is drawn by editor bindings (relative positions)').toBeTruthy();
+      const head = Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON((seen as any).cursor.head), alice.doc);
+      expect(head?.index).toBe(2);
 
       // Gone when the client goes (the issue allows 30 s; a closed socket is immediate).
       alice.destroy();
