@@ -1,0 +1,9 @@
+export { DocService, CHANGED_EVENT_MS, CLOSE_DELETED, type DocLimits, type DocServiceOptions, type DocSummary, type SavedEvent } from './doc-service.js';
+export { LiveDoc, EditOrigin, sourceOfOrigin, type LiveDocOptions } from './live-doc.js';
+export type { DocFiles } from './doc-files.js';
+export { diffDelta } from './text-diff.js';
+export { transform, applyToString, invert, type DeltaOp, type RecordedOp } from './delta.js';
+export { lineStarts, offsetAt, positionAt, type LspPosition, type LspRange } from './positions.js';
+export { editsToDelta, type TextEdit } from './edits.js';
+export { createDocsMethods } from './docs.methods.js';
+export { docsEvents } from './docs.events.js';
