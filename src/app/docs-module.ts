@@ -3,6 +3,7 @@ import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import { DocService, createDocsMethods, docsEvents, type DocFiles } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import type { AppModule } from './modules.js';
+import { mountYjs } from './yjs-mount.js';
 
 /** The DocFiles port over the FileService: reads refuse non-text and oversized files; writes are atomic, attributed, version-checked. */
 export function fileServiceDocFiles(files: FileService, maxDocBytes: number): DocFiles {
@@ -59,6 +60,7 @@ export const docsModule: AppModule = {
     store.add(toDisposable(() => sub.dispose()));
     store.add(ctx.registry.register(...createDocsMethods(service)));
     store.add(ctx.registry.registerEvents(...docsEvents));
+    store.add(mountYjs(ctx, service));
     return store;
   },
 };
