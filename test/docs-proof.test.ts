@@ -235,6 +235,8 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
     });
 
     it('files.write of the whole file merges into the open document as a minimal change', async () => {
+      // Saved first: this case is about the minimal change; the next one is about unsaved edits.
+      await until(async () => (await bot.call('docs.get', { path })).dirty === false, 'the document is saved', 10_000);
       const cur = c.text.toString();
       const cursor = Y.createRelativePositionFromTypeIndex(c.text, cur.indexOf('return'));
       deltas.length = 0;
@@ -246,6 +248,27 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
       expect(deleted, `minimal diff, not a replacement: ${JSON.stringify(deltas)}`).toBeLessThanOrEqual('header'.length);
       expect(c.text.toString().slice(Y.createAbsolutePositionFromRelativePosition(cursor, c.doc)!.index)).toMatch(/^return 42/);
     });
+  });
+
+  it('files.write of a text that already holds the unsaved edits (an agent that read docs.get) does not apply them twice', async () => {
+    const path = 'dirty-write.txt';
+    writeFileSync(join(s.root, path), '# header\nbody\n');
+    const [c] = track(await synced(s, path, 1)) as [Client];
+    const bot = await agent(s, 'rewriter');
+    c.text.insert(c.text.length, 'typed, not yet saved\n');
+    const live = await until(async () => {
+      const g = await bot.call('docs.get', { path });
+      return g.text.includes('typed') && g;
+    }, 'the typing reaches the server');
+    expect(live.dirty, 'still unsaved when the agent writes (save debounce 150 ms)').toBe(true);
+    await bot.call('files.write', { path, content: live.text.replace('header', 'HEADER') });
+    const want = '# HEADER\nbody\ntyped, not yet saved\n';
+    await until(() => c.text.toString().includes('HEADER'), 'files.write reaches the provider', 10_000);
+    await sleep(300);
+    expect(c.text.toString()).toBe(want);
+    await s.call('docs.save', { path });
+    expect(readFileSync(join(s.root, path), 'utf8')).toBe(want);
+    c.destroy();
   });
 
   describe('presence: one model for Yjs awareness and presence.* RPC', () => {
