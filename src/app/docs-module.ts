@@ -2,6 +2,7 @@ import { IcpyError } from '../core/errors.js';
 import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import { DocService, createDocsMethods, docsEvents, type DocFiles } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
+import { setupDocHistory } from './docs-history.js';
 import type { AppModule } from './modules.js';
 import { mountYjs } from './yjs-mount.js';
 
@@ -50,6 +51,8 @@ export const docsModule: AppModule = {
       publish: (topic, data, source) => ctx.broker.publish(topic, data, source),
       logger: ctx.logger,
     });
+    // Before the service: disposed after it, so its last saves at shutdown are recorded as versions.
+    store.add(setupDocHistory(ctx, service));
     store.add(service);
     ctx.shared.docs = service;
     const sub = ctx.broker.subscribe(['fs.file.changed', 'fs.file.created', 'fs.file.deleted', 'fs.dir.deleted'], (ev) => {
