@@ -117,6 +117,19 @@ describe('presence over real sockets', () => {
     expect((await s.call('presence.list', {})).some((e: any) => e.name === 'http-bot')).toBe(false);
   });
 
+  it('an agent editing through docs.applyEdits appears in a provider\'s awareness at its edit, like a human', async () => {
+    writeFileSync(join(s.root, 'edited.py'), 'a = 1\nb = 2\n');
+    const p = await open('edited.py');
+    const agent = await ws('agent', 'editing-agent');
+    await agent.call('docs.applyEdits', { path: 'edited.py', edits: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: 'c = 3\n' }] });
+    await until(() => p.text.toString() === 'a = 1\nc = 3\nb = 2\n', 'the edit in the provider');
+    const seen = await until(() => p.others().find((st) => st.user?.name === 'editing-agent'), 'the editing agent in awareness');
+    const head = Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON(seen.cursor.head), p.doc);
+    expect(head?.index).toBe('a = 1\nc = 3\n'.length); // the end of its insert
+    const [entry] = (await agent.call('presence.list', { path: 'edited.py' })).filter((e: any) => e.name === 'editing-agent');
+    expect(entry).toMatchObject({ via: 'rpc', kind: 'agent', cursor: { line: 2, character: 0 } });
+  });
+
   it('the default presence time-out is 30 s', async () => {
     const d = await startServer();
     try {

@@ -1,6 +1,6 @@
 import { IcpyError } from '../core/errors.js';
 import { DisposableStore, toDisposable } from '../core/lifecycle.js';
-import { DocService, createDocsMethods, docsEvents, type DocFiles } from '../services/docs/index.js';
+import { DocService, PresenceService, createDocsMethods, createPresenceMethods, docsEvents, presenceEvents, type DocFiles } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import { setupDocHistory } from './docs-history.js';
 import type { AppModule } from './modules.js';
@@ -43,6 +43,8 @@ export const docsModule: AppModule = {
     const files = ctx.shared.files;
     if (!files) throw new Error('docsModule needs the files module to start first');
     const store = new DisposableStore();
+    // Made after the service (it listens to it), but screens every peer's awareness from the start.
+    let presence: PresenceService | undefined;
     const service = new DocService({
       files: fileServiceDocFiles(files, ctx.config.limits.maxDocBytes),
       limits: ctx.config.limits,
@@ -50,6 +52,7 @@ export const docsModule: AppModule = {
       saveMaxDelayMs: ctx.config.docs.saveMaxDelayMs,
       publish: (topic, data, source) => ctx.broker.publish(topic, data, source),
       logger: ctx.logger,
+      screenAwareness: (update, from) => (presence ? presence.screen(update, from.connection).update : update),
     });
     // Before the service: disposed after it, so its last saves at shutdown are recorded as versions.
     store.add(setupDocHistory(ctx, service));
@@ -61,8 +64,20 @@ export const docsModule: AppModule = {
       service.diskChanged(paths as string[], { folders: ev.topic === 'fs.dir.deleted' });
     });
     store.add(toDisposable(() => sub.dispose()));
-    store.add(ctx.registry.register(...createDocsMethods(service)));
+    presence = store.add(
+      new PresenceService(service, ctx.broker, {
+        timeoutMs: ctx.config.docs.presenceTimeoutMs,
+        maxEntries: ctx.config.limits.maxConnections,
+        maxEntriesLimit: 'maxConnections',
+        normalizePath: (p) => files.guard.lexical(p).rel,
+        logger: ctx.logger,
+      }),
+    );
+    store.add(ctx.registry.register(...createDocsMethods(service, { onEdited: (connection, path) => presence?.touch(connection, path) })));
     store.add(ctx.registry.registerEvents(...docsEvents));
+    store.add(ctx.registry.register(...createPresenceMethods(presence)));
+    store.add(ctx.registry.registerEvents(...presenceEvents));
+    // Last in, first out: Yjs sockets close (peers leave) before presence and the service stop.
     store.add(mountYjs(ctx, service));
     return store;
   },

@@ -27,6 +27,8 @@ export interface DocServiceOptions {
   /** Publishes docs.* events (the broker's publish). */
   publish?: (topic: string, data: unknown, source: EventSource) => void;
   logger?: Logger;
+  /** Screens each peer's awareness update before it is applied and relayed (presence's size/impersonation bounds). */
+  screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
 }
 
 export interface SavedEvent {
@@ -327,6 +329,7 @@ export class DocService implements DocRooms, Disposable {
     const live = new LiveDoc(disk.path, disk.text, {
       startVersion: this.startVersionFor(disk.path, disk.version),
       maxUpdateBytes: this.options.limits.maxDocBytes,
+      ...(this.options.screenAwareness ? { screenAwareness: this.options.screenAwareness } : {}),
       onChange: (doc, origin) => this.changed(doc, origin),
       onLeave: (doc, peer) => this.left(doc, peer),
     });

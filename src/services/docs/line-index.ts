@@ -1,12 +1,12 @@
+import { lineStarts, type LspPosition } from './positions.js';
+
 /** An LSP position: 0-based line, `character` in UTF-16 code units (what JS strings and Y.Text index). */
-export interface Pos {
-  line: number;
-  character: number;
-}
+export type Pos = LspPosition;
 
 /**
- * Offsets ↔ LSP positions over one snapshot of a text. `\n`, `\r\n` and `\r` each end a line (the
- * LSP rule). Line starts are found once, on first use, so one index serves every cursor of a room.
+ * Offsets ↔ LSP positions over one snapshot of a text (positions.ts rules), computed once per
+ * snapshot so one index serves every cursor of a room. Unlike docs.applyEdits, presence clamps: a
+ * cursor past the end is at the end (a client may report a position in a text it has not synced).
  */
 export class LineIndex {
   private starts: number[] | undefined;
@@ -47,17 +47,6 @@ export class LineIndex {
   }
 
   private lineStarts(): number[] {
-    if (this.starts) return this.starts;
-    const t = this.text;
-    const starts = [0];
-    for (let i = 0; i < t.length; i++) {
-      const c = t.charCodeAt(i);
-      if (c === 10) starts.push(i + 1);
-      else if (c === 13) {
-        if (t.charCodeAt(i + 1) === 10) i++;
-        starts.push(i + 1);
-      }
-    }
-    return (this.starts = starts);
+    return (this.starts ??= lineStarts(this.text));
   }
 }

@@ -8,6 +8,7 @@ import { describeError, type Logger } from '../../core/logger.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 import { encodeAwareness, screenAwarenessUpdate, MAX_AWARENESS_STATE_BYTES, type ScreenResult } from './awareness-wire.js';
 import { LineIndex, type Pos } from './line-index.js';
+import { EditOrigin } from './live-doc.js';
 
 export type { Pos } from './line-index.js';
 
@@ -130,6 +131,8 @@ interface RoomState {
   room: PresenceRoom;
   /** Yjs awareness client id → entry id. */
   clients: Map<number, string>;
+  /** Where the last RPC edit (docs.applyEdits, a files.write merge) ended, and whose it was. */
+  lastEdit?: { connectionId: string; offset: number };
   off: () => void;
 }
 
@@ -191,14 +194,17 @@ export class PresenceService implements Disposable {
 
   /**
    * An RPC client edited `path` (docs.applyEdits, files.write…): it becomes its active file with the
-   * cursor at `offset` (UTF-16, in the current text), so it shows in awareness like a human typing.
-   * Never throws (a full presence table only means it is not shown).
+   * cursor at `offset` (UTF-16, in the current text; default: the end of its last edit there), so it
+   * shows in awareness like a human typing. Never throws (a full presence table only means it is
+   * not shown).
    */
-  touch(connection: ConnectionInfo, path: string, offset: number): void {
+  touch(connection: ConnectionInfo, path: string, offset?: number): void {
     try {
       const rs = this.rooms.get(this.normalize(path));
-      const pos = rs ? new LineIndex(rs.room.text.toString()).positionAt(offset) : undefined;
-      this.upsertRpc(connection, { activeFile: path, cursor: pos ?? null, selection: null }, rs && { offset });
+      if (offset === undefined && rs?.lastEdit?.connectionId === connection.id) offset = rs.lastEdit.offset;
+      if (!rs || offset === undefined) return void this.upsertRpc(connection, { activeFile: path });
+      const pos = new LineIndex(rs.room.text.toString()).positionAt(offset);
+      this.upsertRpc(connection, { activeFile: path, cursor: pos, selection: null }, { offset });
     } catch (err) {
       this.options.logger?.debug('presence: touch ignored', { path, ...describeError(err) });
     }
@@ -367,8 +373,24 @@ export class PresenceService implements Disposable {
     const onChange = (ch: { added: number[]; updated: number[]; removed: number[] }) => {
       for (const list of [ch.added, ch.updated, ch.removed]) for (const cid of list) this.syncYjs(rs, cid);
     };
+    // Only edits made through the service (EditOrigin) are looked at: a peer's keystrokes cost nothing here.
+    const onText = (ev: Y.YTextEvent, tr: Y.Transaction) => {
+      if (!(tr.origin instanceof EditOrigin) || tr.origin.fromDisk) return;
+      let at = 0;
+      let end = 0;
+      for (const op of ev.delta) {
+        if (op.retain !== undefined) at += op.retain;
+        else if (typeof op.insert === 'string') end = at += op.insert.length;
+        else if (op.delete !== undefined) end = at;
+      }
+      rs.lastEdit = { connectionId: tr.origin.source.connectionId, offset: end };
+    };
     room.awareness.on('change', onChange);
-    rs.off = () => room.awareness.off('change', onChange);
+    room.text.observe(onText);
+    rs.off = () => {
+      room.awareness.off('change', onChange);
+      room.text.unobserve(onText);
+    };
     this.rooms.set(room.path, rs);
     for (const cid of room.awareness.getStates().keys()) this.syncYjs(rs, cid);
     for (const held of this.entries.values()) if (held.via === 'rpc' && held.activeFile === room.path) this.inject(held, rs);
