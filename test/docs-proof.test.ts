@@ -390,6 +390,32 @@ describe('issue 10 proof: versions', () => {
   });
 });
 
+describe('issue 10 proof: versions are readable once saved', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ docs: { saveDebounceMs: 60_000, saveMaxDelayMs: 60_000 } });
+  });
+  afterAll(() => s?.close());
+
+  it('docs.history right after docs.save lists the version just saved (read your writes)', async () => {
+    const path = 'ryw.txt';
+    writeFileSync(join(s.root, path), 'v0\n');
+    const c = provider(s, path);
+    await c.synced();
+    const misses: number[] = [];
+    for (let i = 1; i <= 10; i++) {
+      c.text.insert(c.text.length, `edit ${i}\n`);
+      await until(async () => (await s.call('docs.get', { path })).text.includes(`edit ${i}\n`), 'edit on the server');
+      await s.call('docs.save', { path });
+      const newest = versionsOf(await s.call('docs.history', { path, limit: 1 }))[0];
+      const content = newest && (await s.call('docs.version', { path, version: newest.version })).content;
+      if (!String(content).includes(`edit ${i}\n`)) misses.push(i);
+    }
+    c.destroy();
+    expect(misses, 'saves whose version docs.history did not list yet').toEqual([]);
+  });
+});
+
 describe('issue 10 proof: memory follows what is open', () => {
   let child: ChildProcess | undefined;
   let root: string;
