@@ -1,7 +1,7 @@
 // Issue 10's proof, end to end: unmodified y-websocket providers over real sockets against a real
 // server, RPC clients (agents) beside them, the file on disk checked byte for byte.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -268,6 +268,26 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
     expect(c.text.toString()).toBe(want);
     await s.call('docs.save', { path });
     expect(readFileSync(join(s.root, path), 'utf8')).toBe(want);
+    c.destroy();
+  });
+
+  it('a file deleted on disk while open with unsaved typing: peers closed 4410, RPC holders told, no late save resurrects it', async () => {
+    const path = 'doomed.txt';
+    writeFileSync(join(s.root, path), 'short-lived\n');
+    const [c] = track(await synced(s, path, 1)) as [Client];
+    const holder = await agent(s, 'holder');
+    await holder.call('events.subscribe', { patterns: ['docs.closed'] });
+    await holder.call('docs.open', { path });
+    const closed = new Promise<{ code: number; reason: string }>((r) => c.provider.once('closed', (ev) => r(ev)));
+    c.text.insert(0, 'unsaved typing '); // dirty: a save is scheduled (150 ms debounce)
+    rmSync(join(s.root, path));
+    const ev = await closed;
+    expect(ev.code).toBe(4410);
+    expect(ev.reason).toMatch(/deleted/i);
+    await holder.waitFor(() => holder.events().find((e) => e.topic === 'docs.closed' && e.data.path === path), 10_000, 'docs.closed');
+    expect(holder.events().find((e) => e.topic === 'docs.closed')!.data.reason).toBe('deleted');
+    await sleep(1500); // well past saveDebounceMs and saveMaxDelayMs
+    expect(existsSync(join(s.root, path)), 'no late save recreated the file').toBe(false);
     c.destroy();
   });
 
