@@ -1,10 +1,26 @@
+import { isUtf8 } from 'node:buffer';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { IcpyError } from '../core/errors.js';
 import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import { DocService, PresenceService, createDocsMethods, createPresenceMethods, docsEvents, presenceEvents, type DocFiles } from '../services/docs/index.js';
-import type { FileService } from '../services/files/index.js';
+import { versionOf, type FileService } from '../services/files/index.js';
 import { setupDocHistory } from './docs-history.js';
 import type { AppModule } from './modules.js';
 import { mountYjs } from './yjs-mount.js';
+
+/** The file's bytes when its version is still `version` (else undefined). */
+function readIfVersion(real: string, version: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const st = fstatSync(fd, { bigint: true });
+    return st.isFile() && versionOf(st) === version ? readFileSync(fd) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 /** The DocFiles port over the FileService: reads refuse non-text and oversized files; writes are atomic, attributed, version-checked. */
 export function fileServiceDocFiles(files: FileService, maxDocBytes: number): DocFiles {
@@ -22,8 +38,39 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
       return { path: r.path, text: r.content, version: r.version };
     },
     async writeText(path, text, opts) {
-      const r = await files.write(path, Buffer.from(text, 'utf8'), { expectedVersion: opts.expectedVersion, source: opts.source });
-      return { version: r.version };
+      // Hold the file being replaced open: a program writing it in place between the files
+      // service's version check and its rename would otherwise be lost without a trace. Its
+      // mtime or size moving while we held it means exactly that; its text is handed back.
+      let held: { fd: number; mtimeNs: bigint; size: bigint } | undefined;
+      if (opts.expectedVersion !== null) {
+        try {
+          const fd = openSync((await files.guard.resolve(path)).real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+          const st = fstatSync(fd, { bigint: true });
+          if (st.isFile() && versionOf(st) === opts.expectedVersion) held = { fd, mtimeNs: st.mtimeNs, size: st.size };
+          else closeSync(fd);
+        } catch {
+          // missing or unreadable: the write below says why
+        }
+      }
+      try {
+        const bytes = Buffer.from(text, 'utf8');
+        const r = await files.write(path, bytes, { expectedVersion: opts.expectedVersion, source: opts.source });
+        // …and one writing the new file in place between the rename and the version the files
+        // service reports (its rename completes in the thread pool before we run again): then that
+        // version names their bytes, not ours, and the next save would overwrite them unchecked.
+        const after = readIfVersion((await files.guard.resolve(path)).real, r.version);
+        if (after && !after.equals(bytes) && after.length <= maxDocBytes && isUtf8(after)) return { version: r.version, overwritten: after.toString('utf8') };
+        if (held) {
+          const st = fstatSync(held.fd, { bigint: true });
+          if (st.mtimeNs !== held.mtimeNs || st.size !== held.size) {
+            const bytes = readFileSync(held.fd);
+            if (bytes.length <= maxDocBytes && isUtf8(bytes)) return { version: r.version, overwritten: bytes.toString('utf8') };
+          }
+        }
+        return { version: r.version };
+      } finally {
+        if (held) closeSync(held.fd);
+      }
     },
     async versionOf(path) {
       try {
@@ -36,7 +83,7 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
   };
 }
 
-/** Live documents (docs.*): the DocService, its methods and events, and the fs.* events merged into open documents. */
+/** Live documents (docs.*, WS /api/yjs/{path}): the DocService, its methods and events, and the fs.* events merged into open documents. */
 export const docsModule: AppModule = {
   name: 'docs',
   setup(ctx) {
@@ -77,7 +124,7 @@ export const docsModule: AppModule = {
     store.add(ctx.registry.registerEvents(...docsEvents));
     store.add(ctx.registry.register(...createPresenceMethods(presence)));
     store.add(ctx.registry.registerEvents(...presenceEvents));
-    // Last in, first out: Yjs sockets close (peers leave) before presence and the service stop.
+    // Added last so it is disposed first: Yjs sockets close (1001) before presence stops and the documents save and unload.
     store.add(mountYjs(ctx, service));
     return store;
   },

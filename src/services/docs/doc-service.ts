@@ -328,7 +328,8 @@ export class DocService implements DocRooms, Disposable {
     this.checkSize(disk.text.length);
     const live = new LiveDoc(disk.path, disk.text, {
       startVersion: this.startVersionFor(disk.path, disk.version),
-      maxUpdateBytes: this.options.limits.maxDocBytes,
+      // an update carrying a whole document: its text plus Yjs ids (the gateway's frame bound)
+      maxUpdateBytes: 2 * this.options.limits.maxDocBytes,
       ...(this.options.screenAwareness ? { screenAwareness: this.options.screenAwareness } : {}),
       onChange: (doc, origin) => this.changed(doc, origin),
       onLeave: (doc, peer) => this.left(doc, peer),
@@ -485,11 +486,17 @@ export class DocService implements DocRooms, Disposable {
       const text = entry.live.text.toString();
       const author = opts.source ?? entry.author;
       try {
-        const { version: fileVersion } = await this.options.files.writeText(entry.path, text, { expectedVersion: entry.fileVersion, source: author });
+        const { version: fileVersion, overwritten } = await this.options.files.writeText(entry.path, text, { expectedVersion: entry.fileVersion, source: author });
+        const before = entry.baseText;
         entry.fileVersion = fileVersion;
         entry.baseText = text;
         entry.syncedVersion = version;
         entry.firstDirtyAt = undefined;
+        // Another program wrote the file between the version check and our rename: merge what
+        // it wrote (relative to the text it started from) so it is saved with the next write.
+        if (overwritten !== undefined && overwritten !== before && !entry.gone) {
+          entry.live.applyDelta(transform(diffDelta(before, overwritten), diffDelta(before, entry.live.text.toString())), DISK);
+        }
         this.emitSaved({ path: entry.path, text, fileVersion, author, time: Date.now(), ...(opts.label !== undefined ? { label: opts.label } : {}) });
         this.options.publish?.('docs.saved', { path: entry.path, fileVersion, version }, author);
         if (entry.dirty) this.scheduleSave(entry); // typed while the write was in flight

@@ -137,7 +137,7 @@ export class LiveDoc implements DocRoom {
   applyUpdate(update: Uint8Array, from: DocPeer): void {
     if (this.destroyed) throw new IcpyError('DOC_GONE', `'${this.path}' is no longer open`, { path: this.path });
     if (update.length > this.options.maxUpdateBytes) {
-      throw new IcpyError('LIMIT_EXCEEDED', `A Yjs update of ${update.length} bytes exceeds maxDocBytes (${this.options.maxUpdateBytes})`, {
+      throw new IcpyError('LIMIT_EXCEEDED', `A Yjs update of ${update.length} bytes exceeds ${this.options.maxUpdateBytes} bytes (2 × maxDocBytes)`, {
         limit: 'maxDocBytes',
         max: this.options.maxUpdateBytes,
       });
