@@ -43,7 +43,8 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
   let agent: WsClient;
 
   it('records every save (and the text as opened), diffs, and restores as a new version without losing any', async () => {
-    s = await server();
+    // Only explicit saves (no autosave timer racing the assertions on a loaded machine).
+    s = await server({ docs: { saveDebounceMs: 600_000, saveMaxDelayMs: 600_000 } });
     roots.push(s.root);
     agent = await client(s, { kind: 'agent', name: 'fixer' });
     await agent.call('files.write', { path: 'notes.txt', content: 'hello\n' });
@@ -88,6 +89,8 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
   });
 
   it('restore reaches the live text of a document that has unsaved typing, and keeps that typing as a version', async () => {
+    // Held open (as an editor would), so the typing stays unsaved until the restore.
+    await agent.call('docs.open', { path: 'notes.txt' });
     await setText(agent, 'notes.txt', 'unsaved typing\n');
     const before = (await versionsOf(agent, 'notes.txt'))[0]!.version;
     const r = await agent.call('docs.restore', { path: 'notes.txt', version: 2 });
@@ -96,6 +99,7 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
     expect(r.version).toBe(before + 2);
     expect((await agent.call('docs.version', { path: 'notes.txt', version: before + 1 })).content).toBe('unsaved typing\n');
     expect(vs[0]).toMatchObject({ version: before + 2, label: 'restored from v2' });
+    await agent.call('docs.close', { path: 'notes.txt' });
   });
 
   it('checkpoint names the newest version when it holds the text, else records a named one', async () => {

@@ -122,8 +122,10 @@ export class DocHistory implements Disposable {
     await this.pending.get(path);
   }
 
-  history(input: string, o: { limit: number; before?: number }): { path: string; versions: VersionInfo[]; nextBefore?: number } {
+  /** Reads wait for the recordings already started, so a save that has returned is always listed. */
+  async history(input: string, o: { limit: number; before?: number }): Promise<{ path: string; versions: VersionInfo[]; nextBefore?: number }> {
     const path = this.opts.normalizePath(input);
+    await this.idle(path);
     const rows = this.versions.list(path, { limit: o.limit + 1, ...(o.before !== undefined ? { before: o.before } : {}) });
     const versions = rows.slice(0, o.limit);
     return rows.length > o.limit ? { path, versions, nextBefore: versions[versions.length - 1]!.version } : { path, versions };
@@ -131,6 +133,7 @@ export class DocHistory implements Disposable {
 
   async version(input: string, version: number): Promise<VersionInfo & { content: string }> {
     const path = this.opts.normalizePath(input);
+    await this.idle(path);
     const info = this.need(path, version);
     const content = await this.versions.content(path, version);
     if (content === undefined) throw notFound(path, version);
@@ -139,6 +142,7 @@ export class DocHistory implements Disposable {
 
   async diff(input: string, from: number | 'current', to: number | 'current'): Promise<{ path: string; from: number | 'current'; to: number | 'current'; diff: string; identical: boolean }> {
     const path = this.opts.normalizePath(input);
+    await this.idle(path);
     const [a, b] = [await this.textOf(path, from), await this.textOf(path, to)];
     const timeout = this.opts.diffTimeoutMs ?? DIFF_TIMEOUT_MS;
     const name = (v: number | 'current') => (v === 'current' ? 'current' : `v${v}`);
@@ -159,6 +163,7 @@ export class DocHistory implements Disposable {
    */
   async restore(input: string, version: number, caller: ConnectionInfo, source: EventSource): Promise<{ path: string; version: number; restoredFrom: number; fileVersion: string }> {
     const path = this.opts.normalizePath(input);
+    await this.idle(path);
     this.need(path, version);
     const text = await this.versions.content(path, version);
     if (text === undefined) throw notFound(path, version);
