@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
-import { prng, provider, sleep, synced, type Client } from './helpers/yjs.js';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { awarenessFrame, prng, provider, rawYjs, sleep, synced, syncStep1, type Client } from './helpers/yjs.js';
 
 const open: Client[] = [];
 const rpcClients: WsClient[] = [];
@@ -339,6 +340,40 @@ describe('issue 10 proof: concurrent editing over y-websocket, disk, agents', ()
       await until(() => ![...watcher.awareness.getStates().values()].some((st) => JSON.stringify(st).includes('Editor-bot')), 'the agent leaves awareness when it disconnects', 30_000);
       watcher.destroy();
     });
+  });
+});
+
+describe('issue 10 proof: presence of a client that vanishes', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ heartbeatMs: 300 });
+    writeFileSync(join(s.root, 'v.txt'), 'vanish\n');
+  });
+  afterAll(() => s?.close());
+
+  it('a Yjs client that stops answering (no close, no pongs) is gone from presence.list and from other peers well within 30 s', async () => {
+    const [watcher] = await synced(s, 'v.txt', 1);
+    const ghost = await rawYjs(s, 'v.txt');
+    try {
+      const ghostDoc = new Y.Doc();
+      const ghostAw = new awarenessProtocol.Awareness(ghostDoc);
+      ghostAw.setLocalState({ user: { name: 'Ghost-vanish', color: '#00ff00' } });
+      ghost.send(syncStep1(ghostDoc));
+      ghost.send(awarenessFrame(awarenessProtocol.encodeAwarenessUpdate(ghostAw, [ghostDoc.clientID])));
+      await until(async () => JSON.stringify(await s.call('presence.list', {})).includes('Ghost-vanish'), 'the ghost in presence.list');
+      await until(() => [...watcher!.awareness.getStates().values()].some((st) => JSON.stringify(st).includes('Ghost-vanish')), 'the ghost in awareness');
+      // The network goes away: nothing is read or sent any more, and no close frame is sent.
+      (ghost.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const t0 = Date.now();
+      await until(async () => !JSON.stringify(await s.call('presence.list', {})).includes('Ghost-vanish'), 'the ghost gone from presence.list', 30_000);
+      await until(() => ![...watcher!.awareness.getStates().values()].some((st) => JSON.stringify(st).includes('Ghost-vanish')), 'the ghost gone from awareness', 30_000);
+      console.log(JSON.stringify({ proof: 'vanished-presence', heartbeatMs: 300, goneAfterMs: Date.now() - t0 }));
+      ghostAw.destroy();
+      ghostDoc.destroy();
+    } finally {
+      ghost.ws.terminate();
+      watcher!.destroy();
+    }
   });
 });
 
