@@ -274,3 +274,19 @@ describe('history meets open editors', () => {
     expect(after[0].label).toBe(`restored from v${first}`);
   });
 });
+
+describe('unpaired surrogates', () => {
+  it('docs.applyEdits with a lone surrogate (legal in JSON) stores U+FFFD, saves, and later merges still work', async () => {
+    const s = await server();
+    writeFileSync(join(s.root, 'u.txt'), 'start\n');
+    const doc = new Y.Doc();
+    const p = provider(s, 'u.txt', doc);
+    await synced(p);
+    await s.call('docs.applyEdits', { path: 'u.txt', edits: [{ range: range(0, 5, 0, 5), text: ' \ud83d\ude00 \ud83d x \ude00' }] });
+    await s.call('docs.save', { path: 'u.txt' });
+    expect(disk(s, 'u.txt')).toBe('start 😀 \ufffd x \ufffd\n');
+    // An external change next to it still merges (fast-diff overflowed its stack on lone surrogates).
+    writeFileSync(join(s.root, 'u.txt'), 'START 😀 \ufffd x \ufffd\nmore\n');
+    await until(() => doc.getText('content').toString() === 'START 😀 \ufffd x \ufffd\nmore\n', 'merged');
+  });
+});

@@ -38,9 +38,18 @@ function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
+/** An unpaired UTF-16 surrogate (JSON can carry one: "\ud83d"). */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function charDiff(out: DeltaBuilder, a: string, b: string): void {
   if (!a) return void out.insert(b);
   if (!b) return void out.delete(a.length);
+  // fast-diff recurses without end on unpaired surrogates (a stack overflow): replace the block whole.
+  if (LONE_SURROGATE.test(a) || LONE_SURROGATE.test(b)) {
+    out.delete(a.length);
+    out.insert(b);
+    return;
+  }
   for (const [kind, s] of fastDiff(a, b)) {
     if (kind === 0) out.retain(s.length);
     else if (kind === -1) out.delete(s.length);
