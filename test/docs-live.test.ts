@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -220,7 +220,7 @@ describe('live documents with y-websocket providers', () => {
   // The races here are real (a save's rename runs in the thread pool while this test writes in
   // place); test/docs-race.test.ts makes each window deterministic. Nothing here is timed: the
   // delays only vary where the writes land.
-  it('a save racing an external write loses nothing (aggressive: 1 ms debounce, writes every 0–5 ms)', async () => {
+  it.each(['in place', 'by rename'] as const)('a save racing an external write %s loses nothing (aggressive: 1 ms debounce, writes every 0–5 ms)', async (how) => {
     const s = await server({ docs: { saveDebounceMs: 1, saveMaxDelayMs: 5 } });
     const N = 40;
     writeFileSync(join(s.root, 'race.txt'), 'base\n');
@@ -232,7 +232,11 @@ describe('live documents with y-websocket providers', () => {
       text.insert(text.length, `typed${i}\n`);
       // another program appends at the start while icpy is saving
       const cur = disk(s, 'race.txt');
-      writeFileSync(join(s.root, 'race.txt'), `ext${i}\n` + cur);
+      if (how === 'in place') writeFileSync(join(s.root, 'race.txt'), `ext${i}\n` + cur);
+      else {
+        writeFileSync(join(s.root, '.race.txt.swp'), `ext${i}\n` + cur);
+        renameSync(join(s.root, '.race.txt.swp'), join(s.root, 'race.txt'));
+      }
       await new Promise((r) => setTimeout(r, Math.random() * 5));
     }
     // every line exactly once: nothing lost, nothing merged twice

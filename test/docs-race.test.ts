@@ -4,7 +4,7 @@
 // `made` right after the rename and before the stat that gives the new version. A synchronous
 // in-place write there (writeFileSync: truncate + write of the same inode, as most programs and
 // shell redirections do) lands exactly in the window a real concurrent program can hit.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -82,15 +82,31 @@ async function settle(docs: DocService, disk: () => string): Promise<string> {
 const sortedLines = (t: string) => t.split('\n').filter(Boolean).sort();
 
 describe('DocFiles port: writes racing a save are handed back', () => {
-  it('an in-place write before the rename and another after it are both reported (neither hides the other)', async () => {
+  it('a write between the version check and the rename is caught by the check made with the rename (VERSION_CONFLICT)', async () => {
     const { files, port, hooks, file } = setup('base\n');
     const v0 = (await files.stat('f.txt')).version;
-    hooks.beforeRename = () => writeFileSync(file, 'one\nbase\n'); // into the file about to be replaced
-    hooks.afterRename = () => writeFileSync(file, 'two\nours\n'); // into our new file
+    hooks.beforeRename = () => writeFileSync(file, 'one\nbase\n');
+    await expect(port.writeText('f.txt', 'ours\n', { expectedVersion: v0, source: SYSTEM_SOURCE })).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+    expect(readFileSync(file, 'utf8')).toBe('one\nbase\n');
+  });
+
+  it('…and so is a program that replaces the file by a rename of its own (its file cannot be handed back once ours replaced it)', async () => {
+    const { files, port, hooks, file } = setup('base\n');
+    const v0 = (await files.stat('f.txt')).version;
+    hooks.beforeRename = () => {
+      writeFileSync(file + '.swp', 'one\nbase\n');
+      renameSync(file + '.swp', file);
+    };
+    await expect(port.writeText('f.txt', 'ours\n', { expectedVersion: v0, source: SYSTEM_SOURCE })).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+    expect(readFileSync(file, 'utf8')).toBe('one\nbase\n');
+  });
+
+  it('a write into our new file before its version was taken is reported as `overwritten`', async () => {
+    const { files, port, hooks, file } = setup('base\n');
+    const v0 = (await files.stat('f.txt')).version;
+    hooks.afterRename = () => writeFileSync(file, 'two\nours\n');
     const r = await port.writeText('f.txt', 'ours\n', { expectedVersion: v0, source: SYSTEM_SOURCE });
-    expect(r.replaced).toBe('one\nbase\n');
-    expect(r.overwritten).toBe('two\nours\n');
-    expect(r.version).toBe((await files.stat('f.txt')).version);
+    expect(r).toEqual({ version: (await files.stat('f.txt')).version, overwritten: 'two\nours\n' });
   });
 
   it('a quiet save reports neither', async () => {
@@ -143,6 +159,18 @@ describe('DocService: a save racing writes by another program loses nothing and 
     hooks.afterRename = () => writeFileSync(file, 'ext1\n' + seen); // …written after it
     await docs.save('f.txt');
     expect(sortedLines(await settle(docs, disk))).toEqual(['base', 'ext0', 'ext1', 'typed0']);
+  });
+
+  it('a program replacing the file by rename between the version check and our rename (was lost: 2–10 of 40 in the aggressive test)', async () => {
+    const { docs, hooks, disk, file } = setup('base\n');
+    await docs.open('f.txt', holder);
+    await type(docs, 'typed0\n');
+    hooks.beforeRename = () => {
+      writeFileSync(file + '.swp', 'ext0\n' + disk());
+      renameSync(file + '.swp', file);
+    };
+    await docs.save('f.txt');
+    expect(await settle(docs, disk)).toBe('ext0\nbase\ntyped0\n');
   });
 
   it('a write into the replaced file only (in place, after the version check)', async () => {

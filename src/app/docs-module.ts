@@ -54,7 +54,9 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
       }
       try {
         const bytes = Buffer.from(text, 'utf8');
-        const r = await files.write(path, bytes, { expectedVersion: opts.expectedVersion, source: opts.source });
+        // checkedRename: a program that replaces the file by a rename of its own cannot be handed
+        // back (its file is gone once ours is renamed over it), so that window is closed instead.
+        const r = await files.write(path, bytes, { expectedVersion: opts.expectedVersion, source: opts.source, checkedRename: true });
         const out: { version: string; replaced?: string; overwritten?: string } = { version: r.version };
         // …and one writing the new file in place between the rename (in the thread pool) and the
         // stat that gave r.version: that version then names their bytes, and the next save would
