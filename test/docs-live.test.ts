@@ -247,3 +247,39 @@ describe('live documents with y-websocket providers', () => {
     });
   });
 });
+
+describe('history meets open editors', () => {
+  it('docs.restore lands in an open provider as an in-place change, and a cursor on unchanged text stays', async () => {
+    const s = await server();
+    writeFileSync(join(s.root, 'r.txt'), 'keep this line\nold middle\nkeep the end\n');
+    const doc = new Y.Doc();
+    const p = provider(s, 'r.txt', doc);
+    await synced(p);
+    const text = doc.getText('content');
+    await until(() => text.toString() === 'keep this line\nold middle\nkeep the end\n', 'loaded');
+    text.delete(15, 10);
+    text.insert(15, 'new middle');
+    await s.call('docs.save', { path: 'r.txt' });
+    await until(() => disk(s, 'r.txt') === 'keep this line\nnew middle\nkeep the end\n', 'saved');
+    const { versions } = await s.call('docs.history', { path: 'r.txt' });
+    const first = versions[versions.length - 1].version;
+    // A cursor on "end" (unchanged by the restore) must stay on it.
+    const cursor = Y.createRelativePositionFromTypeIndex(text, text.toString().indexOf('end'));
+    const deltas: unknown[] = [];
+    text.observe((e) => deltas.push(e.delta));
+    await s.call('docs.restore', { path: 'r.txt', version: first });
+    await until(() => text.toString() === 'keep this line\nold middle\nkeep the end\n', 'restored in the provider');
+    // In place: every change starts by retaining the unchanged first line; nothing replaced it all.
+    expect(deltas.length).toBeGreaterThan(0);
+    for (const d of deltas as { retain?: number; insert?: string; delete?: number }[][]) {
+      expect(d[0]?.retain).toBeGreaterThanOrEqual(15);
+      const deleted = d.reduce((n, op) => n + (op.delete ?? 0), 0);
+      expect(deleted).toBeLessThanOrEqual('new middle'.length);
+    }
+    const abs = Y.createAbsolutePositionFromRelativePosition(cursor, doc);
+    expect(text.toString().slice(abs!.index, abs!.index + 3)).toBe('end');
+    await until(() => disk(s, 'r.txt') === 'keep this line\nold middle\nkeep the end\n', 'restore saved to disk');
+    const after = (await s.call('docs.history', { path: 'r.txt' })).versions;
+    expect(after[0].label).toBe(`restored from v${first}`);
+  });
+});

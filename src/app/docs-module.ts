@@ -2,8 +2,9 @@ import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { IcpyError } from '../core/errors.js';
 import { DisposableStore, toDisposable } from '../core/lifecycle.js';
-import { DocService, createDocsMethods, docsEvents, type DocFiles } from '../services/docs/index.js';
+import { DocService, PresenceService, createDocsMethods, createPresenceMethods, docsEvents, presenceEvents, type DocFiles } from '../services/docs/index.js';
 import { versionOf, type FileService } from '../services/files/index.js';
+import { setupDocHistory } from './docs-history.js';
 import type { AppModule } from './modules.js';
 import { mountYjs } from './yjs-mount.js';
 
@@ -96,6 +97,8 @@ export const docsModule: AppModule = {
     const files = ctx.shared.files;
     if (!files) throw new Error('docsModule needs the files module to start first');
     const store = new DisposableStore();
+    // Made after the service (it listens to it), but screens every peer's awareness from the start.
+    let presence: PresenceService | undefined;
     const service = new DocService({
       files: fileServiceDocFiles(files, ctx.config.limits.maxDocBytes),
       limits: ctx.config.limits,
@@ -103,7 +106,10 @@ export const docsModule: AppModule = {
       saveMaxDelayMs: ctx.config.docs.saveMaxDelayMs,
       publish: (topic, data, source) => ctx.broker.publish(topic, data, source),
       logger: ctx.logger,
+      screenAwareness: (update, from) => (presence ? presence.screen(update, from.connection).update : update),
     });
+    // Before the service: disposed after it, so its last saves at shutdown are recorded as versions.
+    store.add(setupDocHistory(ctx, service));
     store.add(service);
     ctx.shared.docs = service;
     const sub = ctx.broker.subscribe(['fs.file.changed', 'fs.file.created', 'fs.file.deleted', 'fs.dir.deleted'], (ev) => {
@@ -112,9 +118,20 @@ export const docsModule: AppModule = {
       service.diskChanged(paths as string[], { folders: ev.topic === 'fs.dir.deleted' });
     });
     store.add(toDisposable(() => sub.dispose()));
-    store.add(ctx.registry.register(...createDocsMethods(service)));
+    presence = store.add(
+      new PresenceService(service, ctx.broker, {
+        timeoutMs: ctx.config.docs.presenceTimeoutMs,
+        maxEntries: ctx.config.limits.maxConnections,
+        maxEntriesLimit: 'maxConnections',
+        normalizePath: (p) => files.guard.lexical(p).rel,
+        logger: ctx.logger,
+      }),
+    );
+    store.add(ctx.registry.register(...createDocsMethods(service, { onEdited: (connection, path) => presence?.touch(connection, path) })));
     store.add(ctx.registry.registerEvents(...docsEvents));
-    // Added last so it is disposed first: Yjs sockets close (1001) before the documents save and unload.
+    store.add(ctx.registry.register(...createPresenceMethods(presence)));
+    store.add(ctx.registry.registerEvents(...presenceEvents));
+    // Added last so it is disposed first: Yjs sockets close (1001) before presence stops and the documents save and unload.
     store.add(mountYjs(ctx, service));
     return store;
   },

@@ -8,7 +8,7 @@ import { transform } from './delta.js';
 import type { DocFiles } from './doc-files.js';
 import { editsToDelta, lengthChange, type TextEdit } from './edits.js';
 import { EditOrigin, LiveDoc, sourceOfOrigin } from './live-doc.js';
-import { diffDelta, likeliestBase } from './text-diff.js';
+import { diffDelta, diskMergeDelta, likeliestBase } from './text-diff.js';
 
 export interface DocLimits {
   maxOpenDocs: number;
@@ -27,6 +27,8 @@ export interface DocServiceOptions {
   /** Publishes docs.* events (the broker's publish). */
   publish?: (topic: string, data: unknown, source: EventSource) => void;
   logger?: Logger;
+  /** Screens each peer's awareness update before it is applied and relayed (presence's size/impersonation bounds). */
+  screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
 }
 
 export interface SavedEvent {
@@ -328,6 +330,7 @@ export class DocService implements DocRooms, Disposable {
       startVersion: this.startVersionFor(disk.path, disk.version),
       // an update carrying a whole document: its text plus Yjs ids (the gateway's frame bound)
       maxUpdateBytes: 2 * this.options.limits.maxDocBytes,
+      ...(this.options.screenAwareness ? { screenAwareness: this.options.screenAwareness } : {}),
       onChange: (doc, origin) => this.changed(doc, origin),
       onLeave: (doc, peer) => this.left(doc, peer),
     });
@@ -559,7 +562,7 @@ export class DocService implements DocRooms, Disposable {
     const live = entry.live;
     const current = live.text.toString();
     if (current === base) live.applyDelta(diffDelta(current, theirs), DISK);
-    else live.applyDelta(transform(diffDelta(base, theirs), diffDelta(base, current)), DISK);
+    else live.applyDelta(diskMergeDelta(base, theirs, current), DISK);
   }
 
   /** After `baseText`/`fileVersion` were set to the disk's: clean when the text equals it, else saved soon. */

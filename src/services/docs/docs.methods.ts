@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf, type ConnectionInfo, type MethodContext } from '../../core/rpc/index.js';
 import type { DocService } from './doc-service.js';
 
 const path = z.string().max(4096).describe('Workspace-relative path of a text file');
@@ -23,7 +23,12 @@ class Hold {
 
 const holdKey = (p: string) => `docs.open:${p}`;
 
-export function createDocsMethods(docs: DocService) {
+export interface DocsMethodHooks {
+  /** After a docs.applyEdits call landed (presence shows the caller at its edit). */
+  onEdited?: (connection: ConnectionInfo, path: string) => void;
+}
+
+export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {}) {
   const open = defineMethod({
     name: 'docs.open',
     description:
@@ -96,7 +101,11 @@ export function createDocsMethods(docs: DocService) {
         result: { path: 'src/app.py', version: 8 },
       },
     ],
-    handler: (p, ctx: MethodContext) => docs.applyEdits(p.path, p.edits, { ...(p.baseVersion !== undefined ? { baseVersion: p.baseVersion } : {}), source: sourceOf(ctx) }),
+    handler: async (p, ctx: MethodContext) => {
+      const r = await docs.applyEdits(p.path, p.edits, { ...(p.baseVersion !== undefined ? { baseVersion: p.baseVersion } : {}), source: sourceOf(ctx) });
+      hooks.onEdited?.(ctx.connection, r.path);
+      return r;
+    },
   });
 
   const save = defineMethod({

@@ -5,5 +5,18 @@ export { diffDelta } from './text-diff.js';
 export { transform, applyToString, invert, type DeltaOp, type RecordedOp } from './delta.js';
 export { lineStarts, offsetAt, positionAt, type LspPosition, type LspRange } from './positions.js';
 export { editsToDelta, type TextEdit } from './edits.js';
-export { createDocsMethods } from './docs.methods.js';
+export { createDocsMethods, type DocsMethodHooks } from './docs.methods.js';
 export { docsEvents } from './docs.events.js';
+export {
+  PresenceService,
+  PRESENCE_TIMEOUT_MS,
+  colorFor,
+  rpcIdOf,
+  type PresenceEntry,
+  type PresenceOptions,
+  type PresenceRoom,
+  type PresenceRooms,
+  type PresenceUpdate,
+} from './presence.js';
+export { createPresenceMethods } from './presence.methods.js';
+export { presenceEvents } from './presence.events.js';

@@ -37,6 +37,8 @@ export interface LiveDocOptions {
   onChange?: (doc: LiveDoc, origin: unknown) => void;
   /** After a peer left (its awareness states are gone). */
   onLeave?: (doc: LiveDoc, peer: DocPeer) => void;
+  /** Screens a peer's awareness update before it is applied (and so relayed); undefined = drop it all (presence). */
+  screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
 }
 
 /** Recent changes kept to rebase edits sent against an older version (docs.applyEdits baseVersion). */
@@ -157,7 +159,8 @@ export class LiveDoc implements DocRoom {
   applyAwareness(update: Uint8Array, from: DocPeer): void {
     if (this.destroyed) return;
     if (!isAwarenessUpdate(update)) throw new IcpyError('INVALID_PARAMS', 'Malformed awareness update', { field: 'awareness' });
-    applyAwarenessUpdate(this.awareness, update, from);
+    const kept = this.options.screenAwareness ? this.options.screenAwareness(update, from) : update;
+    if (kept) applyAwarenessUpdate(this.awareness, kept, from);
   }
 
   encodeAwareness(): Uint8Array | undefined {
