@@ -31,6 +31,28 @@ export function diffDelta(from: string, to: string): DeltaOp[] {
   return out.done();
 }
 
+/** Characters deleted plus inserted by the minimal delta from `from` to `to` (how far apart they are). */
+export function changeSize(from: string, to: string): number {
+  let n = 0;
+  for (const op of diffDelta(from, to)) n += 'delete' in op ? op.delete : 'insert' in op ? op.insert.length : 0;
+  return n;
+}
+
+/**
+ * Which of `bases` another program most likely started from to write `theirs`: the one needing
+ * the fewest changed characters (the first on a tie). For a write that raced a save, whose writer
+ * may have read the file before the save or after it.
+ */
+export function likeliestBase(bases: readonly string[], theirs: string): string {
+  let best = bases[0]!;
+  let bestSize = Infinity;
+  for (const b of bases) {
+    const size = changeSize(b, theirs);
+    if (size < bestSize) [best, bestSize] = [b, size];
+  }
+  return best;
+}
+
 function isHigh(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
 }

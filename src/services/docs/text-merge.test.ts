@@ -4,7 +4,7 @@ import { applyToString, transform } from './delta.js';
 import { editsToDelta } from './edits.js';
 import { LiveDoc } from './live-doc.js';
 import { lineStarts, offsetAt } from './positions.js';
-import { diffDelta, diskMergeDelta, slideInsertsRight } from './text-diff.js';
+import { changeSize, diffDelta, diskMergeDelta, likeliestBase, slideInsertsRight } from './text-diff.js';
 
 describe('diffDelta', () => {
   it('turns one text into the other with a minimal delta (also large, line-level)', () => {
@@ -62,6 +62,17 @@ describe('LiveDoc', () => {
     const at5 = live.since(5)!;
     expect(at5.text).toBe('hello');
     live.destroy();
+  });
+});
+
+describe('likeliestBase', () => {
+  it('picks the text another program most likely started from (fewest changed characters; first on a tie)', () => {
+    const before = 'base\n';
+    const ours = 'base\ntyped\n';
+    expect(likeliestBase([before, ours], 'ext\nbase\ntyped\n')).toBe(ours); // read after our save
+    expect(likeliestBase([before, ours], 'ext\nbase\n')).toBe(before); // read before it
+    expect(likeliestBase(['ab', 'ba'], 'xx')).toBe('ab');
+    expect(changeSize('hello world', 'hello brave world')).toBe(6);
   });
 });
 
