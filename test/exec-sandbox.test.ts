@@ -108,6 +108,12 @@ describe('sandbox (real bubblewrap)', () => {
     expect(readFileSync(join(root, '.icpy', 'state.db'), 'utf8')).toContain(TOKEN);
   });
 
+  it('has no capabilities and its own session (no TIOCSTI into a terminal of the server)', async () => {
+    // session id 1 = a session made inside the sandbox (by bwrap's init); one inherited from outside shows as 0
+    const r = await sh(`grep CapEff /proc/self/status; [ "$(cut -d' ' -f6 /proc/$$/stat)" = "1" ] && echo own-session; hostname`);
+    expect(r.stdout).toBe('CapEff:\t0000000000000000\nown-session\nicpy-sandbox\n');
+  });
+
   it('cannot write into the masked .icpy/', async () => {
     const r = await sh('echo x > .icpy/new && echo WROTE');
     expect(r.stdout).not.toContain('WROTE');

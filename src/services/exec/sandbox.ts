@@ -78,15 +78,6 @@ export function bubblewrapSandbox(options: FindBubblewrapOptions = {}): SandboxP
 }
 
 /**
- * Whether a run is sandboxed: what it asked for, else the server's policy — with
- * `exec.sandboxAgents` on, an agent's run is sandboxed unless it passes `sandbox: false`.
- */
-export function sandboxWanted(requested: boolean | undefined, clientKind: string, sandboxAgents: boolean | number): boolean {
-  if (requested !== undefined) return requested;
-  return clientKind === 'agent' && Boolean(sandboxAgents);
-}
-
-/**
  * The paths a sandboxed run must not see, besides what the private /tmp already covers: the
  * workspace's `.icpy/` (state, history, exec databases), the runtime folder (its files hold the
  * token; see transports/cli/runtime-file.ts for how app/ finds it) and `$XDG_RUNTIME_DIR` as a
@@ -126,10 +117,6 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
 
   // Binds, shallowest first so a deeper bind lands on top of the one containing it.
   const binds = new Map<string, 'rw' | 'ro'>([[root, 'rw']]);
-  for (const p of spec.extraReadOnly ?? []) {
-    const real = realOrSelf(p);
-    if (!binds.has(real) && exists(real)) binds.set(real, 'ro');
-  }
   const visible = (path: string): boolean => {
     let best = '/';
     let hidden = false;
@@ -137,7 +124,13 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
     for (const b of binds.keys()) if (within(path, b) && b.length > best.length) [best, hidden] = [b, false];
     return !hidden;
   };
-  // A command path (the interpreter, a script, the run's code file) that only the private /tmp would hide is bound read-only.
+  // extraReadOnly and command paths (the interpreter, a script, the run's code file) are bound
+  // read-only where the private /tmp would hide them; elsewhere they are seen already (read-only
+  // under /, or read-write in the workspace, which a bind would wrongly make read-only).
+  for (const p of spec.extraReadOnly ?? []) {
+    const real = realOrSelf(p);
+    if (exists(real) && !visible(real)) binds.set(real, 'ro');
+  }
   for (const arg of spec.command) {
     if (!isAbsolute(arg) || !exists(arg)) continue;
     const real = realOrSelf(arg);
