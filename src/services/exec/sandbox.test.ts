@@ -110,6 +110,16 @@ describe('sandboxCommand', () => {
     expect(after(args, '--tmpfs')).toContainEqual([real]);
   });
 
+  it('still masks a hide path when the workspace is /tmp itself (the bind uncovers the host /tmp)', () => {
+    const { args } = sandboxCommand(spec({ root: '/tmp', cwd: '/tmp', hide: [base] }), '/usr/bin/bwrap');
+    expect(after(args, '--bind', 2)).toEqual([['/tmp', '/tmp']]);
+    expect(after(args, '--tmpfs')).toEqual([['/tmp'], [base]]);
+  });
+
+  it('refuses a workspace at / (it would make everything writable)', () => {
+    expect(() => sandboxCommand(spec({ root: '/', cwd: '/' }), '/usr/bin/bwrap')).toThrow(expect.objectContaining({ code: 'SANDBOX_UNAVAILABLE' }));
+  });
+
   it('refuses to hide a folder that holds the workspace rather than leaving it visible', () => {
     expect(() => sandboxCommand(spec({ hide: [root] }), '/usr/bin/bwrap')).toThrow(expect.objectContaining({ code: 'SANDBOX_UNAVAILABLE' }));
   });

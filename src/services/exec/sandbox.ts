@@ -112,6 +112,9 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
   if (!isAbsolute(spec.root)) throw new IcpyError('INVALID_PARAMS', 'sandbox root must be an absolute path', { field: 'root' });
   if (spec.command.length === 0) throw new IcpyError('INVALID_PARAMS', 'sandbox command is empty', { field: 'command' });
   const root = realOrSelf(spec.root);
+  if (root === '/' || within(root, '/proc') || within(root, '/dev')) {
+    throw new IcpyError('SANDBOX_UNAVAILABLE', `cannot sandbox a workspace at ${root}: the sandbox shows the workspace read-write and the rest read-only`, { root });
+  }
   const cwd = realOrSelf(isAbsolute(spec.cwd) ? spec.cwd : join(root, spec.cwd));
   if (!within(cwd, root)) throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'a sandboxed run works inside the workspace', { field: 'cwd', path: spec.cwd });
 
@@ -121,7 +124,8 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
     let best = '/';
     let hidden = false;
     for (const m of PRIVATE_MOUNTS) if (within(path, m) && m.length > best.length) [best, hidden] = [m, true];
-    for (const b of binds.keys()) if (within(path, b) && b.length > best.length) [best, hidden] = [b, false];
+    // a bind at the same path as a private mount is mounted after it, so it wins (a workspace at /tmp shows the host's /tmp)
+    for (const b of binds.keys()) if (within(path, b) && b.length >= best.length) [best, hidden] = [b, false];
     return !hidden;
   };
   // extraReadOnly and command paths (the interpreter, a script, the run's code file) are bound
