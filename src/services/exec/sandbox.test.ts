@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IcpyError } from '../../core/errors.js';
-import { bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, type SandboxSpec } from './sandbox.js';
+import { SANDBOX_INIT, bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, type SandboxSpec } from './sandbox.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'icpy-sbx-unit-')));
 const root = join(base, 'ws');
@@ -78,7 +78,7 @@ describe('sandboxCommand', () => {
     expect(after(args, '--cap-drop')).toEqual([['ALL']]);
     expect(args.slice(0, 9)).toEqual(['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp']);
     expect(after(args, '--bind', 2)).toEqual([[root, root]]);
-    expect(args.slice(args.indexOf('--') + 1)).toEqual(['/bin/sh', '-c', 'true']);
+    expect(args.slice(args.indexOf('--') + 1)).toEqual(['/bin/sh', '-c', SANDBOX_INIT, 'icpy-sandbox-init', '/bin/sh', '-c', 'true']);
     expect(args.join('\n')).not.toContain('secret');
     expect(env).toEqual({ PATH: '/bin', TMPDIR: '/tmp' });
     expect(after(args, '--chdir')).toEqual([[root]]);

@@ -107,6 +107,9 @@ function realOrSelf(path: string): string {
 /** Mounts the sandbox makes over the read-only `/`: what each covers decides whether a host path is visible inside. */
 const PRIVATE_MOUNTS = ['/tmp', '/dev', '/proc'];
 
+/** PID 1 inside the sandbox: run the program ("$@") with the real stdin, wait for it, exit with its status. */
+export const SANDBOX_INIT = 'exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!';
+
 /** bwrap's argument list for `spec` (pure apart from looking at the host's file system). */
 export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand {
   if (!isAbsolute(spec.root)) throw new IcpyError('INVALID_PARAMS', 'sandbox root must be an absolute path', { field: 'root' });
@@ -160,7 +163,12 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
   if (home && isAbsolute(home) && within(home, '/tmp') && !visible(home)) args.push('--dir', home);
   args.push('--clearenv');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
-  args.push('--chdir', cwd, '--', ...spec.command);
+  // Our own init as PID 1 (not bwrap's): bwrap's outer process exits without reaping its init, so
+  // the run's CPU time and peak RSS never reached the wrapper measuring them (GNU time saw 0). A
+  // shell that waits for the program passes them up (and its exit status: 128+N after signal N,
+  // as bwrap's init would). The program itself is PID 2, with ordinary signal handling; stdin is
+  // handed over explicitly (an asynchronous command's stdin is /dev/null otherwise).
+  args.push('--as-pid-1', '--chdir', cwd, '--', '/bin/sh', '-c', SANDBOX_INIT, 'icpy-sandbox-init', ...spec.command);
   return { file: bwrap, args, env };
 }
 
