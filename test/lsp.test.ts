@@ -104,6 +104,17 @@ describe('lsp.* with the real servers', () => {
     expect(readFileSync(join(s.root, 'src/edit.ts'), 'utf8')).toBe(files['src/edit.ts']); // never saved
   }, 60_000);
 
+  it('a live document opened before its server starts is synced to it (unsaved edit included)', async () => {
+    writeFileSync(join(s.root, 'late.py'), 'x = 1\n');
+    await ws.call('docs.open', { path: 'late.py' });
+    await ws.call('docs.applyEdits', { path: 'late.py', edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 5 } }, text: 'print(late_undefined)' }] });
+    expect((await ws.call('lsp.status', {})).servers.find((x: any) => x.languageId === 'python').state).toBe('stopped');
+    await ws.call('lsp.diagnostics', { path: 'late.py' });
+    const ev = await diagnosticEvent('late.py', (d) => d.some((x) => /late_undefined/.test(x.message)));
+    expect(ev.diagnostics[0].range.start.line).toBe(0);
+    expect(readFileSync(join(s.root, 'late.py'), 'utf8')).toBe('x = 1\n');
+  }, 60_000);
+
   it('a .py file with an undefined name yields a pyright diagnostic', async () => {
     await ws.call('lsp.diagnostics', { path: 'app.py' });
     const ev = await diagnosticEvent('app.py', (d) => d.some((x) => /undefined_name/.test(x.message)));

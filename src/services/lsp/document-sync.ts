@@ -47,7 +47,8 @@ export class DocumentSync implements Disposable {
     this.store.add(port.onClosed((p) => this.liveClosed(p)));
     this.store.add(port.onSaved((p) => this.saved(p)));
     this.store.add(port.onDiskChanged((ps) => void this.diskChanged(ps)));
-    this.store.add(server.onRestarted(() => this.reopenAll()));
+    // Every start (the first too): documents registered while it was not running are opened now.
+    this.store.add(server.onStarted(() => this.reopenAll()));
     this.sweep = setInterval(() => this.closeIdle(), DISK_IDLE_MS / 4);
     this.sweep.unref();
     for (const d of port.allLive()) this.liveOpened(d);

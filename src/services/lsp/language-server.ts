@@ -62,6 +62,7 @@ export class LanguageServer implements Disposable {
   private lastError: IcpyError | undefined;
   private readonly notificationHandlers = new Set<(method: string, params: unknown) => void>();
   private readonly restartHandlers = new Set<() => void>();
+  private readonly startHandlers = new Set<() => void>();
   private readonly exitWaiters = new Set<() => void>();
   private stderrTail = '';
 
@@ -95,7 +96,9 @@ export class LanguageServer implements Disposable {
     this.starting = this.start().then(
       () => {
         this.starting = undefined;
-        if (wasRestart) this.restarted();
+        // Before any caller of ready() goes on: documents are open on the server first.
+        this.fire(this.startHandlers, 'start');
+        if (wasRestart) this.fire(this.restartHandlers, 'restart');
       },
       (err: unknown) => {
         this.starting = undefined;
@@ -183,6 +186,12 @@ export class LanguageServer implements Disposable {
     return toDisposable(() => void this.restartHandlers.delete(cb));
   }
 
+  /** After every successful start (the first one too), before ready() resolves for anyone. */
+  onStarted(cb: () => void): Disposable {
+    this.startHandlers.add(cb);
+    return toDisposable(() => void this.startHandlers.delete(cb));
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -191,6 +200,7 @@ export class LanguageServer implements Disposable {
     await this.stop();
     this.notificationHandlers.clear();
     this.restartHandlers.clear();
+    this.startHandlers.clear();
   }
 
   private touch(): void {
@@ -210,12 +220,12 @@ export class LanguageServer implements Disposable {
     this.idleTimer.unref();
   }
 
-  private restarted(): void {
-    for (const cb of [...this.restartHandlers]) {
+  private fire(handlers: Set<() => void>, what: string): void {
+    for (const cb of [...handlers]) {
       try {
         cb();
       } catch (err) {
-        this.opts.logger.error('lsp restart handler failed', { language: this.languageId, ...describeError(err) });
+        this.opts.logger.error(`lsp ${what} handler failed`, { language: this.languageId, ...describeError(err) });
       }
     }
   }
