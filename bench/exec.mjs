@@ -90,7 +90,7 @@ function asIcpyArgv(spec) {
   const file = join(codeDir, `main${spec.ext}`);
   writeFileSync(file, spec.code);
   const argv = [...spec.file, file];
-  return GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M %x', '-o', join(codeDir, 'rusage'), ...argv] : argv;
+  return GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M %x', '-o', join(codeDir, 'rusage'), '--', ...argv] : argv;
 }
 
 // ---- targets ------------------------------------------------------------------------------------
@@ -117,7 +117,11 @@ const icpyChild = forkChild(
   join(here, 'lib/icpy-server.mjs'),
   [root, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN, '--log-level', 'warn'],
   // Streaming part: the output cap above the flood, so icpy streams all of it like the pipe does.
-  { env: { ...ENV, ICPY_EXEC_MAX_OUTPUT_BYTES: String(Math.max(STREAM_MB * 1e6 * 2, 8 << 20)) } },
+  {
+    env: { ...ENV, ICPY_EXEC_MAX_OUTPUT_BYTES: String(Math.max(STREAM_MB * 1e6 * 2, 8 << 20)) },
+    // BENCH_PROFILE=DIR writes a CPU profile of the server there (open it in Chrome DevTools).
+    execArgv: process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [],
+  },
 );
 const { url, pid: serverPid } = await nextMessage(icpyChild, 'ready');
 const ws = await icpyWs(url, TOKEN, 'bench-exec');
@@ -265,18 +269,24 @@ const STREAM_CODE = [
 async function rawStream() {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const child = spawn(PYTHON, ['-c', STREAM_CODE], { stdio: ['ignore', 'pipe', 'inherit'], env: ENV, cwd: root });
     let bytes = 0;
     child.stdout.on('data', (d) => (bytes += d.length));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ ms: performance.now() - t0, bytes, code }));
+    child.once('close', (code) => {
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      resolve({ ms, bytes, code, clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / ms });
+    });
   });
 }
 
 /**
- * exec.run (no wait) over the WebSocket; counts exec.output bytes of this run until
- * exec.completed. Also calls exec.attach {since: 0}, in case the caller is not streamed to by
- * default; output is de-duplicated by offset, so receiving both costs time but not bytes.
+ * exec.run (no wait) then exec.attach {id, since: 0} over the WebSocket (how a client watches
+ * a run live: replay from 0, then live exec.output notifications, then exec.completed); counts
+ * this run's output bytes until exec.completed. Output is de-duplicated by offset, should the
+ * connection also get the broker's events.
  */
 async function icpyStream() {
   let id;
@@ -286,6 +296,8 @@ async function icpyStream() {
   let maxRss = 0;
   const early = [];
   const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, rssBytes(serverPid))), 50);
+  const cpu0 = process.cpuUsage();
+  const server0 = cpuMs(serverPid);
   const t0 = performance.now();
   const done = new Promise((resolve) => {
     const onNote = (m) => {
@@ -310,14 +322,25 @@ async function icpyStream() {
     ws.call('exec.run', { language: 'python', code: STREAM_CODE, timeoutMs: 300_000 }).then(async (r) => {
       id = r.id;
       for (const m of early.splice(0)) onNote(m);
-      if (!completed && bytes === 0) await ws.call('exec.attach', { id, since: 0 }).catch(() => {});
+      await ws.call('exec.attach', { id, since: 0 });
     });
   });
   await done;
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpu = cpuMs(serverPid) - server0;
   clearInterval(rssTimer);
   ws.onNotification(undefined);
-  return { ms, bytes, truncated: completed.truncated, exitCode: completed.exitCode, maxRss };
+  return {
+    ms,
+    bytes,
+    truncated: completed.truncated,
+    exitCode: completed.exitCode,
+    maxRss,
+    childCpuMs: completed.cpuMs,
+    clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / ms,
+    serverCpuPct: (100 * serverCpu) / ms,
+  };
 }
 
 if (PARTS.has('stream') && !execMissing) {
@@ -351,6 +374,12 @@ if (PARTS.has('stream') && !execMissing) {
     target_min_ratio: 0.7,
     ok: icpyMbps / rawMbps >= 0.7,
     truncated: icpy.some((x) => x.truncated),
+    // Where the time goes: CPU (100 = one core) of the bench process (the client: WebSocket frames,
+    // JSON.parse, byte counting) and of the server while icpy streamed; the raw pipe's reader.
+    icpy_client_cpu_pct: round(median(icpy.map((x) => x.clientCpuPct)), 1),
+    icpy_server_cpu_pct: round(median(icpy.map((x) => x.serverCpuPct)), 1),
+    raw_reader_cpu_pct: round(median(raw.map((x) => x.clientCpuPct)), 1),
+    icpy_child_cpu_ms: median(icpy.map((x) => x.childCpuMs)),
     server_rss_before_mb: round(rssBefore / 2 ** 20, 1),
     server_rss_max_mb: round(Math.max(...icpy.map((x) => x.maxRss)) / 2 ** 20, 1),
     steal_pct: steal(),
@@ -362,10 +391,22 @@ if (PARTS.has('stream') && !execMissing) {
 if (PARTS.has('sandbox') && !execMissing) {
   const steal = stealMeter();
   const spec = LANGS.python;
+  // A server without a wired sandbox answers SANDBOX_UNAVAILABLE: the raw bwrap figures still count.
+  let sandboxError;
+  try {
+    await icpyRun(ws, 'python', spec.code, { sandbox: true });
+  } catch (err) {
+    sandboxError = err.message;
+    process.stderr.write(`bench/exec: icpy sandboxed runs unavailable, only the raw bwrap baseline runs: ${err.message}\n`);
+  }
   const targets = {
-    'icpy-unsandboxed': async () => check(await icpyRun(ws, 'python', spec.code, { sandbox: false }), spec.expect, 'icpy unsandboxed'),
-    'icpy-sandboxed': async () => check(await icpyRun(ws, 'python', spec.code, { sandbox: true }), spec.expect, 'icpy sandboxed'),
     bare: async () => check(await bareRun(spec.bare), spec.expect, 'bare'),
+    ...(sandboxError
+      ? {}
+      : {
+          'icpy-unsandboxed': async () => check(await icpyRun(ws, 'python', spec.code, { sandbox: false }), spec.expect, 'icpy unsandboxed'),
+          'icpy-sandboxed': async () => check(await icpyRun(ws, 'python', spec.code, { sandbox: true }), spec.expect, 'icpy sandboxed'),
+        }),
   };
   // The raw price of bubblewrap: the same bare spawn wrapped by icpy's own argument builder.
   let sandboxMod;
@@ -385,22 +426,25 @@ if (PARTS.has('sandbox') && !execMissing) {
   }
   const s = await interleave(targets);
   const p50 = (t) => median(s[t].map((r) => r.ms));
-  const added = p50('icpy-sandboxed') - p50('icpy-unsandboxed');
+  const icpy = !sandboxError;
+  const added = icpy ? p50('icpy-sandboxed') - p50('icpy-unsandboxed') : undefined;
   emit({
     bench: 'exec',
     figure: 'sandbox_start_ms',
     language: 'python',
     runs: RUNS,
-    icpy_sandboxed: stats(s['icpy-sandboxed'].map((r) => r.ms)),
-    icpy_unsandboxed: stats(s['icpy-unsandboxed'].map((r) => r.ms)),
-    added_ms: round(added, 2),
-    added_ms_paired_median: round(median(s['icpy-sandboxed'].map((r, i) => r.ms - s['icpy-unsandboxed'][i].ms)), 2),
-    sandboxed_server_duration_ms_p50: round(median(s['icpy-sandboxed'].map((r) => r.durationMs)), 2),
+    icpy_sandboxed: icpy ? stats(s['icpy-sandboxed'].map((r) => r.ms)) : undefined,
+    icpy_unsandboxed: icpy ? stats(s['icpy-unsandboxed'].map((r) => r.ms)) : undefined,
+    icpy_error: sandboxError,
+    added_ms: icpy ? round(added, 2) : undefined,
+    added_ms_paired_median: icpy ? round(median(s['icpy-sandboxed'].map((r, i) => r.ms - s['icpy-unsandboxed'][i].ms)), 2) : undefined,
+    sandboxed_server_duration_ms_p50: icpy ? round(median(s['icpy-sandboxed'].map((r) => r.durationMs)), 2) : undefined,
+    unsandboxed_server_duration_ms_p50: icpy ? round(median(s['icpy-unsandboxed'].map((r) => r.durationMs)), 2) : undefined,
     bare_p50: round(p50('bare'), 2),
     bare_bwrap_p50: s['bare-bwrap'] ? round(p50('bare-bwrap'), 2) : undefined,
     bwrap_raw_added_ms: s['bare-bwrap'] ? round(p50('bare-bwrap') - p50('bare'), 2) : undefined,
     target_max_added_ms: 100,
-    ok: added < 100,
+    ok: icpy ? added < 100 : undefined,
     steal_pct: steal(),
   });
 }
