@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBubblewrap, sandboxCommand, sandboxHidePaths, type SandboxSpec } from '../src/services/exec/sandbox.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { connect, rpcError, startServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
 /**
@@ -172,6 +172,124 @@ describe('sandbox (real bubblewrap)', () => {
     process.kill(-child.pid!, 'SIGTERM');
     await closed;
     await until(() => hosts().length === 0, 'no sandboxed process left');
+  });
+});
+
+/** The same guarantees through the server: exec.run {sandbox: true} as a client runs it. */
+describe('exec.run {sandbox: true} (real bubblewrap, through the server)', () => {
+  let s: TestServer;
+  let runtime: string;
+  beforeAll(async () => {
+    const wsRoot = realpathSync(mkdtempSync(join(tmpdir(), 'icpy-sbx-e2e-')));
+    runtime = join(wsRoot, '.runtime'); // inside the workspace, so only the mask keeps it away
+    mkdirSync(runtime, { mode: 0o700 });
+    s = await startServer({ root: wsRoot, runtimeDir: runtime });
+    writeFileSync(join(runtime, `server-${process.pid}.json`), JSON.stringify({ url: s.url, token: s.token }), { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await s.close();
+    rmSync(s.root, { recursive: true, force: true });
+  });
+
+  it('writes inside the workspace, not outside', async () => {
+    const code = [
+      'import os',
+      'open("inside.txt", "w").write("ok")',
+      'for p in ["/etc/icpy-sbx-e2e", "/var/tmp/icpy-sbx-e2e", os.path.dirname(os.getcwd()) + "/icpy-sbx-e2e"]:',
+      '    try:',
+      '        open(p, "w").write("x"); print("WROTE", p)',
+      '    except OSError as e:',
+      '        print("refused", e.errno)',
+    ].join('\n');
+    const r = await s.call('exec.run', { language: 'python', code, sandbox: true, wait: true });
+    expect(r.exitCode).toBe(0);
+    // /etc and /var/tmp are read-only (EROFS = 30); the workspace's parent is under /tmp here, which is the run's private one
+    expect(r.stdout.match(/refused 30/g)).toHaveLength(2);
+    expect(r.stdout).not.toContain('WROTE /etc');
+    expect(r.stdout).not.toContain('WROTE /var');
+    expect(readFileSync(join(s.root, 'inside.txt'), 'utf8')).toBe('ok');
+    expect(existsSync(join(dirname(s.root), 'icpy-sbx-e2e'))).toBe(false);
+  });
+
+  it('cannot read the token, the runtime file or .icpy/', async () => {
+    const prev = process.env.ICPY_TOKEN;
+    process.env.ICPY_TOKEN = s.token; // as a server started with ICPY_TOKEN has it: nothing of that env may reach the run
+    try {
+      const code = `cat .runtime/*.json; ls -A .runtime .icpy; cat .icpy/* 2>&1 | head -c 200; env; grep -l -a "${s.token}" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null; echo end`;
+      const r = await s.call('exec.run', { language: 'bash', code, sandbox: true, wait: true });
+      expect(r.stdout + r.stderr).not.toContain(s.token);
+      expect(r.stdout).not.toContain('ICPY_TOKEN');
+      expect(r.stdout).toContain('ICPY_EXEC_ID=');
+      expect(r.stdout.trim().endsWith('end')).toBe(true);
+      expect(readdirSync(join(s.root, '.icpy')).length).toBeGreaterThan(0); // there on the host
+    } finally {
+      if (prev === undefined) delete process.env.ICPY_TOKEN;
+      else process.env.ICPY_TOKEN = prev;
+    }
+  });
+
+  it("cannot connect to the server's own loopback port (the same code unsandboxed can)", async () => {
+    const port = new URL(s.url).port;
+    const code = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log('ERR', e.code); process.exit(3); });`;
+    const plain = await s.call('exec.run', { language: 'javascript', code, wait: true });
+    expect(plain.stdout).toContain('CONNECTED');
+    const boxed = await s.call('exec.run', { language: 'javascript', code, sandbox: true, wait: true });
+    expect(boxed).toMatchObject({ exitCode: 3, stdout: 'ERR ECONNREFUSED\n' });
+  });
+
+  it('runs each language sandboxed (typescript through icpy\'s tsx)', async () => {
+    for (const [language, code] of [
+      ['python', 'print("hi")'],
+      ['javascript', 'console.log("hi")'],
+      ['typescript', 'const s: string = "hi"; console.log(s);'],
+      ['bash', 'echo hi'],
+    ]) {
+      const r = await s.call('exec.run', { language, code, sandbox: true, wait: true });
+      expect({ language, ...r }).toMatchObject({ language, exitCode: 0, stdout: 'hi\n' });
+    }
+  });
+
+  it('a timeout kills the sandboxed grandchild that ignores SIGTERM', async () => {
+    const marker = 'icpy-sbx-e2e-' + Math.random().toString(36).slice(2);
+    const code = `(trap '' TERM; exec -a ${marker} sleep 300) & echo started; wait`;
+    const r = await s.call('exec.run', { language: 'bash', code, sandbox: true, wait: true, timeoutMs: 1500 });
+    expect(r.timedOut).toBe(true);
+    await until(() => !readdirSync('/proc').some((p) => /^\d+$/.test(p) && cmdline(p).startsWith(marker)), 'no sandboxed sleep left');
+  });
+
+  it('sandboxes agents by default when the server says so; others are not', async () => {
+    const t = await startServer({ exec: { sandboxAgents: 1 } });
+    const agent = await connect(t, { kind: 'agent', name: 'bot' });
+    const browser = await connect(t, { kind: 'browser' });
+    try {
+      const probe = { language: 'bash', code: 'hostname', wait: true };
+      expect((await agent.call('exec.run', probe)).stdout).toBe('icpy-sandbox\n');
+      expect((await agent.call('exec.run', { ...probe, sandbox: false })).stdout).not.toBe('icpy-sandbox\n');
+      expect((await browser.call('exec.run', probe)).stdout).not.toBe('icpy-sandbox\n');
+    } finally {
+      await agent.close();
+      await browser.close();
+      await t.close();
+    }
+  });
+});
+
+describe('exec.run {sandbox: true} without bubblewrap', () => {
+  it('fails with SANDBOX_UNAVAILABLE and never runs the code unsandboxed', async () => {
+    const t = await startServer({ exec: { bwrapPath: join(base, 'no-such-dir', 'bwrap') } });
+    try {
+      for (const wait of [true, false]) {
+        const err = await rpcError(t.call('exec.run', { language: 'bash', code: 'echo ran > ran.txt', sandbox: true, wait }));
+        expect(err.code).toBe(-32051);
+        expect(err.data).toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+        expect(err.message).toContain('apt-get install -y bubblewrap');
+      }
+      // unsandboxed runs still work, and the refused ones left no trace
+      expect((await t.call('exec.run', { language: 'bash', code: 'echo fine', wait: true })).stdout).toBe('fine\n');
+      expect(existsSync(join(t.root, 'ran.txt'))).toBe(false);
+    } finally {
+      await t.close();
+    }
   });
 });
 

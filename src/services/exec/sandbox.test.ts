@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IcpyError } from '../../core/errors.js';
-import { findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, sandboxWanted, type SandboxSpec } from './sandbox.js';
+import { bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, sandboxWanted, type SandboxSpec } from './sandbox.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'icpy-sbx-unit-')));
 const root = join(base, 'ws');
@@ -53,12 +53,20 @@ describe('findBubblewrap / requireBubblewrap', () => {
   it('finds the machine bwrap on /usr/bin', () => {
     expect(findBubblewrap({ searchPath: '/usr/bin' })).toBe('/usr/bin/bwrap');
   });
+
+  it('takes an explicit executable instead of a search', () => {
+    expect(findBubblewrap({ path: '/usr/bin/bwrap' })).toBe('/usr/bin/bwrap');
+    expect(findBubblewrap({ path: join(base, 'nowhere', 'bwrap') })).toBeUndefined();
+    expect(bubblewrapSandbox({ path: join(base, 'nowhere', 'bwrap') }).available()).toBe(false);
+    expect(() => bubblewrapSandbox({ path: join(base, 'nowhere', 'bwrap') }).command(spec())).toThrow(expect.objectContaining({ code: 'SANDBOX_UNAVAILABLE' }));
+    expect(bubblewrapSandbox({ path: '/usr/bin/bwrap' }).command(spec()).file).toBe('/usr/bin/bwrap');
+  });
 });
 
 describe('sandboxEnv', () => {
   it("drops icpy's own variables (the token among them) and pins TMPDIR to the private /tmp", () => {
-    const env = sandboxEnv({ PATH: '/bin', ICPY_TOKEN: 't', icpy_token: 't', ICPY_RUNTIME_DIR: '/x', TMPDIR: '/var/x', MY_VAR: 'ok' });
-    expect(env).toEqual({ PATH: '/bin', MY_VAR: 'ok', TMPDIR: '/tmp' });
+    const env = sandboxEnv({ PATH: '/bin', ICPY_TOKEN: 't', icpy_token: 't', ICPY_RUNTIME_DIR: '/x', TMPDIR: '/var/x', MY_VAR: 'ok', ICPY_EXEC_ID: 'x1' });
+    expect(env).toEqual({ PATH: '/bin', MY_VAR: 'ok', ICPY_EXEC_ID: 'x1', TMPDIR: '/tmp' });
   });
 });
 

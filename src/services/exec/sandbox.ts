@@ -1,6 +1,7 @@
 import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
 import { IcpyError } from '../../core/errors.js';
+import type { SandboxCommand, SandboxProvider, SandboxSpec } from './sandbox-port.js';
 
 /**
  * The bubblewrap sandbox for `exec.run {sandbox: true}`.
@@ -13,35 +14,20 @@ import { IcpyError } from '../../core/errors.js';
  * - each `hide` path masked: a folder by an empty read-only tmpfs, a file by /dev/null;
  * - no network at all, loopback included (`--unshare-net`: its own namespace with only `lo`), no
  *   IPC, its own hostname, no capabilities, a new session (no TIOCSTI into the server's terminal);
- * - only the environment in `spec.env` (`--clearenv`), less every `ICPY_*` variable, with
- *   TMPDIR=/tmp;
+ * - only the environment in `spec.env` (`--clearenv`), less every `ICPY_*` variable but
+ *   `ICPY_EXEC_ID`, with TMPDIR=/tmp. Spawn bwrap with exactly the returned `env`: bwrap's own
+ *   init process is visible inside as /proc/1, environment included;
  * - it dies with its parent (`--die-with-parent`): killing the bwrap process (e.g. the run's
  *   process group) kills everything inside — the sandboxed program gets SIGKILL, not SIGTERM.
  */
-export interface SandboxSpec {
-  /** Workspace (real path): bound read-write at the same path. */
-  root: string;
-  /** Inside root. */
-  cwd: string;
-  /** Resolved interpreter + args (absolute path of the interpreter). */
-  command: string[];
-  /** The cleaned env the run gets (PATH, HOME=a private dir, LANG, TERM…). */
-  env: Record<string, string>;
-  /** Paths to mask (root/.icpy, the runtime dir/file, the token file). */
-  hide: string[];
-  /** Bound read-only at the same path even where the private /tmp would cover them (e.g. icpy's node_modules for tsx, the run's code folder). */
-  extraReadOnly?: string[];
-}
-
-export interface SandboxInvocation {
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-}
+/** The spec and result types are the port's (sandbox-port.ts), so ExecService and this builder share one definition. */
+export type { SandboxSpec, SandboxCommand as SandboxInvocation } from './sandbox-port.js';
 
 export const INSTALL_HINT = 'apt-get install -y bubblewrap';
 
 export interface FindBubblewrapOptions {
+  /** This executable instead of a search (config `exec.bwrapPath`); missing or not executable = unavailable. */
+  path?: string;
   /**
    * Folders searched for `bwrap`, in order (a PATH-style string). Default: `$PATH`, then /usr/bin.
    * Tests point this at a folder without bwrap to prove a sandboxed run never runs unsandboxed.
@@ -54,11 +40,12 @@ const found = new Map<string, string | undefined>();
 /** The bwrap executable, or undefined when missing. Cached per search path. */
 export function findBubblewrap(options: FindBubblewrapOptions = {}): string | undefined {
   const searchPath = options.searchPath ?? [process.env.PATH ?? '', '/usr/bin'].join(delimiter);
-  if (found.has(searchPath)) return found.get(searchPath);
+  const key = options.path !== undefined ? `path:${options.path}` : searchPath;
+  if (found.has(key)) return found.get(key);
   let hit: string | undefined;
-  for (const dir of searchPath.split(delimiter)) {
-    if (!dir || !isAbsolute(dir)) continue;
-    const candidate = join(dir, 'bwrap');
+  const candidates = options.path !== undefined ? [options.path] : searchPath.split(delimiter).filter((d) => d && isAbsolute(d)).map((d) => join(d, 'bwrap'));
+  for (const candidate of candidates) {
+    if (!isAbsolute(candidate)) continue;
     try {
       accessSync(candidate, constants.X_OK);
       if (statSync(candidate).isFile()) {
@@ -69,7 +56,7 @@ export function findBubblewrap(options: FindBubblewrapOptions = {}): string | un
       /* not here */
     }
   }
-  found.set(searchPath, hit);
+  found.set(key, hit);
   return hit;
 }
 
@@ -80,6 +67,14 @@ export function requireBubblewrap(options: FindBubblewrapOptions = {}): string {
     throw new IcpyError('SANDBOX_UNAVAILABLE', `bubblewrap (bwrap) is not installed: ${INSTALL_HINT}`, { command: 'bwrap', install: INSTALL_HINT });
   }
   return bwrap;
+}
+
+/** The ExecService's sandbox port, backed by bubblewrap: unavailable (SANDBOX_UNAVAILABLE) when bwrap is missing. */
+export function bubblewrapSandbox(options: FindBubblewrapOptions = {}): SandboxProvider {
+  return {
+    available: () => findBubblewrap(options) !== undefined,
+    command: (spec) => sandboxCommand(spec, requireBubblewrap(options)),
+  };
 }
 
 /**
@@ -122,7 +117,7 @@ function realOrSelf(path: string): string {
 const PRIVATE_MOUNTS = ['/tmp', '/dev', '/proc'];
 
 /** bwrap's argument list for `spec` (pure apart from looking at the host's file system). */
-export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxInvocation {
+export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand {
   if (!isAbsolute(spec.root)) throw new IcpyError('INVALID_PARAMS', 'sandbox root must be an absolute path', { field: 'root' });
   if (spec.command.length === 0) throw new IcpyError('INVALID_PARAMS', 'sandbox command is empty', { field: 'command' });
   const root = realOrSelf(spec.root);
@@ -172,12 +167,15 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxInvocat
   return { file: bwrap, args, env };
 }
 
+/** icpy variables a sandboxed run may see (the run's own id); every other `ICPY_*` may carry the token or a server path. */
+const ICPY_ALLOWED = new Set(['ICPY_EXEC_ID']);
+
 /** The run's environment inside the sandbox: what the caller gave, less icpy's own variables (the token among them). */
 export function sandboxEnv(input: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(input)) {
     if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) continue;
-    if (/^ICPY_/i.test(k)) continue;
+    if (/^ICPY_/i.test(k) && !ICPY_ALLOWED.has(k)) continue;
     env[k] = v;
   }
   env.TMPDIR = '/tmp';
