@@ -39,7 +39,7 @@ import { icpyHttp, icpyWs } from './lib/icpy-rpc.mjs';
 import { emit, median, percentile, round, stealMeter } from './lib/stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100);
 const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
@@ -226,7 +226,9 @@ if (PARTS.has('trivial')) {
         outside_child_ms_p50: round(median(s[t].map((r) => r.ms - r.durationMs)), 2),
         server_cpu_ms_per_run: round(s[t].reduce((a, r) => a + r.serverCpuMs, 0) / RUNS, 2),
         target_max_added_ms: 30,
-        ok: added < 30,
+        // Judged on the paired median: load bursts from other processes move whole stretches of
+        // runs, which shifts a difference of medians more than the pairs (same iteration).
+        ok: median(paired) < 30,
         steal_pct: stealPct,
       });
     }
@@ -433,6 +435,7 @@ if (PARTS.has('sandbox') && !execMissing) {
   const p50 = (t) => median(s[t].map((r) => r.ms));
   const icpy = !sandboxError;
   const added = icpy ? p50('icpy-sandboxed') - p50('icpy-unsandboxed') : undefined;
+  const addedPaired = icpy ? median(s['icpy-sandboxed'].map((r, i) => r.ms - s['icpy-unsandboxed'][i].ms)) : undefined;
   emit({
     bench: 'exec',
     figure: 'sandbox_start_ms',
@@ -442,14 +445,14 @@ if (PARTS.has('sandbox') && !execMissing) {
     icpy_unsandboxed: icpy ? stats(s['icpy-unsandboxed'].map((r) => r.ms)) : undefined,
     icpy_error: sandboxError,
     added_ms: icpy ? round(added, 2) : undefined,
-    added_ms_paired_median: icpy ? round(median(s['icpy-sandboxed'].map((r, i) => r.ms - s['icpy-unsandboxed'][i].ms)), 2) : undefined,
+    added_ms_paired_median: icpy ? round(addedPaired, 2) : undefined,
     sandboxed_server_duration_ms_p50: icpy ? round(median(s['icpy-sandboxed'].map((r) => r.durationMs)), 2) : undefined,
     unsandboxed_server_duration_ms_p50: icpy ? round(median(s['icpy-unsandboxed'].map((r) => r.durationMs)), 2) : undefined,
     bare_p50: round(p50('bare'), 2),
     bare_bwrap_p50: s['bare-bwrap'] ? round(p50('bare-bwrap'), 2) : undefined,
     bwrap_raw_added_ms: s['bare-bwrap'] ? round(p50('bare-bwrap') - p50('bare'), 2) : undefined,
     target_max_added_ms: 100,
-    ok: icpy ? added < 100 : undefined,
+    ok: icpy ? addedPaired < 100 : undefined,
     steal_pct: steal(),
   });
 }
