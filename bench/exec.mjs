@@ -9,7 +9,7 @@
 //   Jupyter Server executing `print(1)` in a running ipykernel over its kernel WebSocket
 //   (execute_request → stream + execute_reply + status idle). Targets alternate run by run
 //   (order rotated), after a warm-up, so machine noise hits all alike. Target: icpy adds < 30 ms
-//   (median) over the bare spawn.
+//   (median of the paired differences) over the bare spawn.
 // - stream: a Python program writing BENCH_STREAM_MB MB to stdout, bytes counted at the client:
 //   through icpy (exec.run, then exec.output notifications until exec.completed) against the raw
 //   child pipe (spawn here, count stdout bytes until 'close'). Target ≥ 0.7× the raw pipe.
