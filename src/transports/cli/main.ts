@@ -29,6 +29,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   diff: { summary: 'unified diff between versions of a file', load: async () => (await import('./commands/history.js')).diffCommand },
   checkpoint: { summary: 'name the current text of a file', load: async () => (await import('./commands/history.js')).checkpointCommand },
   restore: { summary: 'make an old version of a file current again', load: async () => (await import('./commands/history.js')).restoreCommand },
+  run: { summary: 'run a program: run FILE [-- ARGS] or run -l LANG -c CODE (live output, exit code)', load: async () => (await import('./commands/run.js')).runCommand },
   terminal: { summary: 'attach to a terminal, or new|ls|run|kill', load: async () => (await import('./commands/terminal.js')).terminalCommand },
   events: { summary: 'follow the event stream (one JSON object per line)', load: async () => (await import('./commands/events.js')).eventsCommand },
   status: { summary: 'server, root, connections and terminals', load: async () => (await import('./commands/status.js')).statusCommand },
@@ -104,7 +105,9 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
     throw err;
   });
-  const json = argv.includes('--json');
+  // Words after `--` belong to the program (`icpy run x.py -- --json`), not to icpy.
+  const dashDash = argv.indexOf('--');
+  const json = (dashDash < 0 ? argv : argv.slice(0, dashDash)).includes('--json');
   const out = createOutput(json);
   let ws: WsRpcClient | undefined;
   try {
