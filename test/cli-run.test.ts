@@ -1,0 +1,211 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { until } from './helpers/until.js';
+
+/**
+ * `icpy run` as a real subprocess (bin/icpy.js → dist: `npm run build` first) against a real
+ * server running real interpreters.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'icpy.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function startCli(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; input?: string | null; timeoutMs?: number }) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((res, rej) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`icpy ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
+  // null: leave stdin open (the test writes to it or never closes it).
+  if (opts.input !== null) child.stdin.end(opts.input ?? '');
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('icpy run', () => {
+  let s: TestServer;
+  let env: NodeJS.ProcessEnv;
+  let runtimeDir: string;
+  const children: ChildProcess[] = [];
+  const start = (args: string[], opts: { cwd?: string; input?: string | null; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) => {
+    const c = startCli(args, { env: opts.env ?? env, cwd: opts.cwd ?? s.root, input: opts.input, timeoutMs: opts.timeoutMs });
+    children.push(c.child);
+    return c;
+  };
+  const icpy = (args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}) => start(args, opts).done;
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'transports', 'cli', 'commands', 'run.js'))) throw new Error('run `npm run build` before this test');
+    s = await startServer();
+    runtimeDir = mkdtempSync(join(tmpdir(), 'icpy-run-rt-'));
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token, ICPY_RUNTIME_DIR: runtimeDir };
+    writeFileSync(join(s.root, 'hello.py'), 'import sys\nprint("out", sys.argv[1:])\nprint("err", file=sys.stderr)\nsys.exit(3)\n');
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await s?.close();
+    rmSync(runtimeDir, { recursive: true, force: true });
+  });
+
+  it('runs a workspace file: stdout to stdout, stderr to stderr, ARGS after --, exit code passed through', async () => {
+    const r = await icpy(['run', 'hello.py', '--', '--flag', 'x y']);
+    expect(r.stdout).toBe("out ['--flag', 'x y']\n");
+    expect(r.stderr).toBe('err\n');
+    expect(r.code).toBe(3);
+  });
+
+  it('every language prints, reads piped stdin and exits with its code (-l LANG -c CODE)', async () => {
+    const cases: [string, string][] = [
+      ['python', 'import sys\nprint("py:" + input())\nsys.exit(4)'],
+      ['javascript', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{console.log("js:"+s.trim());process.exit(5)})'],
+      ['typescript', 'const n: number = 6;let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{console.log("ts:"+s.trim());process.exit(n)})'],
+      ['bash', 'read x; echo "sh:$x"; exit 7'],
+    ];
+    const results = await Promise.all(cases.map(([lang, code]) => icpy(['run', '-l', lang, '-c', code], { input: 'piped\n' })));
+    results.forEach((r, i) => {
+      const lang = cases[i]![0];
+      expect(r.stderr, lang).toBe('');
+      expect(r.stdout, lang).toBe(`${lang === 'javascript' ? 'js' : lang === 'typescript' ? 'ts' : lang === 'bash' ? 'sh' : 'py'}:piped\n`);
+      expect(r.code, lang).toBe(4 + i);
+    });
+  });
+
+  it('the language comes from the extension (.js .ts .sh), and an unknown one is a usage error', async () => {
+    mkdirSync(join(s.root, 'sub'), { recursive: true });
+    writeFileSync(join(s.root, 'sub', 'a.js'), 'console.log("js", process.cwd().endsWith("sub"))\n');
+    writeFileSync(join(s.root, 'sub', 'b.ts'), 'const x: string = "ts"; console.log(x)\n');
+    writeFileSync(join(s.root, 'sub', 'c.sh'), 'echo sh "$1"\n');
+    writeFileSync(join(s.root, 'notes.txt'), 'x\n');
+    // Run from the subfolder: FILE is relative to it, and so is the run's working folder.
+    const cwd = join(s.root, 'sub');
+    const [js, ts, sh] = await Promise.all([icpy(['run', 'a.js'], { cwd }), icpy(['run', 'b.ts'], { cwd }), icpy(['run', 'c.sh', 'arg'], { cwd })]);
+    expect([js.stdout, ts.stdout, sh.stdout]).toEqual(['js true\n', 'ts\n', 'sh arg\n']);
+    expect([js.code, ts.code, sh.code]).toEqual([0, 0, 0]);
+    const txt = await icpy(['run', 'notes.txt']);
+    expect(txt.code).toBe(2);
+    expect(txt.stderr).toContain('-l LANG');
+    const noLang = await icpy(['run', '-c', 'print(1)']);
+    expect(noLang.code).toBe(2);
+    const nothing = await icpy(['run']);
+    expect(nothing.code).toBe(2);
+  });
+
+  it('a program killed by a signal exits 128+N', async () => {
+    const r = await icpy(['run', '-l', 'bash', '-c', 'echo before; kill -KILL $$']);
+    expect(r.stdout).toBe('before\n');
+    expect(r.code).toBe(137);
+  });
+
+  it('output from the first instant is complete and in order (no gap before the attach, no duplicate)', async () => {
+    // 20 000 numbered lines written at once on start, interleaved with stderr.
+    const code = 'import sys\nfor i in range(20000):\n    print(i)\n    if i % 1000 == 0: print("e%d" % i, file=sys.stderr)\n';
+    const r = await icpy(['run', '-l', 'python', '-c', code]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toEqual(Array.from({ length: 20000 }, (_, i) => String(i)));
+    expect(r.stderr).toBe(Array.from({ length: 20 }, (_, i) => `e${i * 1000}\n`).join(''));
+  });
+
+  it('stdin from a pipe is streamed as it comes, not only at its end', async () => {
+    // The program answers each line; the test writes the second line only after the first answer.
+    const c = start(['run', '-l', 'python', '-c', 'import sys\nfor line in sys.stdin:\n    print("got", line.strip(), flush=True)\n'], { input: null });
+    c.child.stdin!.write('one\n');
+    await until(() => c.stdout().includes('got one\n'), 'first answer');
+    c.child.stdin!.end('two\n');
+    const r = await c.done;
+    expect(r.stdout).toBe('got one\ngot two\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('Ctrl-C cancels the run: the process group is killed on the server and icpy exits 130', async () => {
+    const pidFile = join(s.root, 'cancel.pid');
+    // A grandchild that ignores SIGTERM, to show the whole group goes.
+    const code = `trap '' TERM; (trap '' TERM; sleep 300) & echo $! > ${pidFile}; echo ready; wait`;
+    const c = start(['run', '-l', 'bash', '-c', code], { input: null });
+    await until(() => c.stdout().includes('ready') && existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim(), 'the run to start');
+    const grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+    expect(alive(grandchild)).toBe(true);
+    c.child.kill('SIGINT');
+    const r = await c.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('cancelled');
+    await until(() => !alive(grandchild), 'the grandchild to be killed', 15_000);
+  });
+
+  it('--timeout kills the run: a note says so and the exit code is non-zero', async () => {
+    const r = await icpy(['run', '-l', 'bash', '-c', 'echo start; sleep 60', '--timeout', '1']);
+    expect(r.stdout).toBe('start\n');
+    expect(r.stderr).toContain('timed out');
+    expect(r.code).toBeGreaterThan(128);
+  });
+
+  it('--json prints one result object at the end and still passes the exit code through', async () => {
+    const r = await icpy(['run', 'hello.py', '--json', '--', 'a']);
+    expect(r.code).toBe(3);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const res = JSON.parse(lines[0]!);
+    expect(res).toMatchObject({ exitCode: 3, signal: null, stdout: "out ['a']\n", stderr: 'err\n', timedOut: false, truncated: false });
+    expect(typeof res.id).toBe('string');
+    expect(typeof res.durationMs).toBe('number');
+  });
+
+  it('words after -- are the program\'s, even when they look like icpy options', async () => {
+    const r = await icpy(['run', '-l', 'python', '-c', 'import sys; print(sys.argv[1:])', '--', '--json', '-h']);
+    expect(r.stdout).toBe("['--json', '-h']\n");
+    expect(r.code).toBe(0);
+  });
+
+  it('--agent NAME: other clients see the agent as the source of the run', async () => {
+    const watcher: WsClient = await connect(s, { kind: 'browser', name: 'ada' });
+    try {
+      await watcher.call('events.subscribe', { patterns: ['exec.*'] });
+      const r = await icpy(['run', '-l', 'bash', '-c', 'echo hi', '--agent', 'claude', '--json']);
+      const { id, stdout } = JSON.parse(r.stdout);
+      expect(stdout).toBe('hi\n');
+      const ev = await until(() => watcher.events().find((e) => e.topic === 'exec.completed' && e.data.id === id), 'exec.completed');
+      expect(ev.source).toMatchObject({ kind: 'agent', name: 'claude' });
+      const history = await s.call('exec.history', { limit: 5 });
+      const runs = (history.runs ?? history) as { id: string; source: { kind: string; name: string } }[];
+      expect(runs.find((x) => x.id === id)?.source).toMatchObject({ kind: 'agent', name: 'claude' });
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it('a refused run is a failed call (exit 1, the error code on stderr)', async () => {
+    const r = await icpy(['run', '-l', 'cobol', '-c', 'DISPLAY 1']);
+    expect(r.code === 1 || r.code === 2).toBe(true);
+    expect(r.stderr).toMatch(/icpy: /);
+  });
+});
