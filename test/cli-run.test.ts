@@ -180,10 +180,15 @@ describe('icpy run', () => {
     expect(typeof res.durationMs).toBe('number');
   });
 
-  it('words after -- are the program\'s, even when they look like icpy options', async () => {
-    const r = await icpy(['run', '-l', 'python', '-c', 'import sys; print(sys.argv[1:])', '--', '--json', '-h']);
-    expect(r.stdout).toBe("['--json', '-h']\n");
-    expect(r.code).toBe(0);
+  it('words after FILE (or after -- with -c) are the program\'s, even when they look like icpy options', async () => {
+    writeFileSync(join(s.root, 'argv.py'), 'import sys\nprint(sys.argv[1:])\n');
+    const file = await icpy(['run', '--timeout', '30', 'argv.py', '--json', '--cwd', 'x', '-h', '--', '-l']);
+    expect(file.stderr).toBe('');
+    expect(file.stdout).toBe("['--json', '--cwd', 'x', '-h', '--', '-l']\n");
+    expect(file.code).toBe(0);
+    const code = await icpy(['run', '-l', 'python', '-c', 'import sys; print(sys.argv[1:])', '--', '--json', '-h']);
+    expect(code.stdout).toBe("['--json', '-h']\n");
+    expect(code.code).toBe(0);
   });
 
   it('--agent NAME: other clients see the agent as the source of the run', async () => {

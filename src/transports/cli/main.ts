@@ -105,10 +105,8 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
     throw err;
   });
-  // Words after `--` belong to the program (`icpy run x.py -- --json`), not to icpy.
-  const dashDash = argv.indexOf('--');
-  const json = (dashDash < 0 ? argv : argv.slice(0, dashDash)).includes('--json');
-  const out = createOutput(json);
+  const json = argv.includes('--json');
+  let out = createOutput(json);
   let ws: WsRpcClient | undefined;
   try {
     let [name, ...rest] = argv;
@@ -136,11 +134,14 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     let parsed: { values: OptionValues; positionals: string[] };
     try {
       const options = { ...GLOBAL_OPTIONS, ...command!.options };
-      parsed = parseArgs({ args: glueStringValues(rest, options), options, allowPositionals: true, strict: true }) as typeof parsed;
+      const args = command!.optionsEndAtFirstPositional ? endOptionsAtFirstPositional(rest, options) : glueStringValues(rest, options);
+      parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as typeof parsed;
     } catch (err) {
       throw usageError(`${command!.name}: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}`, command!.usage);
     }
     const { values, positionals } = parsed;
+    // `--json` after the point where options end was the program's, not ours.
+    if (values.json !== true && out.json) out = createOutput(false);
     if (values.help && command!.name !== 'help') {
       process.stdout.write(`${command!.usage}\n\n${GLOBAL_USAGE}\n`);
       return ExitCode.Ok;
@@ -202,6 +203,26 @@ function glueStringValues(args: string[], options: OptionsConfig): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/**
+ * Options up to the first positional, then `--`: the words after it are the positional's own
+ * (`icpy run x.py --cwd a` passes `--cwd a` to x.py), never glued or parsed as ours.
+ */
+function endOptionsAtFirstPositional(args: string[], options: OptionsConfig): string[] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return glueStringValues(args, options);
+    if (a === '-' || !a.startsWith('-')) {
+      const tail = args[i + 1] === '--' ? args.slice(i + 2) : args.slice(i + 1);
+      return [...glueStringValues(args.slice(0, i + 1), options), '--', ...tail];
+    }
+    let long: string | undefined;
+    if (a.startsWith('--') && !a.includes('=')) long = a.slice(2);
+    else if (/^-[^-]$/.test(a)) long = Object.entries(options).find(([, o]) => o.short === a[1])?.[0];
+    if (long && options[long]?.type === 'string') i++; // its value, whatever it looks like
+  }
+  return glueStringValues(args, options);
 }
 
 /**

@@ -23,10 +23,11 @@ Options:
 
 Output is live: the program's stdout to stdout, its stderr to stderr. stdin is forwarded (a pipe
 to its end, a terminal line by line; Ctrl-D ends it). Ctrl-C cancels the run (exec.cancel) and
-exits 130. The exit code is the program's (killed by a signal: 128+N). Options for icpy go
-before FILE or before '--'; everything after FILE is passed to the program.
+exits 130. The exit code is the program's (killed by a signal: 128+N). icpy's options go
+before FILE; every word after FILE is the program's (as with python3 FILE ARGS); with -c, put
+ARGS after '--' when one starts with '-'.
 Examples:
-  icpy run script.py -- --verbose data.csv
+  icpy run script.py --verbose data.csv
   echo world | icpy run -l python -c 'print("hello", input())'
   icpy run build.sh --timeout 600 --agent claude`;
 
@@ -61,6 +62,7 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'run a program',
   usage: USAGE,
+  optionsEndAtFirstPositional: true,
   options: {
     language: { type: 'string', short: 'l' },
     code: { type: 'string', short: 'c' },
