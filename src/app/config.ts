@@ -73,6 +73,21 @@ export interface IcpyExecConfig {
   historyMaxRuns: number;
   /** Agents' runs are sandboxed unless they ask otherwise … (1 = on). Env ICPY_EXEC_SANDBOX_AGENTS=1. Default 0. */
   sandboxAgents: number;
+  /**
+   * Languages added to (or replacing) the built-in python, javascript, typescript and bash. Env
+   * ICPY_EXEC_LANGUAGES: a JSON array of the same objects. Default none.
+   */
+  languages: ExecLanguageConfig[];
+}
+
+/** One configured language: `command` (interpreter and fixed arguments; the program file and args follow). */
+export interface ExecLanguageConfig {
+  id: string;
+  command: string[];
+  /** With the dot (`.rb`): names the temporary file for code, maps a path to the language. */
+  extension: string;
+  /** Shown when the interpreter is missing. */
+  installHint: string;
 }
 
 export const DEFAULT_EXEC: IcpyExecConfig = {
@@ -85,6 +100,7 @@ export const DEFAULT_EXEC: IcpyExecConfig = {
   defaultCpuSeconds: 0,
   historyMaxRuns: 1000,
   sandboxAgents: 0,
+  languages: [],
 };
 
 /** Live documents: when edits reach disk and how much history is kept. Env `ICPY_DOCS_<SNAKE>`. */
@@ -185,9 +201,40 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
 function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
   const out = { ...DEFAULT_EXEC };
   for (const key of Object.keys(DEFAULT_EXEC) as (keyof IcpyExecConfig)[]) {
+    if (key === 'languages') continue;
     out[key] = input[key] ?? envInt(envName(key, 'ICPY_EXEC_')) ?? DEFAULT_EXEC[key];
   }
+  if (out.sandboxAgents > 1) throw new Error(`ICPY_EXEC_SANDBOX_AGENTS must be 0 or 1, got '${out.sandboxAgents}'`);
+  out.languages = checkLanguages(input.languages ?? envLanguages() ?? [], input.languages ? 'exec.languages' : 'ICPY_EXEC_LANGUAGES');
   return out;
+}
+
+function envLanguages(): unknown {
+  const v = process.env.ICPY_EXEC_LANGUAGES;
+  if (v === undefined || v === '') return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new Error(`ICPY_EXEC_LANGUAGES must be a JSON array of {id, command, extension, installHint}, got '${v}'`);
+  }
+}
+
+/** Strict: a malformed language entry stops the server at start, naming the entry and field. */
+function checkLanguages(v: unknown, where: string): ExecLanguageConfig[] {
+  if (!Array.isArray(v) || v.length > 64) throw new Error(`${where} must be an array of at most 64 languages`);
+  return v.map((l: unknown, i) => {
+    const bad = (field: string, what: string) => new Error(`${where}[${i}].${field} must be ${what}`);
+    if (l === null || typeof l !== 'object') throw new Error(`${where}[${i}] must be an object`);
+    const o = l as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['id', 'command', 'extension', 'installHint'].includes(k)) throw bad(k, 'absent (unknown field)');
+    if (typeof o.id !== 'string' || !/^[a-z][a-z0-9_+-]{0,63}$/.test(o.id)) throw bad('id', 'a lower-case name (a-z, 0-9, _+-)');
+    if (!Array.isArray(o.command) || o.command.length < 1 || o.command.length > 64 || o.command.some((c) => typeof c !== 'string' || !c || c.includes('\0'))) {
+      throw bad('command', 'a non-empty array of non-empty strings');
+    }
+    if (typeof o.extension !== 'string' || !/^\.[A-Za-z0-9_.+-]{1,16}$/.test(o.extension)) throw bad('extension', "a file extension with its dot ('.rb')");
+    if (o.installHint !== undefined && (typeof o.installHint !== 'string' || o.installHint.length > 500)) throw bad('installHint', 'a string');
+    return { id: o.id, command: o.command as string[], extension: o.extension, installHint: (o.installHint as string | undefined) ?? `install ${o.command[0]}` };
+  });
 }
 
 function resolveDocs(input: Partial<IcpyDocsConfig> = {}): IcpyDocsConfig {
