@@ -65,7 +65,16 @@ describe('icpy run', () => {
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'transports', 'cli', 'commands', 'run.js'))) throw new Error('run `npm run build` before this test');
-    s = await startServer();
+    // A language the CLI does not know (the server picks it by extension) and one whose
+    // interpreter is missing.
+    s = await startServer({
+      exec: {
+        languages: [
+          { id: 'py-alt', command: ['python3', '-u'], extension: '.pyalt', installHint: 'install python3' },
+          { id: 'ruby-missing', command: ['icpy-no-such-ruby'], extension: '.rbx', installHint: 'apt-get install -y ruby' },
+        ],
+      },
+    });
     runtimeDir = mkdtempSync(join(tmpdir(), 'icpy-run-rt-'));
     env = { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token, ICPY_RUNTIME_DIR: runtimeDir };
     writeFileSync(join(s.root, 'hello.py'), 'import sys\nprint("out", sys.argv[1:])\nprint("err", file=sys.stderr)\nsys.exit(3)\n');
@@ -76,7 +85,7 @@ describe('icpy run', () => {
     rmSync(runtimeDir, { recursive: true, force: true });
   });
 
-  it('runs a workspace file: stdout to stdout, stderr to stderr, ARGS after --, exit code passed through', async () => {
+  it('runs a workspace file: stdout to stdout, stderr to stderr, ARGS after FILE, exit code passed through', async () => {
     const r = await icpy(['run', 'hello.py', '--', '--flag', 'x y']);
     expect(r.stdout).toBe("out ['--flag', 'x y']\n");
     expect(r.stderr).toBe('err\n');
@@ -170,12 +179,12 @@ describe('icpy run', () => {
   });
 
   it('--json prints one result object at the end and still passes the exit code through', async () => {
-    const r = await icpy(['run', 'hello.py', '--json', '--', 'a']);
+    const r = await icpy(['run', '--json', 'hello.py', 'a']);
     expect(r.code).toBe(3);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const res = JSON.parse(lines[0]!);
-    expect(res).toMatchObject({ exitCode: 3, signal: null, stdout: "out ['a']\n", stderr: 'err\n', timedOut: false, truncated: false });
+    expect(res).toMatchObject({ exitCode: 3, signal: null, stdout: "out ['a']\n", stderr: 'err\n', timedOut: false, truncated: false, cancelled: false, error: null });
     expect(typeof res.id).toBe('string');
     expect(typeof res.durationMs).toBe('number');
   });
@@ -208,9 +217,40 @@ describe('icpy run', () => {
     }
   });
 
-  it('a refused run is a failed call (exit 1, the error code on stderr)', async () => {
-    const r = await icpy(['run', '-l', 'cobol', '-c', 'DISPLAY 1']);
-    expect(r.code === 1 || r.code === 2).toBe(true);
-    expect(r.stderr).toMatch(/icpy: /);
+  it('an unknown language is a usage error naming the known ones; a missing interpreter fails (exit 1) naming it and how to install it', async () => {
+    const unknown = await icpy(['run', '-l', 'cobol', '-c', 'DISPLAY 1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown language 'cobol'");
+    expect(unknown.stderr).toContain('python');
+    writeFileSync(join(s.root, 'prog.rbx'), 'puts 1\n');
+    const missing = await icpy(['run', 'prog.rbx']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('INTERPRETER_NOT_FOUND');
+    expect(missing.stderr).toContain('icpy-no-such-ruby');
+    expect(missing.stderr).toContain('apt-get install -y ruby');
+  });
+
+  it('a configured language the CLI does not know is chosen by the server from the extension', async () => {
+    writeFileSync(join(s.root, 'alt.pyalt'), 'print("alt")\n');
+    const r = await icpy(['run', 'alt.pyalt']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('alt\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('--cpu stops a busy loop (killed by a signal: exit > 128); --memory stops endless allocation', async () => {
+    const cpu = await icpy(['run', '-l', 'python', '-c', 'while True: pass', '--cpu', '1', '--timeout', '60']);
+    expect(cpu.code).toBeGreaterThan(128);
+    const mem = await icpy(['run', '-l', 'python', '-c', 'a = []\nwhile True: a.append(bytearray(1 << 20))', '--memory', '64', '--timeout', '60']);
+    expect(mem.code).not.toBe(0);
+    expect(mem.stderr).toContain('MemoryError');
+  });
+
+  it('--sandbox never runs unsandboxed: the program cannot write outside the workspace (or the run is refused)', async () => {
+    const outside = join(tmpdir(), `icpy-cli-sandbox-${process.pid}-${Date.now()}`);
+    const r = await icpy(['run', '--sandbox', '-l', 'bash', '-c', `echo x > ${outside}; echo inside > in-sandbox.txt`]);
+    expect(existsSync(outside)).toBe(false);
+    if (r.code === 1 && r.stderr.includes('SANDBOX_UNAVAILABLE')) return; // bubblewrap not wired in (yet)
+    expect(readFileSync(join(s.root, 'in-sandbox.txt'), 'utf8')).toBe('inside\n');
   });
 });

@@ -19,7 +19,8 @@ Options:
   --sandbox             run under bubblewrap: workspace read-write, no network, the rest read-only
   --detach              keep the run going when this command is interrupted by a lost connection
   --json                no live output: one JSON result at the end {id, exitCode, signal, stdout,
-                        stderr, durationMs, timedOut, truncated, cpuMs, maxRssKb}
+                        stderr, durationMs, timedOut, truncated, cancelled, cpuMs, maxRssKb,
+                        error}
 
 Output is live: the program's stdout to stdout, its stderr to stderr. stdin is forwarded (a pipe
 to its end, a terminal line by line; Ctrl-D ends it). Ctrl-C cancels the run (exec.cancel) and
@@ -47,15 +48,19 @@ const BY_EXTENSION: Record<string, string> = {
 /** How long Ctrl-C waits for the cancelled run to report its end before exiting anyway. */
 const CANCEL_WAIT_MS = 10_000;
 
+/** exec.completed (docs/protocol/exec.md). */
 interface Completed {
   id: string;
   exitCode: number | null;
-  signal: number | string | null;
-  durationMs?: number;
-  timedOut?: boolean;
-  truncated?: boolean;
-  cpuMs?: number | null;
-  maxRssKb?: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  truncated: boolean;
+  cpuMs: number | null;
+  maxRssKb: number | null;
+  /** Why the program could not start. */
+  error: string | null;
 }
 
 export const runCommand: Command = {
@@ -93,21 +98,21 @@ async function runParams(ctx: CommandContext): Promise<Record<string, unknown>> 
   } else {
     const [file, ...rest] = ctx.positionals;
     if (!file) throw usageError('run: FILE or -l LANG -c CODE missing', USAGE);
+    // Unknown here: the server picks it from the extension (languages added by configuration).
     language ??= BY_EXTENSION[extname(file).toLowerCase()];
-    if (!language) throw usageError(`run: cannot tell the language of '${file}' from its extension; pass -l LANG`, USAGE);
     params.path = await ctx.serverPath(file);
     args = rest;
   }
-  params.language = language;
+  if (language) params.language = language;
   if (args.length) params.args = args;
   const cwd = v.cwd !== undefined ? await ctx.serverPath(v.cwd as string) : await cwdInRoot(ctx);
   if (cwd !== undefined && cwd !== '.') params.cwd = cwd;
   const timeout = numberOption(v.timeout, 'timeout');
   if (timeout !== undefined) params.timeoutMs = Math.round(timeout * 1000);
   const memory = numberOption(v.memory, 'memory');
-  if (memory !== undefined) params.memoryMb = Math.round(memory);
+  if (memory !== undefined) params.memoryMb = Math.ceil(memory);
   const cpu = numberOption(v.cpu, 'cpu');
-  if (cpu !== undefined) params.cpuSeconds = cpu;
+  if (cpu !== undefined) params.cpuSeconds = Math.ceil(cpu); // RLIMIT_CPU counts whole seconds
   if (v.sandbox) params.sandbox = true;
   // The run belongs to this command unless asked otherwise: if the CLI dies (kill -9, lost
   // connection), the server kills the run instead of leaving it behind.
@@ -147,23 +152,23 @@ async function follow(ctx: CommandContext, params: Record<string, unknown>): Pro
   const tty = process.stderr.isTTY === true;
   const note = (msg: string) => process.stderr.write(`icpy: ${msg}\n`);
 
-  const onOutput = (p: { id: string; stream: string; offset: number; data: string; encoding?: string }) => {
-    const bytes = output.take(p.stream, p.offset, Buffer.from(p.data, p.encoding === 'base64' ? 'base64' : 'utf8'));
+  const onOutput = (p: { id: string; stream: string; offset: number; data: string }) => {
+    const bytes = output.take(p.stream, p.offset, Buffer.from(p.data, 'utf8'));
     if (!bytes.length) return;
     const stream = p.stream === 'stderr' ? 'stderr' : 'stdout';
     if (json) collected[stream].push(bytes);
     else (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
   };
   const handle = (n: Notification) => {
-    // Output and lifecycle reach us as attach notifications (exec.output…) or as events.
-    const [topic, data] = n.method === 'event' ? [n.params?.topic as string, n.params?.data] : [n.method, n.params];
+    // exec.attach sends the output, then exec.completed, as notifications on this connection (in
+    // that order: the completion comes after the last byte); the queue position is an event.
+    const data = n.method === 'event' ? n.params?.data : n.params;
     if (!data || typeof data !== 'object' || data.id !== id) return;
-    if (topic === 'exec.output') onOutput(data);
-    else if (topic === 'exec.queued' && tty && !json) note(`queued (position ${data.position}): ${ctx.values.sandbox ? 'sandboxed ' : ''}run ${id}`);
-    else if (topic === 'exec.completed') {
+    if (n.method === 'exec.output') onOutput(data);
+    else if (n.method === 'exec.completed') {
       completed ??= data as Completed;
       finish();
-    }
+    } else if (n.method === 'event' && n.params.topic === 'exec.queued' && tty && !json) note(`queued: position ${data.position}`);
   };
   const off = ws.onNotification((n) => (id === undefined ? early.push(n) : handle(n)));
 
@@ -180,18 +185,22 @@ async function follow(ctx: CommandContext, params: Record<string, unknown>): Pro
   process.on('SIGHUP', onSignal);
   let stopStdin = () => {};
   try {
-    await ws.call('events.subscribe', { patterns: ['exec.queued', 'exec.started', 'exec.completed'] });
+    // Only the queue position: output comes by exec.attach, not as (everyone's) exec.output events.
+    if (tty && !json) await ws.call('events.subscribe', { patterns: ['exec.queued'] });
     let started: { id: string; queued?: number };
     try {
       started = (await ws.call('exec.run', params)) as { id: string; queued?: number };
     } catch (err) {
-      if (err instanceof RpcCallError && err.code === 'INVALID_PARAMS') throw usageError(`run: ${err.message}`, USAGE);
+      if (err instanceof RpcCallError && err.code === 'INVALID_PARAMS') {
+        const hint = err.data?.field === 'language' && params.path !== undefined && params.language === undefined ? `; pass -l LANG` : '';
+        throw usageError(`run: ${err.message.replace(/^Invalid params: /, '')}${hint}`, USAGE);
+      }
       throw err;
     }
     id = started.id;
     for (const n of early.splice(0)) handle(n);
     if (interrupted !== undefined) cancel(ws, id);
-    if (started.queued && tty && !json) note(`queued (position ${started.queued}); waiting for a free slot`);
+    if (started.queued && tty && !json) note(`all run slots are busy: queued at position ${started.queued}`);
     await ws.call('exec.attach', { id, since: 0 });
     stopStdin = forwardStdin(ws, id);
     await Promise.race([ended, ws.closed.then(() => undefined)]);
@@ -217,18 +226,21 @@ async function follow(ctx: CommandContext, params: Record<string, unknown>): Pro
       stdout: Buffer.concat(collected.stdout).toString('utf8'),
       stderr: Buffer.concat(collected.stderr).toString('utf8'),
       durationMs: completed.durationMs,
-      timedOut: completed.timedOut === true,
-      truncated: completed.truncated === true,
-      cancelled: interrupted !== undefined,
-      cpuMs: completed.cpuMs ?? null,
-      maxRssKb: completed.maxRssKb ?? null,
+      timedOut: completed.timedOut,
+      truncated: completed.truncated,
+      cancelled: completed.cancelled || interrupted !== undefined,
+      cpuMs: completed.cpuMs,
+      maxRssKb: completed.maxRssKb,
+      error: completed.error,
     });
   } else {
+    if (completed.error) note(`run ${id} could not start: ${completed.error}`);
     if (completed.timedOut) note(`run ${id} timed out${params.timeoutMs ? ` after ${Number(params.timeoutMs) / 1000} s` : ''} and was killed`);
     if (completed.truncated) note(`output of run ${id} was truncated (limit exec.maxOutputBytes)`);
     if (interrupted !== undefined) note(`cancelled run ${id}`);
   }
   if (interrupted !== undefined) return interrupted;
+  if (completed.error && completed.exitCode === null && completed.signal === null) return ExitCode.CallFailed;
   return exitStatus(completed.exitCode, completed.signal, constants.signals as Record<string, number>);
 }
 
