@@ -171,6 +171,43 @@ describe('icpy run', () => {
     await until(() => !alive(grandchild), 'the grandchild to be killed', 15_000);
   });
 
+  it('the CLI killed outright (kill -9): the server kills its run, nothing is left behind (detach: false)', async () => {
+    const pidFile = join(s.root, 'orphan.pid');
+    const c = start(['run', '-l', 'bash', '-c', `(trap '' TERM; sleep 300) & echo $! > ${pidFile}; echo ready; wait`], { input: null });
+    await until(() => c.stdout().includes('ready') && existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim(), 'the run to start');
+    const grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+    c.child.kill('SIGKILL');
+    await c.done;
+    await until(() => !alive(grandchild), 'the orphaned grandchild to be killed', 15_000);
+  });
+
+  it('on a terminal: typed lines reach the program, Ctrl-D ends its input, and Ctrl-C from the keyboard cancels (exit 130)', async () => {
+    const pty = await import('node-pty');
+    const inPty = (args: string[]) => {
+      const p = pty.spawn(process.execPath, [BIN, ...args], { cwd: s.root, env: env as Record<string, string>, cols: 80, rows: 24 });
+      let out = '';
+      p.onData((d) => (out += d));
+      const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+      return { p, out: () => out, exited };
+    };
+    const echo = inPty(['run', '-l', 'python', '-c', 'import sys\nprint("ask", flush=True)\nfor l in sys.stdin: print("got", l.strip(), flush=True)\nprint("eof")']);
+    await until(() => echo.out().includes('ask'), 'the program to start');
+    echo.p.write('one\r');
+    await until(() => echo.out().includes('got one'), 'the typed line');
+    echo.p.write('\x04');
+    expect(await echo.exited).toBe(0);
+    expect(echo.out()).toContain('eof');
+
+    const pidFile = join(s.root, 'pty.pid');
+    const loop = inPty(['run', '-l', 'bash', '-c', `echo $$ > ${pidFile}; echo ready; sleep 300`]);
+    await until(() => loop.out().includes('ready') && existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim(), 'the run to start');
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    loop.p.write('\x03');
+    expect(await loop.exited).toBe(130);
+    expect(loop.out()).toContain('cancelled');
+    await until(() => !alive(pid), 'the program to be killed', 15_000);
+  });
+
   it('--timeout kills the run: a note says so and the exit code is non-zero', async () => {
     const r = await icpy(['run', '-l', 'bash', '-c', 'echo start; sleep 60', '--timeout', '1']);
     expect(r.stdout).toBe('start\n');
