@@ -69,7 +69,7 @@ ${lines.join('\n')}
 
 ${GLOBAL_USAGE}
 
-Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable.
+Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable (icpy run: the program's).
 More: icpy help COMMAND, icpy help METHOD (e.g. icpy help files.read), docs/cli.md`;
 }
 

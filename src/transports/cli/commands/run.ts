@@ -238,6 +238,7 @@ async function follow(ctx: CommandContext, params: Record<string, unknown>): Pro
     if (completed.timedOut) note(`run ${id} timed out${params.timeoutMs ? ` after ${Number(params.timeoutMs) / 1000} s` : ''} and was killed`);
     if (completed.truncated) note(`output of run ${id} was truncated (limit exec.maxOutputBytes)`);
     if (interrupted !== undefined) note(`cancelled run ${id}`);
+    else if (completed.cancelled) note(`run ${id} was cancelled on the server (exec.cancel or server shutdown)`);
   }
   if (interrupted !== undefined) return interrupted;
   if (completed.error && completed.exitCode === null && completed.signal === null) return ExitCode.CallFailed;
