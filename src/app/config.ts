@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { generateToken } from '../core/security.js';
 
 export interface IcpyConfig {
@@ -78,6 +78,11 @@ export interface IcpyExecConfig {
    * ICPY_EXEC_LANGUAGES: a JSON array of the same objects. Default none.
    */
   languages: ExecLanguageConfig[];
+  /**
+   * The bubblewrap executable for sandboxed runs; '' (default) finds `bwrap` on PATH, then in
+   * /usr/bin. Missing or not executable: sandboxed runs answer SANDBOX_UNAVAILABLE. Env ICPY_EXEC_BWRAP_PATH.
+   */
+  bwrapPath: string;
 }
 
 /** One configured language: `command` (interpreter and fixed arguments; the program file and args follow). */
@@ -101,6 +106,7 @@ export const DEFAULT_EXEC: IcpyExecConfig = {
   historyMaxRuns: 1000,
   sandboxAgents: 0,
   languages: [],
+  bwrapPath: '',
 };
 
 /** Live documents: when edits reach disk and how much history is kept. Env `ICPY_DOCS_<SNAKE>`. */
@@ -201,10 +207,12 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
 function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
   const out = { ...DEFAULT_EXEC };
   for (const key of Object.keys(DEFAULT_EXEC) as (keyof IcpyExecConfig)[]) {
-    if (key === 'languages') continue;
+    if (key === 'languages' || key === 'bwrapPath') continue;
     out[key] = input[key] ?? envInt(envName(key, 'ICPY_EXEC_')) ?? DEFAULT_EXEC[key];
   }
   if (out.sandboxAgents > 1) throw new Error(`ICPY_EXEC_SANDBOX_AGENTS must be 0 or 1, got '${out.sandboxAgents}'`);
+  out.bwrapPath = input.bwrapPath ?? process.env.ICPY_EXEC_BWRAP_PATH ?? '';
+  if (out.bwrapPath !== '' && !isAbsolute(out.bwrapPath)) throw new Error(`exec.bwrapPath (ICPY_EXEC_BWRAP_PATH) must be an absolute path, got '${out.bwrapPath}'`);
   out.languages = checkLanguages(input.languages ?? envLanguages() ?? [], input.languages ? 'exec.languages' : 'ICPY_EXEC_LANGUAGES');
   return out;
 }

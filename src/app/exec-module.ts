@@ -9,7 +9,8 @@ import {
   findExecutable,
   languageTable,
   type RunRecord,
-  type SandboxProvider,
+  bubblewrapSandbox,
+  sandboxHidePaths,
 } from '../services/exec/index.js';
 import { SqliteExecHistory, STATE_DIR_NAME } from '../storage/index.js';
 import { runtimeDir } from '../transports/cli/runtime-file.js';
@@ -18,13 +19,6 @@ import type { AppModule } from './modules.js';
 /** icpy's own node_modules (tsx lives there): readable inside the sandbox. */
 const ICPY_NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 
-/**
- * The bubblewrap sandbox, once services/exec/sandbox.ts (the sandbox slice) is wired here; until
- * then a sandboxed request is SANDBOX_UNAVAILABLE, never run unsandboxed.
- */
-function sandboxProvider(): SandboxProvider | undefined {
-  return undefined;
-}
 
 /** Code execution (exec.*): the service, its SQLite history (<root>/.icpy/exec.db), methods, events. */
 export const execModule: AppModule = {
@@ -43,8 +37,9 @@ export const execModule: AppModule = {
       tools: {
         timeBin,
         prlimitBin: findExecutable('prlimit', process.env.PATH) ?? (existsSync('/usr/bin/prlimit') ? '/usr/bin/prlimit' : undefined),
-        sandbox: sandboxProvider(),
-        hide: [join(ctx.config.root, STATE_DIR_NAME), runtimeDir(ctx.config.runtimeDir)],
+        // bwrap is looked for when a sandboxed run asks; missing → SANDBOX_UNAVAILABLE, never unsandboxed.
+        sandbox: bubblewrapSandbox(cfg.bwrapPath ? { path: cfg.bwrapPath } : {}),
+        hide: sandboxHidePaths({ root: ctx.config.root, runtimeDir: runtimeDir(ctx.config.runtimeDir), env: process.env }),
         extraReadOnly: existsSync(ICPY_NODE_MODULES) ? [ICPY_NODE_MODULES] : [],
       },
       history,

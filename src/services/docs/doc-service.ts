@@ -8,7 +8,7 @@ import { transform } from './delta.js';
 import type { DocFiles } from './doc-files.js';
 import { editsToDelta, lengthChange, type TextEdit } from './edits.js';
 import { EditOrigin, LiveDoc, sourceOfOrigin } from './live-doc.js';
-import { diffDelta } from './text-diff.js';
+import { diffDelta, diskMergeDelta } from './text-diff.js';
 
 export interface DocLimits {
   maxOpenDocs: number;
@@ -495,7 +495,7 @@ export class DocService implements DocRooms, Disposable {
         // Another program wrote the file between the version check and our rename: merge what
         // it wrote (relative to the text it started from) so it is saved with the next write.
         if (overwritten !== undefined && overwritten !== before && !entry.gone) {
-          entry.live.applyDelta(transform(diffDelta(before, overwritten), diffDelta(before, entry.live.text.toString())), DISK);
+          entry.live.applyDelta(diskMergeDelta(before, overwritten, entry.live.text.toString()), DISK);
         }
         this.emitSaved({ path: entry.path, text, fileVersion, author, time: Date.now(), ...(opts.label !== undefined ? { label: opts.label } : {}) });
         this.options.publish?.('docs.saved', { path: entry.path, fileVersion, version }, author);
@@ -543,7 +543,7 @@ export class DocService implements DocRooms, Disposable {
     const live = entry.live;
     const current = live.text.toString();
     if (current === entry.baseText) live.applyDelta(diffDelta(current, disk.text), DISK);
-    else live.applyDelta(transform(diffDelta(entry.baseText, disk.text), diffDelta(entry.baseText, current)), DISK);
+    else live.applyDelta(diskMergeDelta(entry.baseText, disk.text, current), DISK);
     entry.baseText = disk.text;
     entry.fileVersion = disk.version;
     if (live.text.length === disk.text.length && live.text.toString() === disk.text) {

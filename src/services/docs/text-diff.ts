@@ -1,5 +1,5 @@
 import fastDiff from 'fast-diff';
-import { DeltaBuilder, type DeltaOp } from './delta.js';
+import { DeltaBuilder, transform, type DeltaOp } from './delta.js';
 
 /** Above this many changed characters (after the common prefix and suffix), diff lines first. */
 const CHAR_DIFF_MAX = 20_000;
@@ -99,4 +99,59 @@ function lineDiff(out: DeltaBuilder, a: string, b: string): void {
     else for (let k = 0; k < s.length; k++) insText += lb[ib++]!;
   }
   flush();
+}
+
+const isSurrogate = (c: number) => (c & 0xf800) === 0xd800;
+
+/**
+ * The same delta with every pure insert slid as far right as the text allows: inserting "\nx"
+ * before a "\n" is inserting "x\n" after it. A diff may place an insert anywhere along such a run;
+ * sliding puts two diffs that made the same insert at the same point, so a merge can see they are
+ * one change. Never slides over a surrogate half or past a delete.
+ */
+export function slideInsertsRight(ops: readonly DeltaOp[], base: string): DeltaOp[] {
+  const out = new DeltaBuilder();
+  let at = 0; // position in base
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if ('retain' in op) {
+      out.retain(op.retain);
+      at += op.retain;
+    } else if ('delete' in op) {
+      out.delete(op.delete);
+      at += op.delete;
+    } else {
+      const next = ops[i + 1];
+      let ins = op.insert;
+      let moved = 0;
+      // A delta ends with an implicit retain of the rest of the text.
+      const room = next ? ('retain' in next ? next.retain : 0) : base.length - at;
+      // Rotate one unit at a time while the first inserted unit equals the base unit after it.
+      while (moved < room && ins.charCodeAt(0) === base.charCodeAt(at + moved) && !isSurrogate(ins.charCodeAt(0))) {
+        ins = ins.slice(1) + ins[0];
+        moved++;
+      }
+      out.retain(moved);
+      out.insert(ins);
+      at += moved;
+      if (next && 'retain' in next) {
+        out.retain(next.retain - moved);
+        at += next.retain - moved;
+        i++;
+      }
+    }
+  }
+  return out.done();
+}
+
+/**
+ * The delta that merges the file's text on disk into the live document: the disk's change since
+ * `base` (the text as last synced with disk) rebased over the live document's unsaved change since
+ * that same text. A change both made (a program saved a buffer holding the unsaved typing) is
+ * applied once, not twice.
+ */
+export function diskMergeDelta(base: string, disk: string, live: string): DeltaOp[] {
+  const theirs = slideInsertsRight(diffDelta(base, live), base);
+  const mine = slideInsertsRight(diffDelta(base, disk), base);
+  return transform(mine, theirs, { sameInserts: 'once' });
 }

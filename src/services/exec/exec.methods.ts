@@ -50,7 +50,14 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
       sandbox: z.boolean().optional().describe('Run under bubblewrap (SANDBOX_UNAVAILABLE when it is missing; never unsandboxed)'),
       wait: z.boolean().optional().describe('Wait for the end and return the whole output'),
       detach: z.boolean().optional().describe('false: the run is cancelled when this caller goes (socket closed, HTTP client gone). Default true'),
-    }),
+    })
+      // Exactly one of code and path; the JSON Schema says so with oneOf.
+      .superRefine((p, ctx) => {
+        if ((p.code === undefined) === (p.path === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [p.code === undefined ? 'code' : 'path'], message: 'give exactly one of code and path' });
+        }
+      })
+      .meta({ oneOf: [{ required: ['code'] }, { required: ['path'] }] }),
     result: z.union([z.object({ id: z.string(), queued: z.number().int().describe('Queue position; 0 = started') }), waitResult]),
     scope: 'execute',
     examples: [
