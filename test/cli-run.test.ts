@@ -283,11 +283,22 @@ describe('icpy run', () => {
     expect(mem.stderr).toContain('MemoryError');
   });
 
-  it('--sandbox never runs unsandboxed: the program cannot write outside the workspace (or the run is refused)', async () => {
-    const outside = join(tmpdir(), `icpy-cli-sandbox-${process.pid}-${Date.now()}`);
-    const r = await icpy(['run', '--sandbox', '-l', 'bash', '-c', `echo x > ${outside}; echo inside > in-sandbox.txt`]);
-    expect(existsSync(outside)).toBe(false);
-    if (r.code === 1 && r.stderr.includes('SANDBOX_UNAVAILABLE')) return; // bubblewrap not wired in (yet)
-    expect(readFileSync(join(s.root, 'in-sandbox.txt'), 'utf8')).toBe('inside\n');
+  it('--sandbox never runs unsandboxed: the program cannot write outside the workspace, can write inside (or the run is refused)', async () => {
+    // One path in the private /tmp, one in a real folder outside the workspace (this checkout).
+    const outside = [join(tmpdir(), `icpy-cli-sandbox-${process.pid}`), join(ROOT, `.icpy-cli-sandbox-${process.pid}`)];
+    try {
+      const r = await icpy(['run', '--sandbox', '-l', 'bash', '-c', `for f in ${outside.join(' ')}; do echo x > $f; done; echo inside > in-sandbox.txt`]);
+      for (const f of outside) expect(existsSync(f), f).toBe(false);
+      if (!existsSync('/usr/bin/bwrap')) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain('SANDBOX_UNAVAILABLE');
+        return;
+      }
+      expect(r.stderr).toMatch(/Read-only file system|Permission denied/);
+      expect(r.code).toBe(0);
+      expect(readFileSync(join(s.root, 'in-sandbox.txt'), 'utf8')).toBe('inside\n');
+    } finally {
+      for (const f of outside) rmSync(f, { force: true });
+    }
   });
 });
