@@ -208,6 +208,26 @@ describe('icpy run', () => {
     await until(() => !alive(pid), 'the program to be killed', 15_000);
   });
 
+  it('past maxConcurrentRuns the run waits: on a terminal a note gives its queue position; it runs once a slot frees', async () => {
+    const one = await startServer({ exec: { maxConcurrentRuns: 1 } });
+    const pty = await import('node-pty');
+    try {
+      const oneEnv = { ...env, ICPY_URL: one.url, ICPY_TOKEN: one.token } as Record<string, string>;
+      const busy = await one.call('exec.run', { language: 'bash', code: 'sleep 300' });
+      const p = pty.spawn(process.execPath, [BIN, 'run', '-l', 'bash', '-c', 'echo ran'], { cwd: one.root, env: oneEnv, cols: 80, rows: 24 });
+      let out = '';
+      p.onData((d) => (out += d));
+      const exited = new Promise<number>((r) => p.onExit((e) => r(e.exitCode)));
+      await until(() => out.includes('queued at position 1'), 'the queue note');
+      expect(out).not.toContain('ran');
+      await one.call('exec.cancel', { id: busy.id });
+      expect(await exited).toBe(0);
+      expect(out).toContain('ran');
+    } finally {
+      await one.close();
+    }
+  });
+
   it('--timeout kills the run: a note says so and the exit code is non-zero', async () => {
     const r = await icpy(['run', '-l', 'bash', '-c', 'echo start; sleep 60', '--timeout', '1']);
     expect(r.stdout).toBe('start\n');
