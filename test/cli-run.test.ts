@@ -223,6 +223,18 @@ describe('icpy run', () => {
       await one.call('exec.cancel', { id: busy.id });
       expect(await exited).toBe(0);
       expect(out).toContain('ran');
+
+      // Piped input beyond what a queued run holds (1 MiB) is all delivered once it starts.
+      const busy2 = await one.call('exec.run', { language: 'bash', code: 'sleep 300' });
+      const big = 'x'.repeat(3 * 1024 * 1024);
+      const reader = startCli(['run', '--timeout', '60', '-l', 'python', '-c', 'import sys; print(len(sys.stdin.read()))'], { env: oneEnv, cwd: one.root, input: big });
+      children.push(reader.child);
+      await until(async () => (await one.call('exec.list')).runs.some((r: { status: string }) => r.status === 'queued'), 'the piped run to queue');
+      await new Promise((r) => setTimeout(r, 1000)); // let it fill the queued run's input
+      await one.call('exec.cancel', { id: busy2.id });
+      const r = await reader.done;
+      expect(r.stdout).toBe(`${big.length}\n`);
+      expect(r.code).toBe(0);
     } finally {
       await one.close();
     }

@@ -134,10 +134,10 @@ async function cwdInRoot(ctx: CommandContext): Promise<string | undefined> {
 }
 
 /**
- * Start the run over the WebSocket and follow it to its end. The notification listener is in
- * place before exec.run is sent, and output is asked for from offset 0 (exec.attach since 0), so
- * nothing between the start of the run and this client's attach is lost; RunOutput drops what
- * arrives twice.
+ * Start the run over the WebSocket and follow it to its end. Output is asked for from offset 0
+ * (exec.attach since 0: the server keeps a run's output whole up to its cap), so nothing written
+ * between the start of the run and this client's attach is lost; RunOutput drops any byte that
+ * arrives twice. Queue events that arrive before exec.run's reply names the run are held.
  */
 async function follow(ctx: CommandContext, params: Record<string, unknown>): Promise<number> {
   const json = ctx.out.json;
@@ -216,7 +216,7 @@ async function follow(ctx: CommandContext, params: Record<string, unknown>): Pro
       if (!json) note(`cancelled run ${id}`);
       return interrupted;
     }
-    throw new CliError(ExitCode.NoServer, `connection to the icpy server lost while run ${id} was going${params.detach ? ` (it keeps running: icpy call exec.attach id=${id} --ws)` : ' (the server stops it)'}`);
+    throw new CliError(ExitCode.NoServer, `connection to the icpy server lost while run ${id} was going${params.detach ? ` (it keeps running on the server: icpy call exec.list)` : ' (the server stops it)'}`);
   }
   if (json) {
     ctx.out.jsonLine({
@@ -264,10 +264,16 @@ function forwardStdin(ws: WsRpcClient, id: string): () => void {
     const data = typeof chunk === 'string' ? chunk : decoder.write(chunk);
     if (!data) return;
     stdin.pause();
-    ws.call('exec.write', { id, data }).then(
-      () => void (stopped || stdin.resume()),
-      () => stop(), // the run ended or does not read stdin: stop forwarding
-    );
+    const send = () =>
+      ws.call('exec.write', { id, data }).then(
+        () => void (stopped || stdin.resume()),
+        (err: unknown) => {
+          // A queued run holds only so much input: wait for it to start and read some.
+          if (err instanceof RpcCallError && err.code === 'LIMIT_EXCEEDED' && !stopped) setTimeout(send, 200).unref();
+          else stop(); // the run ended or closed its stdin: stop forwarding
+        },
+      );
+    void send();
   };
   const onEnd = () => {
     if (!stopped) ws.call('exec.write', { id, data: decoder.end(), eof: true }).catch(() => undefined);
