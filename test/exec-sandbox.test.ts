@@ -108,6 +108,12 @@ describe('sandbox (real bubblewrap)', () => {
     expect(readFileSync(join(root, '.icpy', 'state.db'), 'utf8')).toContain(TOKEN);
   });
 
+  it('has no capabilities and its own session (no TIOCSTI into a terminal of the server)', async () => {
+    // session id 1 = a session made inside the sandbox (by bwrap's init); one inherited from outside shows as 0
+    const r = await sh(`grep CapEff /proc/self/status; [ "$(cut -d' ' -f6 /proc/$$/stat)" = "1" ] && echo own-session; hostname`);
+    expect(r.stdout).toBe('CapEff:\t0000000000000000\nown-session\nicpy-sandbox\n');
+  });
+
   it('cannot write into the masked .icpy/', async () => {
     const r = await sh('echo x > .icpy/new && echo WROTE');
     expect(r.stdout).not.toContain('WROTE');
@@ -237,15 +243,15 @@ describe('exec.run {sandbox: true} (real bubblewrap, through the server)', () =>
     expect(boxed).toMatchObject({ exitCode: 3, stdout: 'ERR ECONNREFUSED\n' });
   });
 
-  it('runs each language sandboxed (typescript through icpy\'s tsx)', async () => {
+  it('runs each language sandboxed: prints, reads stdin, exits with a code (typescript through icpy\'s tsx)', async () => {
     for (const [language, code] of [
-      ['python', 'print("hi")'],
-      ['javascript', 'console.log("hi")'],
-      ['typescript', 'const s: string = "hi"; console.log(s);'],
-      ['bash', 'echo hi'],
+      ['python', 'import sys\nprint("hi " + sys.stdin.read().strip())\nsys.exit(4)'],
+      ['javascript', 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { console.log("hi " + s.trim()); process.exit(4); });'],
+      ['typescript', 'let s: string = ""; process.stdin.on("data", (d: Buffer) => (s += d)).on("end", () => { console.log("hi " + s.trim()); process.exit(4); });'],
+      ['bash', 'read -r x; echo "hi $x"; exit 4'],
     ]) {
-      const r = await s.call('exec.run', { language, code, sandbox: true, wait: true });
-      expect({ language, ...r }).toMatchObject({ language, exitCode: 0, stdout: 'hi\n' });
+      const r = await s.call('exec.run', { language, code, stdin: 'there\n', sandbox: true, wait: true });
+      expect({ language, ...r }).toMatchObject({ language, exitCode: 4, stdout: 'hi there\n' });
     }
   });
 
@@ -255,6 +261,17 @@ describe('exec.run {sandbox: true} (real bubblewrap, through the server)', () =>
     const r = await s.call('exec.run', { language: 'bash', code, sandbox: true, wait: true, timeoutMs: 1500 });
     expect(r.timedOut).toBe(true);
     await until(() => !readdirSync('/proc').some((p) => /^\d+$/.test(p) && cmdline(p).startsWith(marker)), 'no sandboxed sleep left');
+  });
+
+  it('memory and CPU limits hold inside the sandbox, and its CPU time is reported', async () => {
+    const mem = await s.call('exec.run', { language: 'python', code: 'x = []\nwhile True: x.append(bytearray(1 << 20))', memoryMb: 200, sandbox: true, wait: true, timeoutMs: 30_000 });
+    expect(mem.timedOut).toBe(false);
+    expect(mem.exitCode).not.toBe(0);
+    expect(mem.stderr).toContain('MemoryError');
+    const cpu = await s.call('exec.run', { language: 'bash', code: 'while :; do :; done', cpuSeconds: 1, sandbox: true, wait: true, timeoutMs: 30_000 });
+    expect(cpu.timedOut).toBe(false);
+    expect(cpu.exitCode === 0 && cpu.signal === null).toBe(false);
+    expect(cpu.cpuMs).toBeGreaterThan(500); // the 1 s it was allowed (0 when the rusage was lost)
   });
 
   it('sandboxes agents by default when the server says so; others are not', async () => {

@@ -31,6 +31,28 @@ export function diffDelta(from: string, to: string): DeltaOp[] {
   return out.done();
 }
 
+/** Characters deleted plus inserted by the minimal delta from `from` to `to` (how far apart they are). */
+export function changeSize(from: string, to: string): number {
+  let n = 0;
+  for (const op of diffDelta(from, to)) n += 'delete' in op ? op.delete : 'insert' in op ? op.insert.length : 0;
+  return n;
+}
+
+/**
+ * Which of `bases` another program most likely started from to write `theirs`: the one needing
+ * the fewest changed characters (the first on a tie). For a write that raced a save, whose writer
+ * may have read the file before the save or after it.
+ */
+export function likeliestBase(bases: readonly string[], theirs: string): string {
+  let best = bases[0]!;
+  let bestSize = Infinity;
+  for (const b of bases) {
+    const size = changeSize(b, theirs);
+    if (size < bestSize) [best, bestSize] = [b, size];
+  }
+  return best;
+}
+
 function isHigh(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
 }
@@ -38,9 +60,18 @@ function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
+/** An unpaired UTF-16 surrogate (JSON can carry one: "\ud83d"). */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function charDiff(out: DeltaBuilder, a: string, b: string): void {
   if (!a) return void out.insert(b);
   if (!b) return void out.delete(a.length);
+  // fast-diff recurses without end on unpaired surrogates (a stack overflow): replace the block whole.
+  if (LONE_SURROGATE.test(a) || LONE_SURROGATE.test(b)) {
+    out.delete(a.length);
+    out.insert(b);
+    return;
+  }
   for (const [kind, s] of fastDiff(a, b)) {
     if (kind === 0) out.retain(s.length);
     else if (kind === -1) out.delete(s.length);

@@ -4,7 +4,7 @@ import { applyToString, transform } from './delta.js';
 import { editsToDelta } from './edits.js';
 import { LiveDoc } from './live-doc.js';
 import { lineStarts, offsetAt } from './positions.js';
-import { diffDelta, diskMergeDelta, slideInsertsRight } from './text-diff.js';
+import { changeSize, diffDelta, diskMergeDelta, likeliestBase, slideInsertsRight } from './text-diff.js';
 
 describe('diffDelta', () => {
   it('turns one text into the other with a minimal delta (also large, line-level)', () => {
@@ -65,6 +65,17 @@ describe('LiveDoc', () => {
   });
 });
 
+describe('likeliestBase', () => {
+  it('picks the text another program most likely started from (fewest changed characters; first on a tie)', () => {
+    const before = 'base\n';
+    const ours = 'base\ntyped\n';
+    expect(likeliestBase([before, ours], 'ext\nbase\ntyped\n')).toBe(ours); // read after our save
+    expect(likeliestBase([before, ours], 'ext\nbase\n')).toBe(before); // read before it
+    expect(likeliestBase(['ab', 'ba'], 'xx')).toBe('ab');
+    expect(changeSize('hello world', 'hello brave world')).toBe(6);
+  });
+});
+
 describe('diskMergeDelta', () => {
   it('applies once a change both the disk and the live document made (a saved buffer holding the unsaved typing)', () => {
     const base = '# header\nbody\n';
@@ -92,7 +103,8 @@ describe('diskMergeDelta', () => {
 
 describe('slideInsertsRight (random)', () => {
   it('never changes what a delta produces', () => {
-    const alphabet = 'ab\n😀';
+    // Whole characters, and lone surrogate halves too (JSON can carry them).
+    const alphabet = ['a', 'b', '\n', '😀', '\ud83d', '\ude00'];
     const rnd = (n: number) => Math.floor(Math.random() * n);
     const word = (n: number) => Array.from({ length: n }, () => alphabet[rnd(alphabet.length)]).join('');
     for (let k = 0; k < 500; k++) {

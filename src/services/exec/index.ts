@@ -6,4 +6,4 @@ export { builtinLanguages, languageTable, languageForPath, findExecutable, type 
 export { OutputLog, type OutputStream } from './output-log.js';
 export type { RunHistory, RunRecord } from './run-history.js';
 export type { SandboxProvider, SandboxSpec, SandboxCommand } from './sandbox-port.js';
-export { bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, sandboxWanted, INSTALL_HINT, type FindBubblewrapOptions } from './sandbox.js';
+export { bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, INSTALL_HINT, type FindBubblewrapOptions } from './sandbox.js';

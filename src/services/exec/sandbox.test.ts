@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IcpyError } from '../../core/errors.js';
-import { bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, sandboxWanted, type SandboxSpec } from './sandbox.js';
+import { SANDBOX_INIT, bubblewrapSandbox, findBubblewrap, requireBubblewrap, sandboxCommand, sandboxEnv, sandboxHidePaths, type SandboxSpec } from './sandbox.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'icpy-sbx-unit-')));
 const root = join(base, 'ws');
@@ -78,7 +78,7 @@ describe('sandboxCommand', () => {
     expect(after(args, '--cap-drop')).toEqual([['ALL']]);
     expect(args.slice(0, 9)).toEqual(['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp']);
     expect(after(args, '--bind', 2)).toEqual([[root, root]]);
-    expect(args.slice(args.indexOf('--') + 1)).toEqual(['/bin/sh', '-c', 'true']);
+    expect(args.slice(args.indexOf('--') + 1)).toEqual(['/bin/sh', '-c', SANDBOX_INIT, 'icpy-sandbox-init', '/bin/sh', '-c', 'true']);
     expect(args.join('\n')).not.toContain('secret');
     expect(env).toEqual({ PATH: '/bin', TMPDIR: '/tmp' });
     expect(after(args, '--chdir')).toEqual([[root]]);
@@ -110,6 +110,16 @@ describe('sandboxCommand', () => {
     expect(after(args, '--tmpfs')).toContainEqual([real]);
   });
 
+  it('still masks a hide path when the workspace is /tmp itself (the bind uncovers the host /tmp)', () => {
+    const { args } = sandboxCommand(spec({ root: '/tmp', cwd: '/tmp', hide: [base] }), '/usr/bin/bwrap');
+    expect(after(args, '--bind', 2)).toEqual([['/tmp', '/tmp']]);
+    expect(after(args, '--tmpfs')).toEqual([['/tmp'], [base]]);
+  });
+
+  it('refuses a workspace at / (it would make everything writable)', () => {
+    expect(() => sandboxCommand(spec({ root: '/', cwd: '/' }), '/usr/bin/bwrap')).toThrow(expect.objectContaining({ code: 'SANDBOX_UNAVAILABLE' }));
+  });
+
   it('refuses to hide a folder that holds the workspace rather than leaving it visible', () => {
     expect(() => sandboxCommand(spec({ hide: [root] }), '/usr/bin/bwrap')).toThrow(expect.objectContaining({ code: 'SANDBOX_UNAVAILABLE' }));
   });
@@ -120,8 +130,9 @@ describe('sandboxCommand', () => {
     writeFileSync(join(codeDir, 'main.py'), 'print(1)\n');
     const { args } = sandboxCommand(spec({ command: ['/usr/bin/python3', join(codeDir, 'main.py')] }), '/usr/bin/bwrap');
     expect(after(args, '--ro-bind', 2)).toContainEqual([join(codeDir, 'main.py'), join(codeDir, 'main.py')]);
-    const ro = sandboxCommand(spec({ extraReadOnly: [codeDir] }), '/usr/bin/bwrap').args;
-    expect(after(ro, '--ro-bind', 2)).toContainEqual([codeDir, codeDir]);
+    const ro = sandboxCommand(spec({ extraReadOnly: [codeDir, join(root, 'sub'), '/usr/lib'] }), '/usr/bin/bwrap').args;
+    // only what the private /tmp hides: a folder in the workspace stays writable, /usr/lib is read-only already
+    expect(after(ro, '--ro-bind', 2)).toEqual([['/', '/'], [codeDir, codeDir]]);
   });
 
   it('creates a private HOME under /tmp', () => {
@@ -133,15 +144,5 @@ describe('sandboxCommand', () => {
 describe('sandboxHidePaths', () => {
   it('lists .icpy/, the runtime folder and XDG_RUNTIME_DIR', () => {
     expect(sandboxHidePaths({ root: '/w', runtimeDir: '/run/user/0/icpy', env: { XDG_RUNTIME_DIR: '/run/user/0' } })).toEqual(['/w/.icpy', '/run/user/0/icpy', '/run/user/0']);
-  });
-});
-
-describe('sandboxWanted', () => {
-  it('follows the request, else sandboxes agents when the server says so', () => {
-    expect(sandboxWanted(undefined, 'agent', 1)).toBe(true);
-    expect(sandboxWanted(undefined, 'agent', false)).toBe(false);
-    expect(sandboxWanted(undefined, 'browser', true)).toBe(false);
-    expect(sandboxWanted(false, 'agent', true)).toBe(false);
-    expect(sandboxWanted(true, 'cli', 0)).toBe(true);
   });
 });

@@ -78,15 +78,6 @@ export function bubblewrapSandbox(options: FindBubblewrapOptions = {}): SandboxP
 }
 
 /**
- * Whether a run is sandboxed: what it asked for, else the server's policy — with
- * `exec.sandboxAgents` on, an agent's run is sandboxed unless it passes `sandbox: false`.
- */
-export function sandboxWanted(requested: boolean | undefined, clientKind: string, sandboxAgents: boolean | number): boolean {
-  if (requested !== undefined) return requested;
-  return clientKind === 'agent' && Boolean(sandboxAgents);
-}
-
-/**
  * The paths a sandboxed run must not see, besides what the private /tmp already covers: the
  * workspace's `.icpy/` (state, history, exec databases), the runtime folder (its files hold the
  * token; see transports/cli/runtime-file.ts for how app/ finds it) and `$XDG_RUNTIME_DIR` as a
@@ -116,28 +107,37 @@ function realOrSelf(path: string): string {
 /** Mounts the sandbox makes over the read-only `/`: what each covers decides whether a host path is visible inside. */
 const PRIVATE_MOUNTS = ['/tmp', '/dev', '/proc'];
 
+/** PID 1 inside the sandbox: run the program ("$@") with the real stdin, wait for it, exit with its status. */
+export const SANDBOX_INIT = 'exec 3<&0; "$@" <&3 3<&- & exec 3<&-; wait $!';
+
 /** bwrap's argument list for `spec` (pure apart from looking at the host's file system). */
 export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand {
   if (!isAbsolute(spec.root)) throw new IcpyError('INVALID_PARAMS', 'sandbox root must be an absolute path', { field: 'root' });
   if (spec.command.length === 0) throw new IcpyError('INVALID_PARAMS', 'sandbox command is empty', { field: 'command' });
   const root = realOrSelf(spec.root);
+  if (root === '/' || within(root, '/proc') || within(root, '/dev')) {
+    throw new IcpyError('SANDBOX_UNAVAILABLE', `cannot sandbox a workspace at ${root}: the sandbox shows the workspace read-write and the rest read-only`, { root });
+  }
   const cwd = realOrSelf(isAbsolute(spec.cwd) ? spec.cwd : join(root, spec.cwd));
   if (!within(cwd, root)) throw new IcpyError('PATH_OUTSIDE_WORKSPACE', 'a sandboxed run works inside the workspace', { field: 'cwd', path: spec.cwd });
 
   // Binds, shallowest first so a deeper bind lands on top of the one containing it.
   const binds = new Map<string, 'rw' | 'ro'>([[root, 'rw']]);
-  for (const p of spec.extraReadOnly ?? []) {
-    const real = realOrSelf(p);
-    if (!binds.has(real) && exists(real)) binds.set(real, 'ro');
-  }
   const visible = (path: string): boolean => {
     let best = '/';
     let hidden = false;
     for (const m of PRIVATE_MOUNTS) if (within(path, m) && m.length > best.length) [best, hidden] = [m, true];
-    for (const b of binds.keys()) if (within(path, b) && b.length > best.length) [best, hidden] = [b, false];
+    // a bind at the same path as a private mount is mounted after it, so it wins (a workspace at /tmp shows the host's /tmp)
+    for (const b of binds.keys()) if (within(path, b) && b.length >= best.length) [best, hidden] = [b, false];
     return !hidden;
   };
-  // A command path (the interpreter, a script, the run's code file) that only the private /tmp would hide is bound read-only.
+  // extraReadOnly and command paths (the interpreter, a script, the run's code file) are bound
+  // read-only where the private /tmp would hide them; elsewhere they are seen already (read-only
+  // under /, or read-write in the workspace, which a bind would wrongly make read-only).
+  for (const p of spec.extraReadOnly ?? []) {
+    const real = realOrSelf(p);
+    if (exists(real) && !visible(real)) binds.set(real, 'ro');
+  }
   for (const arg of spec.command) {
     if (!isAbsolute(arg) || !exists(arg)) continue;
     const real = realOrSelf(arg);
@@ -163,7 +163,12 @@ export function sandboxCommand(spec: SandboxSpec, bwrap: string): SandboxCommand
   if (home && isAbsolute(home) && within(home, '/tmp') && !visible(home)) args.push('--dir', home);
   args.push('--clearenv');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
-  args.push('--chdir', cwd, '--', ...spec.command);
+  // Our own init as PID 1 (not bwrap's): bwrap's outer process exits without reaping its init, so
+  // the run's CPU time and peak RSS never reached the wrapper measuring them (GNU time saw 0). A
+  // shell that waits for the program passes them up (and its exit status: 128+N after signal N,
+  // as bwrap's init would). The program itself is PID 2, with ordinary signal handling; stdin is
+  // handed over explicitly (an asynchronous command's stdin is /dev/null otherwise).
+  args.push('--as-pid-1', '--chdir', cwd, '--', '/bin/sh', '-c', SANDBOX_INIT, 'icpy-sandbox-init', ...spec.command);
   return { file: bwrap, args, env };
 }
 
