@@ -51,7 +51,28 @@ export interface IcpyConfig {
   docs: IcpyDocsConfig;
   /** Code execution (issue 11). */
   exec: IcpyExecConfig;
+  /** Language servers (issue 12). */
+  lsp: IcpyLspConfig;
 }
+
+/** Language servers: lifetimes and bounds. Env `ICPY_LSP_<SNAKE>`. */
+export interface IcpyLspConfig {
+  /** A language server nobody has used for this long (ms) is stopped; 0 = never. Default 10 min. */
+  idleTimeoutMs: number;
+  /** A request a language server has not answered in this long (ms) fails with TIMEOUT. Default 10 s. */
+  requestTimeoutMs: number;
+  /** Requests one client (connection) may have in flight to language servers; more → LIMIT_EXCEEDED. Default 32. */
+  maxInflightPerClient: number;
+  /** Restarts of a crashed server within a minute before icpy gives up on it (until asked again). Default 5. */
+  maxRestartsPerMinute: number;
+}
+
+export const DEFAULT_LSP: IcpyLspConfig = {
+  idleTimeoutMs: 10 * 60 * 1000,
+  requestTimeoutMs: 10_000,
+  maxInflightPerClient: 32,
+  maxRestartsPerMinute: 5,
+};
 
 /** Code execution (exec.*): limits, queue, sandbox policy, languages. Env `ICPY_EXEC_<SNAKE>`. */
 export interface IcpyExecConfig {
@@ -204,6 +225,14 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
   return prefix + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
+function resolveLsp(input: Partial<IcpyLspConfig> = {}): IcpyLspConfig {
+  const out = { ...DEFAULT_LSP };
+  for (const key of Object.keys(DEFAULT_LSP) as (keyof IcpyLspConfig)[]) {
+    out[key] = input[key] ?? envInt(envName(key, 'ICPY_LSP_')) ?? DEFAULT_LSP[key];
+  }
+  return out;
+}
+
 function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
   const out = { ...DEFAULT_EXEC };
   for (const key of Object.keys(DEFAULT_EXEC) as (keyof IcpyExecConfig)[]) {
@@ -266,6 +295,7 @@ export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec
   limits?: Partial<IcpyLimits>;
   docs?: Partial<IcpyDocsConfig>;
   exec?: Partial<IcpyExecConfig>;
+  lsp?: Partial<IcpyLspConfig>;
 };
 
 function envInt(name: string): number | undefined {
@@ -311,6 +341,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     limits: resolveLimits(input.limits),
     docs: resolveDocs(input.docs),
     exec: resolveExec(input.exec),
+    lsp: resolveLsp(input.lsp),
   };
 }
 

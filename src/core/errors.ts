@@ -41,6 +41,8 @@ export const ERROR_TABLE = {
   SANDBOX_UNAVAILABLE: { rpc: -32051, http: 503, message: 'Sandbox unavailable' },
   EXEC_NOT_FOUND: { rpc: -32052, http: 404, message: 'Run not found' },
   EXEC_FINISHED: { rpc: -32053, http: 409, message: 'Run has finished' },
+  LSP_SERVER_UNAVAILABLE: { rpc: -32060, http: 503, message: 'Language server unavailable' },
+  LSP_SERVER_ERROR: { rpc: -32061, http: 502, message: 'Language server error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
