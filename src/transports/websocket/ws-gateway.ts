@@ -20,7 +20,7 @@ import {
   type Session,
 } from '../../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
-import { MessageTurns } from './message-turns.js';
+import { MessageTurns } from '../../core/message-turns.js';
 
 /** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
 const MAX_WAITING_READS_PER_CONNECTION = 256;

@@ -1,0 +1,379 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { WebSocketServer, type WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
+import type { DocPeer, DocRoom, DocRooms } from '../../core/docs.js';
+import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
+import type { Disposable } from '../../core/lifecycle.js';
+import { describeError, type Logger } from '../../core/logger.js';
+import { MessageTurns } from '../../core/message-turns.js';
+import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
+import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+
+/** y-websocket message types (the first varUint of every frame). */
+export const YMessage = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3 } as const;
+/** y-protocols sync message types (the second varUint of a Sync frame). */
+const SyncStep1 = 0;
+const SyncStep2 = 1;
+const SyncUpdate = 2;
+
+/**
+ * Close codes of /api/yjs. An error from joining a room closes with 4000 + its HTTP status
+ * (4403 outside the workspace, 4404 missing file, 4400 a folder, 4415 not text, 4413 too large,
+ * 4429 a limit, 4410 deleted); the reason is the error's message.
+ */
+export const YjsClose = {
+  Normal: 1000,
+  GoingAway: 1001,
+  UnsupportedData: 1003,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  TryAgainLater: 1013,
+  BadRequest: 4400,
+  Unauthorized: 4401,
+  ReadOnly: 4403,
+} as const;
+
+export function closeCodeOf(err: IcpyError): number {
+  return 4000 + httpStatusOf(err);
+}
+
+export interface YjsGatewayOptions {
+  rooms: DocRooms;
+  logger: Logger;
+  /** Upgrades under this path prefix are rooms: `/api/yjs/` + the percent-encoded file path. */
+  prefix: string;
+  verifyToken: (token: string | undefined) => boolean;
+  scopes: ReadonlySet<Scope>;
+  boundToLoopback: boolean;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  admit?: () => IcpyError | undefined;
+  heartbeatMs: number;
+  /** Frames above this close the socket with 1009 (they are not read). */
+  maxMessageBytes: number;
+  /**
+   * A peer whose socket holds more unsent bytes than this is too slow to follow the document:
+   * it is closed with 1013 and resyncs on reconnect (what a provider does by itself), so a
+   * stalled reader cannot grow server memory.
+   */
+  maxBufferedBytes: number;
+  /** Register the connection (connections.list, maxConnections); disposed when it closes. */
+  onConnection: (info: ConnectionInfo) => Disposable;
+}
+
+/** Messages a peer may send before its room is loaded; one more closes it (1008 would also do). */
+const MAX_EARLY_MESSAGES = 64;
+/** Frames one peer starts per event-loop iteration (see MessageTurns). */
+const MESSAGES_PER_TURN = 8;
+/** Longest WebSocket close reason (RFC 6455: 123 bytes of UTF-8). */
+const MAX_REASON_BYTES = 123;
+
+function shortReason(text: string): string {
+  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
+  let out = text.slice(0, MAX_REASON_BYTES);
+  while (Buffer.byteLength(out) > MAX_REASON_BYTES - 3) out = out.slice(0, -1);
+  return out + '...';
+}
+
+type Decoded =
+  | { kind: 'step1' | 'update' | 'awareness'; payload: Uint8Array }
+  | { kind: 'query-awareness' | 'refused-edit' | 'ignored' };
+
+/**
+ * Decode one frame. Throws on bytes that are not a y-websocket message (truncated varints,
+ * lengths past the end, a Yjs update that does not parse). Unknown message types are ignored, as
+ * y-websocket's own server does; auth messages too (the token was checked at the upgrade).
+ */
+export function decodeFrame(bytes: Uint8Array, readOnly: boolean): Decoded {
+  const dec = decoding.createDecoder(bytes);
+  const type = decoding.readVarUint(dec);
+  if (type === YMessage.Sync) {
+    const step = decoding.readVarUint(dec);
+    const payload = decoding.readVarUint8Array(dec);
+    if (step === SyncStep1) return { kind: 'step1', payload };
+    if (step !== SyncStep2 && step !== SyncUpdate) throw new IcpyError('INVALID_PARAMS', `Unknown sync message type ${step}`);
+    // A read-only server takes the empty update a provider sends as its step 2, and nothing else.
+    if (readOnly) return isEmptyUpdate(payload) ? { kind: 'ignored' } : { kind: 'refused-edit' };
+    return { kind: 'update', payload };
+  }
+  if (type === YMessage.Awareness) return { kind: 'awareness', payload: decoding.readVarUint8Array(dec) };
+  if (type === YMessage.QueryAwareness) return { kind: 'query-awareness' };
+  return { kind: 'ignored' };
+}
+
+function frame(type: number, write: (enc: encoding.Encoder) => void): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, type);
+  write(enc);
+  return encoding.toUint8Array(enc);
+}
+
+/** True when a Yjs update carries no change (the empty update a provider sends as sync step 2). */
+function isEmptyUpdate(update: Uint8Array): boolean {
+  const { structs, ds } = Y.decodeUpdate(update);
+  return structs.length === 0 && ds.clients.size === 0;
+}
+
+interface YPeer extends DocPeer {
+  readonly ws: WebSocket;
+  alive: boolean;
+  room?: DocRoom;
+  closed: boolean;
+}
+
+/**
+ * The y-websocket protocol at `WS /api/yjs/{path}`: one room per workspace file, held by the
+ * documents service. Upgrades are checked like /api/ws (Host 403 → Origin 403 → admission 429 →
+ * token 4401). This transport only decodes and encodes frames; every update and awareness change
+ * goes through the room (`DocRoom`), which relays it to the other peers.
+ */
+export class YjsGateway implements Disposable {
+  private readonly wss: WebSocketServer;
+  private readonly peers = new Set<YPeer>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly opts: YjsGatewayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.peers.size;
+  }
+
+  private beat(): void {
+    for (const p of this.peers) {
+      if (!p.alive) {
+        p.ws.terminate();
+        continue;
+      }
+      p.alive = false;
+      try {
+        p.ws.ping();
+      } catch {
+        p.ws.terminate();
+      }
+    }
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const host = req.headers.host;
+    const origin = req.headers.origin;
+    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) return refuse(socket, 403, 'Host not allowed');
+    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
+      this.opts.logger.warn('yjs: refused upgrade from foreign origin', { origin });
+      return refuse(socket, 403, 'Origin not allowed');
+    }
+    const refusal = this.opts.admit?.();
+    if (refusal) return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!this.opts.verifyToken(token ?? undefined)) {
+        this.opts.logger.info('yjs: unauthorized', { url: redactToken(req.url ?? '') });
+        return closeSoon(ws, YjsClose.Unauthorized, 'Unauthorized');
+      }
+      const path = roomPath(url.pathname, this.opts.prefix);
+      if (path instanceof IcpyError) return closeSoon(ws, closeCodeOf(path), shortReason(path.message));
+      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
+      const id = `c-${randomUUID().slice(0, 8)}`;
+      const info: ConnectionInfo = {
+        id,
+        kind,
+        name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
+        transport: 'ws',
+        remoteAddress: req.socket.remoteAddress,
+        connectedAt: Date.now(),
+      };
+      this.accept(ws, info, path);
+    });
+  }
+
+  private accept(ws: WebSocket, info: ConnectionInfo, path: string): void {
+    const registration = this.opts.onConnection(info);
+    const peer: YPeer = {
+      ws,
+      connection: info,
+      alive: true,
+      closed: false,
+      sendUpdate: (update) => this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))),
+      sendAwareness: (update) => this.send(peer, frame(YMessage.Awareness, (e) => encoding.writeVarUint8Array(e, update))),
+      close: (code, reason) => this.close(peer, code, reason),
+    };
+    this.peers.add(peer);
+    const turns = new MessageTurns(MESSAGES_PER_TURN, (waiting) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (waiting) ws.pause();
+      else ws.resume();
+    });
+    const early: Buffer[] = [];
+    ws.on('pong', () => (peer.alive = true));
+    ws.on('error', (err) => this.opts.logger.debug('yjs: socket error', { connection: info.id, ...describeError(err) }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      peer.alive = true;
+      if (peer.closed) return;
+      if (!isBinary) return this.close(peer, YjsClose.UnsupportedData, 'y-websocket frames are binary');
+      if (!peer.room) {
+        if (early.length >= MAX_EARLY_MESSAGES) return this.close(peer, YjsClose.TryAgainLater, 'Too many messages before the document was loaded');
+        early.push(data);
+        return;
+      }
+      turns.run(() => this.onFrame(peer, data));
+    });
+    ws.once('close', () => {
+      peer.closed = true;
+      this.peers.delete(peer);
+      turns.dispose();
+      try {
+        peer.room?.leave(peer);
+      } catch (err) {
+        this.opts.logger.error('yjs: leaving the room failed', { path, ...describeError(err) });
+      }
+      void registration.dispose();
+    });
+
+    this.opts.rooms.join(path, peer).then(
+      (room) => {
+        if (peer.closed) {
+          room.leave(peer);
+          return;
+        }
+        peer.room = room;
+        // The server opens the sync (as y-websocket's own server does): its state vector, then
+        // every awareness state it knows; the provider answers with step 2 and its own step 1.
+        this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep1), encoding.writeVarUint8Array(e, room.encodeStateVector()))));
+        const states = room.encodeAwareness();
+        if (states) peer.sendAwareness(states);
+        for (const data of early.splice(0)) turns.run(() => this.onFrame(peer, data));
+      },
+      (err: unknown) => {
+        if (err instanceof IcpyError) {
+          this.opts.logger.debug('yjs: room refused', { path, code: err.code });
+          this.close(peer, closeCodeOf(err), err.message);
+        } else {
+          this.opts.logger.error('yjs: joining a room failed', { path, ...describeError(err) });
+          this.close(peer, YjsClose.InternalError, 'Internal error');
+        }
+      },
+    );
+  }
+
+  /**
+   * One y-websocket frame from a joined peer. Bytes that do not decode close that peer only
+   * (4400): the room never sees them, so the other peers keep syncing.
+   */
+  private onFrame(peer: YPeer, data: Buffer): void {
+    const room = peer.room;
+    if (!room || peer.closed) return;
+    let msg: Decoded;
+    try {
+      msg = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), !this.opts.scopes.has('write'));
+    } catch (err) {
+      this.close(peer, YjsClose.BadRequest, err instanceof IcpyError ? err.message : 'Malformed y-websocket message');
+      return;
+    }
+    try {
+      switch (msg.kind) {
+        case 'step1': {
+          const update = room.encodeStateAsUpdate(msg.payload);
+          this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep2), encoding.writeVarUint8Array(e, update))));
+          return;
+        }
+        case 'update':
+          room.applyUpdate(msg.payload, peer);
+          return;
+        case 'refused-edit':
+          this.close(peer, YjsClose.ReadOnly, 'This server is read-only: edits are not accepted');
+          return;
+        case 'awareness':
+          room.applyAwareness(msg.payload, peer);
+          return;
+        case 'query-awareness': {
+          const states = room.encodeAwareness();
+          if (states) peer.sendAwareness(states);
+          return;
+        }
+        case 'ignored':
+          return;
+      }
+    } catch (err) {
+      if (err instanceof IcpyError) {
+        this.close(peer, err.code === 'INVALID_PARAMS' ? YjsClose.BadRequest : closeCodeOf(err), err.message);
+        return;
+      }
+      this.opts.logger.error('yjs: handling a message failed', { path: room.path, connection: peer.connection.id, ...describeError(err) });
+      this.close(peer, YjsClose.InternalError, 'Internal error');
+    }
+  }
+
+  private send(peer: YPeer, bytes: Uint8Array): void {
+    const ws = peer.ws;
+    if (peer.closed || ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      this.opts.logger.info('yjs: dropping a peer that does not read', { connection: peer.connection.id, buffered: ws.bufferedAmount });
+      this.close(peer, YjsClose.TryAgainLater, 'Too far behind: reconnect to resync');
+      return;
+    }
+    ws.send(bytes, { binary: true });
+  }
+
+  private close(peer: YPeer, code: number, reason: string): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    closeSoon(peer.ws, code, shortReason(reason));
+  }
+
+  /** Close every connection (1001 Going Away), waiting for each close. */
+  async dispose(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const closing = [...this.peers].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          p.ws.once('close', () => resolve());
+          this.close(p, YjsClose.GoingAway, 'Server shutting down');
+          setTimeout(resolve, 2000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/** The workspace path of a room URL (`/api/yjs/src/app.py` → `src/app.py`), or why it is not one. */
+export function roomPath(pathname: string, prefix: string): string | IcpyError {
+  const raw = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : '';
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return new IcpyError('INVALID_PARAMS', 'The room name is not valid percent-encoding', { field: 'path' });
+  }
+  if (!path) return new IcpyError('INVALID_PARAMS', 'No file path after /api/yjs/', { field: 'path' });
+  if (path.includes('\0')) return new IcpyError('INVALID_PARAMS', 'The file path contains a NUL character', { field: 'path' });
+  return path;
+}
+
+/** Close now; terminate if the peer does not complete the closing handshake within a second. */
+function closeSoon(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    ws.terminate();
+    return;
+  }
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
+
+function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
