@@ -82,6 +82,11 @@ function connect(id, server, room) {
       c.provider.on('connection-close', (ev) => {
         if (ev && ev.code >= 4000) reject(new Error(`${id}: server closed ${ev.code} ${ev.reason}`));
       });
+      // y-websocket retries forever; a server that refuses the upgrade (no /api/yjs) fails fast.
+      let errors = 0;
+      c.provider.on('connection-error', () => {
+        if (++errors === 3) reject(new Error(`${id}: cannot connect to ${base}/${room}`));
+      });
     }
   });
   clients.set(id, c);
