@@ -61,6 +61,8 @@ export interface IcpyDocsConfig {
   historyMaxVersions: number;
   /** Bytes of version content kept per file. Default 64 MiB. */
   historyMaxBytes: number;
+  /** A client that shows no sign of life for this long (ms) leaves presence (Yjs awareness's own bound). Default 30000. */
+  presenceTimeoutMs: number;
 }
 
 export const DEFAULT_DOCS: IcpyDocsConfig = {
@@ -68,6 +70,7 @@ export const DEFAULT_DOCS: IcpyDocsConfig = {
   saveMaxDelayMs: 5000,
   historyMaxVersions: 200,
   historyMaxBytes: 64 * 1024 * 1024,
+  presenceTimeoutMs: 30_000,
 };
 
 /**

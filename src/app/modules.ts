@@ -7,9 +7,11 @@ import type { Dispatcher, MethodRegistry, Scope } from '../core/rpc/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionManager } from '../services/connections/index.js';
+import type { DocService } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
+import { docsModule } from './docs-module.js';
 import { filesModule } from './files-module.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
@@ -30,8 +32,8 @@ export interface AppContext {
   addUpgrade(prefix: string, handler: UpgradeHandler): void;
   /** Security options every WebSocket endpoint shares with /api/ws (token, Host, Origin, admission). */
   wsSecurity: WsSecurity;
-  /** Services one module makes and a later one uses (filesModule sets `files`). */
-  shared: { files?: FileService };
+  /** Services one module makes and a later one uses (filesModule sets `files`, docsModule `docs`). */
+  shared: { files?: FileService; docs?: DocService };
 }
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -59,5 +61,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, filesModule, workspaceModule];
+  return [terminalsModule, filesModule, docsModule, workspaceModule];
 }

@@ -1,2 +1,3 @@
 export { SqliteStateStore, type StoredRecord } from './sqlite-state-store.js';
 export { STATE_DIR_NAME, ensureSelfIgnoringDir, ensureStateDir } from './state-dir.js';
+export { SqliteDocHistory, type StoredVersion, type NewVersion, type Retention } from './sqlite-doc-history.js';

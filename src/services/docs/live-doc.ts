@@ -1,0 +1,266 @@
+import * as Y from 'yjs';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
+import { SYSTEM_SOURCE, type EventSource } from '../../core/broker/index.js';
+import type { DocPeer, DocRoom } from '../../core/docs.js';
+import { IcpyError } from '../../core/errors.js';
+import type { ConnectionInfo } from '../../core/rpc/index.js';
+import { applyToString, invert, plain, type DeltaOp, type RecordedOp } from './delta.js';
+import { diffDelta } from './text-diff.js';
+
+/** The origin of a transaction made by the service (an RPC edit, a merge from disk, a restore). */
+export class EditOrigin {
+  constructor(
+    readonly source: EventSource,
+    /** True for a merge of the file's text on disk (not an edit by anyone). */
+    readonly fromDisk = false,
+  ) {}
+}
+
+/** Who made a change: the peer's connection, the RPC caller, or the server. */
+export function sourceOfOrigin(origin: unknown): EventSource {
+  if (origin instanceof EditOrigin) return origin.source;
+  const peer = origin as Partial<DocPeer> | null;
+  if (peer && typeof peer === 'object' && peer.connection) {
+    const c = peer.connection;
+    return { connectionId: c.id, kind: c.kind, name: c.name };
+  }
+  return SYSTEM_SOURCE;
+}
+
+export interface LiveDocOptions {
+  /** Version of the text as loaded (versions continue from here). */
+  startVersion: number;
+  /** Largest Yjs update a peer may send (bytes). */
+  maxUpdateBytes: number;
+  /** After every transaction that changed the text. */
+  onChange?: (doc: LiveDoc, origin: unknown) => void;
+  /** After a peer left (its awareness states are gone). */
+  onLeave?: (doc: LiveDoc, peer: DocPeer) => void;
+  /** Screens a peer's awareness update before it is applied (and so relayed); undefined = drop it all (presence). */
+  screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
+}
+
+/** Recent changes kept to rebase edits sent against an older version (docs.applyEdits baseVersion). */
+const LOG_MAX_ENTRIES = 512;
+const LOG_MAX_CHARS = 4 * 1024 * 1024;
+
+/**
+ * One live document: a Y.Doc whose `content` Y.Text is the file's text, the room's awareness
+ * (the server's own local state is null: it is no participant), and the Yjs peers joined to it.
+ * Every update is relayed to the other peers; every change to the text bumps `version`.
+ */
+export class LiveDoc implements DocRoom {
+  readonly doc = new Y.Doc();
+  readonly text: Y.Text = this.doc.getText('content');
+  readonly awareness: Awareness;
+  private readonly peerClients = new Map<DocPeer, Set<number>>();
+  private currentVersion: number;
+  private readonly log: { version: number; ops: RecordedOp[]; chars: number }[] = [];
+  private logChars = 0;
+  private destroyed = false;
+
+  constructor(
+    readonly path: string,
+    initialText: string,
+    private readonly options: LiveDocOptions,
+  ) {
+    this.currentVersion = options.startVersion;
+    if (initialText) this.doc.transact(() => this.text.insert(0, initialText), new EditOrigin(SYSTEM_SOURCE, true));
+    this.awareness = new Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    this.text.observe((event) => {
+      this.currentVersion++;
+      this.record(recordDelta(event));
+      this.options.onChange?.(this, event.transaction.origin);
+    });
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      for (const peer of this.peerClients.keys()) if (peer !== origin) peer.sendUpdate(update);
+    });
+    this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+      const mine = this.peerClients.get(origin as DocPeer);
+      if (mine) {
+        for (const id of added) mine.add(id);
+        for (const id of updated) mine.add(id);
+        for (const id of removed) mine.delete(id);
+      }
+      const changed = [...added, ...updated, ...removed];
+      if (!changed.length || !this.peerClients.size) return;
+      const msg = encodeAwarenessUpdate(this.awareness, changed);
+      for (const peer of this.peerClients.keys()) if (peer !== origin) peer.sendAwareness(msg);
+    });
+  }
+
+  /** +1 on every change to the text, whatever its origin. */
+  get version(): number {
+    return this.currentVersion;
+  }
+
+  /** The Yjs peers in the room now. */
+  get peers(): DocPeer[] {
+    return [...this.peerClients.keys()];
+  }
+
+  /** The awareness client id → the connection of the peer that sent it. */
+  connectionOf(clientId: number): ConnectionInfo | undefined {
+    for (const [peer, ids] of this.peerClients) if (ids.has(clientId)) return peer.connection;
+    return undefined;
+  }
+
+  /** Called by the service when a peer joins (DocRooms.join). */
+  addPeer(peer: DocPeer): void {
+    if (!this.peerClients.has(peer)) this.peerClients.set(peer, new Set());
+  }
+
+  hasPeer(peer: DocPeer): boolean {
+    return this.peerClients.has(peer);
+  }
+
+  /** True when a peer of this connection is in the room. */
+  hasConnection(connectionId: string): boolean {
+    for (const peer of this.peerClients.keys()) if (peer.connection.id === connectionId) return true;
+    return false;
+  }
+
+  encodeStateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  encodeStateAsUpdate(stateVector?: Uint8Array): Uint8Array {
+    try {
+      return Y.encodeStateAsUpdate(this.doc, stateVector);
+    } catch (err) {
+      throw new IcpyError('INVALID_PARAMS', 'Malformed state vector', { field: 'stateVector' }, { cause: err });
+    }
+  }
+
+  applyUpdate(update: Uint8Array, from: DocPeer): void {
+    if (this.destroyed) throw new IcpyError('DOC_GONE', `'${this.path}' is no longer open`, { path: this.path });
+    if (update.length > this.options.maxUpdateBytes) {
+      throw new IcpyError('LIMIT_EXCEEDED', `A Yjs update of ${update.length} bytes exceeds ${this.options.maxUpdateBytes} bytes (2 × maxDocBytes)`, {
+        limit: 'maxDocBytes',
+        max: this.options.maxUpdateBytes,
+      });
+    }
+    // Yjs can throw halfway through, or silently corrupt the document, on garbage: decode the
+    // whole update first, and apply only what decodes.
+    try {
+      Y.decodeUpdate(update);
+    } catch (err) {
+      throw new IcpyError('INVALID_PARAMS', 'Malformed Yjs update', { field: 'update' }, { cause: err });
+    }
+    try {
+      Y.applyUpdate(this.doc, update, from);
+    } catch (err) {
+      throw new IcpyError('INVALID_PARAMS', 'Yjs update could not be applied', { field: 'update' }, { cause: err });
+    }
+  }
+
+  applyAwareness(update: Uint8Array, from: DocPeer): void {
+    if (this.destroyed) return;
+    if (!isAwarenessUpdate(update)) throw new IcpyError('INVALID_PARAMS', 'Malformed awareness update', { field: 'awareness' });
+    const kept = this.options.screenAwareness ? this.options.screenAwareness(update, from) : update;
+    if (kept) applyAwarenessUpdate(this.awareness, kept, from);
+  }
+
+  encodeAwareness(): Uint8Array | undefined {
+    const ids = [...this.awareness.getStates().keys()];
+    return ids.length ? encodeAwarenessUpdate(this.awareness, ids) : undefined;
+  }
+
+  leave(peer: DocPeer): void {
+    const ids = this.peerClients.get(peer);
+    if (!ids) return;
+    this.peerClients.delete(peer);
+    if (ids.size) removeAwarenessStates(this.awareness, [...ids], 'left');
+    this.options.onLeave?.(this, peer);
+  }
+
+  /** Apply a delta over the current text as one transaction. */
+  applyDelta(ops: readonly DeltaOp[], origin: unknown): void {
+    if (!ops.length) return;
+    this.doc.transact(() => this.text.applyDelta(ops as DeltaOp[]), origin);
+  }
+
+  /** Make the text equal `to` by a minimal diff (unchanged characters, and cursors on them, stay). */
+  replaceText(to: string, origin: unknown): void {
+    this.applyDelta(diffDelta(this.text.toString(), to), origin);
+  }
+
+  /**
+   * The text as it was at `version`, and the deltas made since (oldest first), from the bounded
+   * log of recent changes; undefined when that version is older than the log (or not yet made).
+   */
+  since(version: number): { text: string; deltas: DeltaOp[][] } | undefined {
+    if (version > this.currentVersion) return undefined;
+    const oldest = this.log.length ? this.log[0]!.version - 1 : this.currentVersion;
+    if (version < oldest) return undefined;
+    const entries = this.log.filter((e) => e.version > version);
+    let text = this.text.toString();
+    for (let i = entries.length - 1; i >= 0; i--) text = applyToString(text, invert(entries[i]!.ops));
+    return { text, deltas: entries.map((e) => plain(e.ops)) };
+  }
+
+  /** Disconnect everything (the service closed the peers first). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.peerClients.clear();
+    this.log.length = 0;
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private record(ops: RecordedOp[]): void {
+    let chars = 0;
+    for (const op of ops) chars += 'insert' in op ? op.insert.length : 'text' in op ? op.text.length : 0;
+    this.log.push({ version: this.currentVersion, ops, chars });
+    this.logChars += chars;
+    while (this.log.length > LOG_MAX_ENTRIES || (this.logChars > LOG_MAX_CHARS && this.log.length > 1)) this.logChars -= this.log.shift()!.chars;
+  }
+}
+
+/** The change an event made, with the text of each deletion (read before Yjs collects it). */
+function recordDelta(event: Y.YTextEvent): RecordedOp[] {
+  const ops: RecordedOp[] = [];
+  const push = (op: RecordedOp) => {
+    const last = ops[ops.length - 1];
+    if (last && 'retain' in last && 'retain' in op) last.retain += op.retain;
+    else if (last && 'insert' in last && 'insert' in op) last.insert += op.insert;
+    else if (last && 'delete' in last && 'delete' in op) {
+      last.delete += op.delete;
+      last.text += op.text;
+    } else ops.push(op);
+  };
+  for (let item = event.target._start; item; item = item.right) {
+    if (!item.countable) continue;
+    const str = item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length);
+    if (event.adds(item)) {
+      if (!event.deletes(item)) push({ insert: str });
+    } else if (event.deletes(item)) push({ delete: item.length, text: str });
+    else if (!item.deleted) push({ retain: item.length });
+  }
+  const last = ops[ops.length - 1];
+  if (last && 'retain' in last) ops.pop();
+  return ops;
+}
+
+/** True when `update` decodes as a y-protocols awareness update (so applying it cannot stop halfway). */
+function isAwarenessUpdate(update: Uint8Array): boolean {
+  try {
+    const d = decoding.createDecoder(update);
+    const n = decoding.readVarUint(d);
+    for (let i = 0; i < n; i++) {
+      decoding.readVarUint(d);
+      decoding.readVarUint(d);
+      JSON.parse(decoding.readVarString(d));
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
