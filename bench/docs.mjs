@@ -19,7 +19,7 @@
 //            edits, servers interleaved, order rotated each round, after a 50-edit warm-up
 //   sync     a fresh client of a 2 M-character document: connect → synced with the full text
 //            (checked), cold (the first client: the server loads the file) and warm (a second
-//            client while the first stays); DOCS_SYNC_ROUNDS (4) times, a new file each time
+//            client while the first stays); DOCS_SYNC_ROUNDS (6) times, a new file each time
 //   during   while those syncs run, a typist on a second, small document (one edit every 10 ms,
 //            one remote client): p99 latency of the edits sent while a large sync was under way
 //   memory   server RSS per open document: open DOCS_MEM_DOCS (50) documents of ~10 KB (one
@@ -43,7 +43,7 @@ const CLIENT_COUNTS = (process.env.DOCS_CLIENTS ?? '2,10').split(',').map(Number
 const ROUNDS = Number(process.env.DOCS_ROUNDS ?? 4);
 const EDITS = Number(process.env.DOCS_EDITS ?? 100);
 const EDIT_INTERVAL_MS = Number(process.env.DOCS_EDIT_INTERVAL_MS ?? 15);
-const SYNC_ROUNDS = Number(process.env.DOCS_SYNC_ROUNDS ?? 4);
+const SYNC_ROUNDS = Number(process.env.DOCS_SYNC_ROUNDS ?? 6);
 const BIG_CHARS = Number(process.env.DOCS_BIG_CHARS ?? 2_000_000);
 const SMALL_INTERVAL_MS = 10;
 const MEM_DOCS = Number(process.env.DOCS_MEM_DOCS ?? 50);
