@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/app/logger.js';
 import { connect, startServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 /** The curl lines of README's first-requests block, continuation lines joined. */
 function readmeCurlLines(): string[] {
@@ -25,6 +27,32 @@ function sh(line: string, env: Record<string, string>): Promise<{ code: number; 
     p.on('close', (code) => resolve({ code: code ?? -1, out }));
   });
 }
+
+/** README's live-documents command line. */
+function readmeYjsLine(): string {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const at = readme.indexOf('### Live documents');
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
+  return block.trim();
+}
+
+describe("README's live-documents example", () => {
+  it('runs verbatim (port substituted): joins README.md with y-websocket, appends a line that reaches disk', async () => {
+    const s = await startServer({ token: 'readme-token-abc123', docs: { saveDebounceMs: 20 } });
+    try {
+      writeFileSync(join(s.root, 'README.md'), '# hello\n');
+      const line = readmeYjsLine();
+      expect(line).toContain('node examples/yjs-edit.mjs');
+      const { code, out } = await sh(line.replaceAll('127.0.0.1:8000', `127.0.0.1:${new URL(s.url).port}`), { TOKEN: s.token });
+      expect(code, out).toBe(0);
+      expect(out).toContain('README.md: 8 characters');
+      await until(() => /edited live by examples\/yjs-edit\.mjs/.test(readFileSync(join(s.root, 'README.md'), 'utf8')), 'saved to disk');
+      expect(readFileSync(join(s.root, 'README.md'), 'utf8').startsWith('# hello\n')).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});
 
 describe("a newcomer's first requests", () => {
   let s: TestServer;

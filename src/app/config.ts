@@ -49,7 +49,43 @@ export interface IcpyConfig {
   limits: IcpyLimits;
   /** Live documents (issue 10): saving and version history. */
   docs: IcpyDocsConfig;
+  /** Code execution (issue 11). */
+  exec: IcpyExecConfig;
 }
+
+/** Code execution (exec.*): limits, queue, sandbox policy, languages. Env `ICPY_EXEC_<SNAKE>`. */
+export interface IcpyExecConfig {
+  /** Runs executing at once; more wait in a queue (exec.queued reports position). Default 4. */
+  maxConcurrentRuns: number;
+  /** Runs waiting in the queue; one more is LIMIT_EXCEEDED. Default 64. */
+  maxQueuedRuns: number;
+  /** Wall-clock timeout when a run gives none (ms). Default 60 000. */
+  defaultTimeoutMs: number;
+  /** Largest timeout a run may ask for (ms). Default 3 600 000. */
+  maxTimeoutMs: number;
+  /** Output bytes kept and streamed per run (stdout + stderr); beyond, truncated with a marker. Default 8 MiB. */
+  maxOutputBytes: number;
+  /** Memory limit (MiB) when a run gives none; 0 = none. Default 0. */
+  defaultMemoryMb: number;
+  /** CPU-time limit (s) when a run gives none; 0 = none. Default 0. */
+  defaultCpuSeconds: number;
+  /** Runs kept in exec.history (SQLite). Default 1000. */
+  historyMaxRuns: number;
+  /** Agents' runs are sandboxed unless they ask otherwise … (1 = on). Env ICPY_EXEC_SANDBOX_AGENTS=1. Default 0. */
+  sandboxAgents: number;
+}
+
+export const DEFAULT_EXEC: IcpyExecConfig = {
+  maxConcurrentRuns: 4,
+  maxQueuedRuns: 64,
+  defaultTimeoutMs: 60_000,
+  maxTimeoutMs: 3_600_000,
+  maxOutputBytes: 8 * 1024 * 1024,
+  defaultMemoryMb: 0,
+  defaultCpuSeconds: 0,
+  historyMaxRuns: 1000,
+  sandboxAgents: 0,
+};
 
 /** Live documents: when edits reach disk and how much history is kept. Env `ICPY_DOCS_<SNAKE>`. */
 export interface IcpyDocsConfig {
@@ -146,6 +182,14 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
   return prefix + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
+function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
+  const out = { ...DEFAULT_EXEC };
+  for (const key of Object.keys(DEFAULT_EXEC) as (keyof IcpyExecConfig)[]) {
+    out[key] = input[key] ?? envInt(envName(key, 'ICPY_EXEC_')) ?? DEFAULT_EXEC[key];
+  }
+  return out;
+}
+
 function resolveDocs(input: Partial<IcpyDocsConfig> = {}): IcpyDocsConfig {
   const out = { ...DEFAULT_DOCS };
   for (const key of Object.keys(DEFAULT_DOCS) as (keyof IcpyDocsConfig)[]) {
@@ -162,7 +206,12 @@ function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
   return out;
 }
 
-export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs'>> & { root?: string; limits?: Partial<IcpyLimits>; docs?: Partial<IcpyDocsConfig> };
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec'>> & {
+  root?: string;
+  limits?: Partial<IcpyLimits>;
+  docs?: Partial<IcpyDocsConfig>;
+  exec?: Partial<IcpyExecConfig>;
+};
 
 function envInt(name: string): number | undefined {
   const v = process.env[name];
@@ -206,6 +255,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     searchEngine: input.searchEngine ?? searchEngineFromEnv(),
     limits: resolveLimits(input.limits),
     docs: resolveDocs(input.docs),
+    exec: resolveExec(input.exec),
   };
 }
 
