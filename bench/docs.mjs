@@ -33,7 +33,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ask, cpuMs, forkChild, nextMessage, rssBytes, sleep, stopChild } from './lib/procs.mjs';
+import { ask, cpuMs, forkChild, machineCpuMs, nextMessage, rssBytes, sleep, stopChild } from './lib/procs.mjs';
 import { emit, median, nowMs, percentile, round, stealMeter } from './lib/stats.mjs';
 import { sourceText } from './lib/docs-text.mjs';
 
@@ -123,6 +123,20 @@ function summary(ms) {
 }
 
 const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length]);
+
+/**
+ * CPU the rest of the machine used while a phase ran (100 = one core): machine busy time minus
+ * this bench's own processes. On the shared 2-core VM other work, not steal, is what usually
+ * moves a p99; a phase with `others_cpu_pct` far above 0 is not a clean measurement.
+ */
+function othersMeter() {
+  const pids = [...Object.values(servers).map((s) => s.pid), A.pid, B.pid, C.pid];
+  const ours = () => pids.reduce((a, pid) => a + cpuMs(pid), 0) + (process.cpuUsage().user + process.cpuUsage().system) / 1000;
+  const m0 = machineCpuMs();
+  const o0 = ours();
+  const t0 = performance.now();
+  return () => round((100 * (machineCpuMs().busy - m0.busy - (ours() - o0))) / (performance.now() - t0), 0);
+}
 let marker = 0; // edit markers are unique across the whole run
 
 // ---- memory per open document (fresh servers) ---------------------------------------------
@@ -186,6 +200,7 @@ for (const n of CLIENT_COUNTS) {
   const lost = Object.fromEntries(KINDS.map((k) => [k, 0]));
   const cpu = Object.fromEntries(KINDS.map((k) => [k, 0]));
   const steal = stealMeter();
+  const others = othersMeter();
   for (let r = 0; r < ROUNDS; r++) {
     for (const kind of rotate(KINDS, r)) {
       const c0 = cpuMs(servers[kind].pid);
@@ -196,6 +211,7 @@ for (const n of CLIENT_COUNTS) {
     }
   }
   const stealPct = steal();
+  const othersPct = others();
   for (const kind of KINDS) {
     const s = summary(samples[kind]);
     put('edit_p50', kind, s.p50, n);
@@ -211,6 +227,7 @@ for (const n of CLIENT_COUNTS) {
       lost: lost[kind],
       server_cpu_us_per_edit: round((cpu[kind] * 1000) / (ROUNDS * EDITS), 1),
       steal_pct: stealPct,
+      others_cpu_pct: othersPct,
     });
   }
   for (const kind of KINDS) {
@@ -232,6 +249,7 @@ for (const kind of KINDS) {
   await open(B, servers[kind], 'small.txt', [small[kind].observer]);
 }
 const syncSteal = stealMeter();
+const syncOthers = othersMeter();
 for (let r = 0; r < SYNC_ROUNDS; r++) {
   for (const kind of rotate(KINDS, r)) {
     const server = servers[kind];
@@ -260,6 +278,7 @@ for (let r = 0; r < SYNC_ROUNDS; r++) {
   }
 }
 const syncStealPct = syncSteal();
+const syncOthersPct = syncOthers();
 for (const kind of KINDS) {
   put('sync_2m_cold', kind, median(cold[kind]));
   put('sync_2m_warm', kind, median(warmSync[kind]));
@@ -280,6 +299,7 @@ for (const kind of KINDS) {
     lost: duringLost[kind],
     interval_ms: SMALL_INTERVAL_MS,
     steal_pct: syncStealPct,
+    others_cpu_pct: syncOthersPct,
   });
 }
 for (const kind of KINDS) await Promise.all([close(A, [small[kind].writer]), close(B, [small[kind].observer])]);
