@@ -159,7 +159,7 @@ describe('presence over real sockets', () => {
     expect(err2).toMatchObject({ code: -32602 });
   });
 
-  it('a peer sending a 1 MiB awareness state is not relayed to the others (nor listed); its small states are', async () => {
+  it('a peer sending a 1 MiB awareness state is closed with 4413; the state is not relayed nor listed; other peers carry on', async () => {
     const watcher = await open('notes.md');
     const raw = new WebSocket(`${s.url.replace(/^http/, 'ws')}/api/yjs/notes.md?token=${s.token}&name=flooder`);
     await new Promise((resolve, reject) => {
@@ -178,12 +178,19 @@ describe('presence over real sockets', () => {
       head.push(n);
       return Buffer.concat([Buffer.from(head), Buffer.from(update)]);
     };
+    const closed = new Promise<number>((r) => raw.once('close', (code) => r(code)));
     raw.send(frame(encodeAwareness([{ clientId: 424242, clock: 1, json: JSON.stringify({ user: { name: 'huge', pad: 'x'.repeat(1024 * 1024) } }) }])));
-    raw.send(frame(encodeAwareness([{ clientId: 434343, clock: 1, json: JSON.stringify({ user: { name: 'small' } }) }])));
+    expect(await closed).toBe(4413);
+    const other = new WebSocket(`${s.url.replace(/^http/, 'ws')}/api/yjs/notes.md?token=${s.token}&name=small`);
+    await new Promise((resolve, reject) => {
+      other.once('open', resolve);
+      other.once('error', reject);
+    });
+    other.send(frame(encodeAwareness([{ clientId: 434343, clock: 1, json: JSON.stringify({ user: { name: 'small' } }) }])));
     await until(() => watcher.others().some((st) => st.user?.name === 'small'), 'the small state relayed');
     expect(watcher.others().some((st) => st.user?.name === 'huge')).toBe(false);
     expect((await s.call('presence.list', {})).some((e: any) => e.name === 'huge')).toBe(false);
-    raw.close();
-    await new Promise((r) => raw.once('close', r));
+    other.close();
+    await new Promise((r) => other.once('close', r));
   });
 });

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { generateToken } from '../core/security.js';
 
 export interface IcpyConfig {
@@ -51,7 +51,28 @@ export interface IcpyConfig {
   docs: IcpyDocsConfig;
   /** Code execution (issue 11). */
   exec: IcpyExecConfig;
+  /** Language servers (issue 12). */
+  lsp: IcpyLspConfig;
 }
+
+/** Language servers: lifetimes and bounds. Env `ICPY_LSP_<SNAKE>`. */
+export interface IcpyLspConfig {
+  /** A language server nobody has used for this long (ms) is stopped; 0 = never. Default 10 min. */
+  idleTimeoutMs: number;
+  /** A request a language server has not answered in this long (ms) fails with TIMEOUT. Default 10 s. */
+  requestTimeoutMs: number;
+  /** Requests one client (connection) may have in flight to language servers; more → LIMIT_EXCEEDED. Default 32. */
+  maxInflightPerClient: number;
+  /** Restarts of a crashed server within a minute before icpy gives up on it (until asked again). Default 5. */
+  maxRestartsPerMinute: number;
+}
+
+export const DEFAULT_LSP: IcpyLspConfig = {
+  idleTimeoutMs: 10 * 60 * 1000,
+  requestTimeoutMs: 10_000,
+  maxInflightPerClient: 32,
+  maxRestartsPerMinute: 5,
+};
 
 /** Code execution (exec.*): limits, queue, sandbox policy, languages. Env `ICPY_EXEC_<SNAKE>`. */
 export interface IcpyExecConfig {
@@ -73,6 +94,26 @@ export interface IcpyExecConfig {
   historyMaxRuns: number;
   /** Agents' runs are sandboxed unless they ask otherwise … (1 = on). Env ICPY_EXEC_SANDBOX_AGENTS=1. Default 0. */
   sandboxAgents: number;
+  /**
+   * Languages added to (or replacing) the built-in python, javascript, typescript and bash. Env
+   * ICPY_EXEC_LANGUAGES: a JSON array of the same objects. Default none.
+   */
+  languages: ExecLanguageConfig[];
+  /**
+   * The bubblewrap executable for sandboxed runs; '' (default) finds `bwrap` on PATH, then in
+   * /usr/bin. Missing or not executable: sandboxed runs answer SANDBOX_UNAVAILABLE. Env ICPY_EXEC_BWRAP_PATH.
+   */
+  bwrapPath: string;
+}
+
+/** One configured language: `command` (interpreter and fixed arguments; the program file and args follow). */
+export interface ExecLanguageConfig {
+  id: string;
+  command: string[];
+  /** With the dot (`.rb`): names the temporary file for code, maps a path to the language. */
+  extension: string;
+  /** Shown when the interpreter is missing. */
+  installHint: string;
 }
 
 export const DEFAULT_EXEC: IcpyExecConfig = {
@@ -85,6 +126,8 @@ export const DEFAULT_EXEC: IcpyExecConfig = {
   defaultCpuSeconds: 0,
   historyMaxRuns: 1000,
   sandboxAgents: 0,
+  languages: [],
+  bwrapPath: '',
 };
 
 /** Live documents: when edits reach disk and how much history is kept. Env `ICPY_DOCS_<SNAKE>`. */
@@ -182,12 +225,53 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
   return prefix + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
+function resolveLsp(input: Partial<IcpyLspConfig> = {}): IcpyLspConfig {
+  const out = { ...DEFAULT_LSP };
+  for (const key of Object.keys(DEFAULT_LSP) as (keyof IcpyLspConfig)[]) {
+    out[key] = input[key] ?? envInt(envName(key, 'ICPY_LSP_')) ?? DEFAULT_LSP[key];
+  }
+  return out;
+}
+
 function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
   const out = { ...DEFAULT_EXEC };
   for (const key of Object.keys(DEFAULT_EXEC) as (keyof IcpyExecConfig)[]) {
+    if (key === 'languages' || key === 'bwrapPath') continue;
     out[key] = input[key] ?? envInt(envName(key, 'ICPY_EXEC_')) ?? DEFAULT_EXEC[key];
   }
+  if (out.sandboxAgents > 1) throw new Error(`ICPY_EXEC_SANDBOX_AGENTS must be 0 or 1, got '${out.sandboxAgents}'`);
+  out.bwrapPath = input.bwrapPath ?? process.env.ICPY_EXEC_BWRAP_PATH ?? '';
+  if (out.bwrapPath !== '' && !isAbsolute(out.bwrapPath)) throw new Error(`exec.bwrapPath (ICPY_EXEC_BWRAP_PATH) must be an absolute path, got '${out.bwrapPath}'`);
+  out.languages = checkLanguages(input.languages ?? envLanguages() ?? [], input.languages ? 'exec.languages' : 'ICPY_EXEC_LANGUAGES');
   return out;
+}
+
+function envLanguages(): unknown {
+  const v = process.env.ICPY_EXEC_LANGUAGES;
+  if (v === undefined || v === '') return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new Error(`ICPY_EXEC_LANGUAGES must be a JSON array of {id, command, extension, installHint}, got '${v}'`);
+  }
+}
+
+/** Strict: a malformed language entry stops the server at start, naming the entry and field. */
+function checkLanguages(v: unknown, where: string): ExecLanguageConfig[] {
+  if (!Array.isArray(v) || v.length > 64) throw new Error(`${where} must be an array of at most 64 languages`);
+  return v.map((l: unknown, i) => {
+    const bad = (field: string, what: string) => new Error(`${where}[${i}].${field} must be ${what}`);
+    if (l === null || typeof l !== 'object') throw new Error(`${where}[${i}] must be an object`);
+    const o = l as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['id', 'command', 'extension', 'installHint'].includes(k)) throw bad(k, 'absent (unknown field)');
+    if (typeof o.id !== 'string' || !/^[a-z][a-z0-9_+-]{0,63}$/.test(o.id)) throw bad('id', 'a lower-case name (a-z, 0-9, _+-)');
+    if (!Array.isArray(o.command) || o.command.length < 1 || o.command.length > 64 || o.command.some((c) => typeof c !== 'string' || !c || c.includes('\0'))) {
+      throw bad('command', 'a non-empty array of non-empty strings');
+    }
+    if (typeof o.extension !== 'string' || !/^\.[A-Za-z0-9_.+-]{1,16}$/.test(o.extension)) throw bad('extension', "a file extension with its dot ('.rb')");
+    if (o.installHint !== undefined && (typeof o.installHint !== 'string' || o.installHint.length > 500)) throw bad('installHint', 'a string');
+    return { id: o.id, command: o.command as string[], extension: o.extension, installHint: (o.installHint as string | undefined) ?? `install ${o.command[0]}` };
+  });
 }
 
 function resolveDocs(input: Partial<IcpyDocsConfig> = {}): IcpyDocsConfig {
@@ -211,6 +295,7 @@ export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec
   limits?: Partial<IcpyLimits>;
   docs?: Partial<IcpyDocsConfig>;
   exec?: Partial<IcpyExecConfig>;
+  lsp?: Partial<IcpyLspConfig>;
 };
 
 function envInt(name: string): number | undefined {
@@ -256,6 +341,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     limits: resolveLimits(input.limits),
     docs: resolveDocs(input.docs),
     exec: resolveExec(input.exec),
+    lsp: resolveLsp(input.lsp),
   };
 }
 

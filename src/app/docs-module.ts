@@ -41,10 +41,11 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
       // Hold the file being replaced open: a program writing it in place between the files
       // service's version check and its rename would otherwise be lost without a trace. Its
       // mtime or size moving while we held it means exactly that; its text is handed back.
+      const real = await files.guard.resolve(path).then((r) => r.real, () => undefined); // the write says why not
       let held: { fd: number; mtimeNs: bigint; size: bigint } | undefined;
-      if (opts.expectedVersion !== null) {
+      if (opts.expectedVersion !== null && real !== undefined) {
         try {
-          const fd = openSync((await files.guard.resolve(path)).real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+          const fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
           const st = fstatSync(fd, { bigint: true });
           if (st.isFile() && versionOf(st) === opts.expectedVersion) held = { fd, mtimeNs: st.mtimeNs, size: st.size };
           else closeSync(fd);
@@ -54,20 +55,26 @@ export function fileServiceDocFiles(files: FileService, maxDocBytes: number): Do
       }
       try {
         const bytes = Buffer.from(text, 'utf8');
-        const r = await files.write(path, bytes, { expectedVersion: opts.expectedVersion, source: opts.source });
-        // …and one writing the new file in place between the rename and the version the files
-        // service reports (its rename completes in the thread pool before we run again): then that
-        // version names their bytes, not ours, and the next save would overwrite them unchecked.
-        const after = readIfVersion((await files.guard.resolve(path)).real, r.version);
-        if (after && !after.equals(bytes) && after.length <= maxDocBytes && isUtf8(after)) return { version: r.version, overwritten: after.toString('utf8') };
+        // checkedRename: a program that replaces the file by a rename of its own cannot be handed
+        // back (its file is gone once ours is renamed over it), so that window is closed instead.
+        const r = await files.write(path, bytes, { expectedVersion: opts.expectedVersion, source: opts.source, checkedRename: true });
+        const out: { version: string; replaced?: string; overwritten?: string } = { version: r.version };
+        // …and one writing the new file in place between the rename (in the thread pool) and the
+        // stat that gave r.version: that version then names their bytes, and the next save would
+        // overwrite them unchecked. No await since files.write's stat, so only another process can
+        // still slip in between, and then the version differs and the watcher reports it.
+        const now = real === undefined ? undefined : readIfVersion(real, r.version);
+        if (now && !now.equals(bytes) && now.length <= maxDocBytes && isUtf8(now)) out.overwritten = now.toString('utf8');
+        // Both can happen in one save (traced: an in-place writer during a slow rename, and the
+        // next one right after it): each is reported, neither hides the other.
         if (held) {
           const st = fstatSync(held.fd, { bigint: true });
           if (st.mtimeNs !== held.mtimeNs || st.size !== held.size) {
-            const bytes = readFileSync(held.fd);
-            if (bytes.length <= maxDocBytes && isUtf8(bytes)) return { version: r.version, overwritten: bytes.toString('utf8') };
+            const old = readFileSync(held.fd);
+            if (old.length <= maxDocBytes && isUtf8(old)) out.replaced = old.toString('utf8');
           }
         }
-        return { version: r.version };
+        return out;
       } finally {
         if (held) closeSync(held.fd);
       }

@@ -12,6 +12,7 @@ import type { FileService } from '../services/files/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
 import { docsModule } from './docs-module.js';
+import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
@@ -61,5 +62,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, filesModule, docsModule, workspaceModule];
+  return [terminalsModule, execModule, filesModule, docsModule, workspaceModule];
 }

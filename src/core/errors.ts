@@ -37,6 +37,12 @@ export const ERROR_TABLE = {
   NOT_TEXT: { rpc: -32040, http: 415, message: 'Not a text file' },
   VERSION_NOT_FOUND: { rpc: -32041, http: 404, message: 'Version not found' },
   DOC_GONE: { rpc: -32042, http: 410, message: 'Document was deleted or moved' },
+  INTERPRETER_NOT_FOUND: { rpc: -32050, http: 503, message: 'Interpreter not found' },
+  SANDBOX_UNAVAILABLE: { rpc: -32051, http: 503, message: 'Sandbox unavailable' },
+  EXEC_NOT_FOUND: { rpc: -32052, http: 404, message: 'Run not found' },
+  EXEC_FINISHED: { rpc: -32053, http: 409, message: 'Run has finished' },
+  LSP_SERVER_UNAVAILABLE: { rpc: -32060, http: 503, message: 'Language server unavailable' },
+  LSP_SERVER_ERROR: { rpc: -32061, http: 502, message: 'Language server error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -31,6 +31,18 @@ class OpIter {
       this.used = 0;
     }
   }
+  /** The rest of the current insert. */
+  peekInsert(): string {
+    return (this.ops[this.i] as { insert: string }).insert.slice(this.used);
+  }
+  /** Skip the first `n` characters of the current insert. */
+  skipInsert(n: number): void {
+    this.used += n;
+    if (this.peekLength() === 0) {
+      this.i++;
+      this.used = 0;
+    }
+  }
   takeInsert(): string {
     const op = this.ops[this.i] as { insert: string };
     const s = op.insert.slice(this.used);
@@ -76,15 +88,25 @@ export class DeltaBuilder {
  * `mine` rebased to apply after `theirs` (both deltas over the same text). Their inserts at the
  * point of one of mine go first; text they deleted is no longer mine to retain or delete, and
  * text they inserted inside a range I delete survives (nothing a concurrent writer typed is lost).
+ *
+ * `sameInserts: 'once'` (merging a file's text on disk into the live document): where both insert
+ * at the same point, the text they share at its start is inserted once. A program that saved a
+ * buffer holding the live document's unsaved typing (an agent that read `docs.get`, then
+ * `files.write`) made the same insert the live document already has; applying both would type it
+ * twice. Between two people typing (`'both'`, the default) both inserts are kept.
  */
-export function transform(mine: readonly DeltaOp[], theirs: readonly DeltaOp[]): DeltaOp[] {
+export function transform(mine: readonly DeltaOp[], theirs: readonly DeltaOp[], opts: { sameInserts?: 'both' | 'once' } = {}): DeltaOp[] {
+  const once = opts.sameInserts === 'once';
   const a = new OpIter(mine);
   const b = new OpIter(theirs);
   const out = new DeltaBuilder();
   while (a.hasNext()) {
     const bo = b.peek();
     if (bo && 'insert' in bo) {
-      out.retain(b.takeInsert().length);
+      const ao = a.peek()!;
+      const theirsText = b.takeInsert();
+      out.retain(theirsText.length);
+      if (once && 'insert' in ao) a.skipInsert(commonPrefix(a.peekInsert(), theirsText));
       continue;
     }
     const ao = a.peek()!;
@@ -102,6 +124,15 @@ export function transform(mine: readonly DeltaOp[], theirs: readonly DeltaOp[]):
     if (bo) b.take(n);
   }
   return out.done();
+}
+
+function commonPrefix(x: string, y: string): number {
+  const n = Math.min(x.length, y.length);
+  let i = 0;
+  while (i < n && x.charCodeAt(i) === y.charCodeAt(i)) i++;
+  // Never split a surrogate pair.
+  if (i > 0 && i < x.length && (x.charCodeAt(i - 1) & 0xfc00) === 0xd800) i--;
+  return i;
 }
 
 /** Apply a delta to a string (V8 keeps slices and concatenations cheap until the result is read). */

@@ -8,7 +8,7 @@ import { transform } from './delta.js';
 import type { DocFiles } from './doc-files.js';
 import { editsToDelta, lengthChange, type TextEdit } from './edits.js';
 import { EditOrigin, LiveDoc, sourceOfOrigin } from './live-doc.js';
-import { diffDelta } from './text-diff.js';
+import { diffDelta, diskMergeDelta, likeliestBase } from './text-diff.js';
 
 export interface DocLimits {
   maxOpenDocs: number;
@@ -486,16 +486,23 @@ export class DocService implements DocRooms, Disposable {
       const text = entry.live.text.toString();
       const author = opts.source ?? entry.author;
       try {
-        const { version: fileVersion, overwritten } = await this.options.files.writeText(entry.path, text, { expectedVersion: entry.fileVersion, source: author });
+        const { version: fileVersion, replaced, overwritten } = await this.options.files.writeText(entry.path, text, { expectedVersion: entry.fileVersion, source: author });
         const before = entry.baseText;
         entry.fileVersion = fileVersion;
-        entry.baseText = text;
+        // The text on disk at fileVersion: ours, unless another program wrote our new file in place.
+        entry.baseText = overwritten ?? text;
         entry.syncedVersion = version;
         entry.firstDirtyAt = undefined;
-        // Another program wrote the file between the version check and our rename: merge what
-        // it wrote (relative to the text it started from) so it is saved with the next write.
-        if (overwritten !== undefined && overwritten !== before && !entry.gone) {
-          entry.live.applyDelta(transform(diffDelta(before, overwritten), diffDelta(before, entry.live.text.toString())), DISK);
+        if (!entry.gone && (replaced !== undefined || overwritten !== undefined)) {
+          // Other programs wrote the file while we saved it: merge what they wrote, relative to
+          // the text each started from, so it is saved with the next write. The one replaced by
+          // our rename started from the text before this save; the one that wrote our new file
+          // read one of the texts the file held meanwhile — before, theirs (replaced), or ours —
+          // and the one that explains their text with the fewest changes is taken (traced: taking
+          // `before` when they had read ours merged our save's text twice).
+          if (replaced !== undefined && replaced !== before) this.mergeText(entry, before, replaced);
+          if (overwritten !== undefined) this.mergeText(entry, likeliestBase([before, ...(replaced !== undefined ? [replaced] : []), text], overwritten), overwritten);
+          this.markSynced(entry);
         }
         this.emitSaved({ path: entry.path, text, fileVersion, author, time: Date.now(), ...(opts.label !== undefined ? { label: opts.label } : {}) });
         this.options.publish?.('docs.saved', { path: entry.path, fileVersion, version }, author);
@@ -540,13 +547,28 @@ export class DocService implements DocRooms, Disposable {
       throw err;
     }
     if (entry.gone || disk.version === entry.fileVersion) return;
-    const live = entry.live;
-    const current = live.text.toString();
-    if (current === entry.baseText) live.applyDelta(diffDelta(current, disk.text), DISK);
-    else live.applyDelta(transform(diffDelta(entry.baseText, disk.text), diffDelta(entry.baseText, current)), DISK);
+    this.mergeText(entry, entry.baseText, disk.text);
     entry.baseText = disk.text;
     entry.fileVersion = disk.version;
-    if (live.text.length === disk.text.length && live.text.toString() === disk.text) {
+    this.markSynced(entry);
+  }
+
+  /**
+   * Three-way merge of a text another program wrote into the live document: its change since
+   * `base` is rebased over the live document's change since that base, so concurrent typing
+   * survives and unchanged text (and cursors) stays put.
+   */
+  private mergeText(entry: Entry, base: string, theirs: string): void {
+    const live = entry.live;
+    const current = live.text.toString();
+    if (current === base) live.applyDelta(diffDelta(current, theirs), DISK);
+    else live.applyDelta(diskMergeDelta(base, theirs, current), DISK);
+  }
+
+  /** After `baseText`/`fileVersion` were set to the disk's: clean when the text equals it, else saved soon. */
+  private markSynced(entry: Entry): void {
+    const live = entry.live;
+    if (live.text.length === entry.baseText.length && live.text.toString() === entry.baseText) {
       entry.syncedVersion = live.version;
       entry.firstDirtyAt = undefined;
       clearTimeout(entry.saveTimer);

@@ -7,6 +7,8 @@ export interface TextEdit {
   text: string;
 }
 
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /**
  * LSP TextEdit[] semantics: every range refers to the same text (`base`), ranges must not
  * overlap (INVALID_PARAMS naming `edits[i].range`), and inserts at one position apply in array
@@ -32,7 +34,9 @@ export function editsToDelta(base: string, edits: readonly TextEdit[]): DeltaOp[
     }
     out.retain(s.start - at);
     out.delete(s.end - s.start);
-    out.insert(s.text);
+    // An unpaired surrogate (JSON can carry "\ud83d") cannot be saved as UTF-8: it becomes
+    // U+FFFD now, as it would on disk, so the live text and the file agree.
+    out.insert(s.text.replace(LONE_SURROGATES, '\ufffd'));
     at = s.end;
   }
   return out.done();

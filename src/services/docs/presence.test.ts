@@ -367,20 +367,17 @@ describe('PresenceService: events and hostile peers', () => {
     expect(events[2]).toMatchObject({ change: 'removed', id: events[0]!.id });
   });
 
-  it('screen() drops a 1 MiB awareness state (never applied, never relayed) and keeps the rest', () => {
+  it('screen() refuses a whole update holding a 1 MiB state (MESSAGE_TOO_LARGE) or a non-JSON state, and passes good ones as they are', () => {
     const { presence } = setup();
     const big = encodeAwareness([
       { clientId: 7, clock: 1, json: JSON.stringify({ user: { name: 'x'.repeat(1024 * 1024) } }) },
       { clientId: 8, clock: 1, json: JSON.stringify({ user: { name: 'ok' } }) },
     ]);
-    const { update, dropped } = presence.screen(big);
-    expect(dropped).toEqual([{ clientId: 7, reason: 'too-large' }]);
-    const room = new Room('f');
-    cleanup.push(() => room.destroy());
-    applyAwarenessUpdate(room.awareness, update!, 'peer');
-    expect([...room.awareness.getStates().keys()]).toEqual([8]);
-    expect(presence.screen(encodeAwareness([{ clientId: 9, clock: 1, json: '{not json' }])).update).toBeUndefined();
+    expect(() => presence.screen(big)).toThrow(expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' }));
+    expect(() => presence.screen(encodeAwareness([{ clientId: 9, clock: 1, json: '{not json' }]))).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS' }));
     expect(() => presence.screen(new Uint8Array([5, 1]))).toThrow();
+    const good = encodeAwareness([{ clientId: 8, clock: 1, json: JSON.stringify({ user: { name: 'ok' } }) }]);
+    expect(presence.screen(good)).toEqual({ update: good, dropped: [] });
   });
 
   it("a peer cannot impersonate an injected agent's client id", () => {
@@ -390,6 +387,7 @@ describe('PresenceService: events and hostile peers', () => {
     const injectedId = [...r.awareness.getStates().keys()][0]!;
     expect(presence.isInjected(injectedId)).toBe(true);
     const forged = encodeAwareness([{ clientId: injectedId, clock: 99, json: '{"user":{"name":"evil"}}' }]);
+    // Left out silently (providers echo the states they receive), never applied.
     expect(presence.screen(forged)).toEqual({ update: undefined, dropped: [{ clientId: injectedId, reason: 'reserved' }] });
   });
 

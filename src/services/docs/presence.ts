@@ -216,22 +216,23 @@ export class PresenceService implements Disposable {
   }
 
   /**
-   * Screen a peer's awareness update before the room applies (and relays) it: states over the size
-   * bound, non-JSON states and states claiming an injected client id are dropped with a log line.
+   * Screen a peer's awareness update before the room applies (and relays) it. Nothing of an
+   * update that holds a bad state is applied, and the peer is told why (the Yjs transport closes
+   * it with 4000 + the HTTP status): a state over the size bound → MESSAGE_TOO_LARGE (4413); a
+   * state that is not JSON → INVALID_PARAMS (4400). A state under a client id the server injects
+   * for an RPC client is left out silently: y-websocket providers echo every awareness change they
+   * receive back to the server, so that is what a well-behaved peer sends too.
    */
   screen(update: Uint8Array, from?: ConnectionInfo): ScreenResult {
-    const result = screenAwarenessUpdate(update, {
-      maxStateBytes: this.options.maxStateBytes ?? MAX_AWARENESS_STATE_BYTES,
-      reserved: (id) => this.injectedIds.has(id),
-    });
-    if (result.dropped.length) {
-      this.options.logger?.warn('presence: awareness states dropped', {
-        connectionId: from?.id,
-        dropped: result.dropped.slice(0, 8),
-        bytes: update.byteLength,
-      });
+    const max = this.options.maxStateBytes ?? MAX_AWARENESS_STATE_BYTES;
+    const result = screenAwarenessUpdate(update, { maxStateBytes: max, reserved: (id) => this.injectedIds.has(id) });
+    const bad = result.dropped.find((d) => d.reason !== 'reserved');
+    if (!bad) return result;
+    this.options.logger?.warn('presence: awareness update refused', { connectionId: from?.id, dropped: result.dropped.slice(0, 8), bytes: update.byteLength });
+    if (bad.reason === 'too-large') {
+      throw new IcpyError('MESSAGE_TOO_LARGE', `An awareness state larger than ${max} bytes is not accepted`, { limit: 'awarenessStateBytes', max, clientId: bad.clientId });
     }
-    return result;
+    throw new IcpyError('INVALID_PARAMS', 'An awareness state is not JSON', { field: 'awareness', clientId: bad.clientId });
   }
 
   /** Whether the server injects states under this awareness client id. */

@@ -1,5 +1,5 @@
 import fastDiff from 'fast-diff';
-import { DeltaBuilder, type DeltaOp } from './delta.js';
+import { DeltaBuilder, transform, type DeltaOp } from './delta.js';
 
 /** Above this many changed characters (after the common prefix and suffix), diff lines first. */
 const CHAR_DIFF_MAX = 20_000;
@@ -31,6 +31,28 @@ export function diffDelta(from: string, to: string): DeltaOp[] {
   return out.done();
 }
 
+/** Characters deleted plus inserted by the minimal delta from `from` to `to` (how far apart they are). */
+export function changeSize(from: string, to: string): number {
+  let n = 0;
+  for (const op of diffDelta(from, to)) n += 'delete' in op ? op.delete : 'insert' in op ? op.insert.length : 0;
+  return n;
+}
+
+/**
+ * Which of `bases` another program most likely started from to write `theirs`: the one needing
+ * the fewest changed characters (the first on a tie). For a write that raced a save, whose writer
+ * may have read the file before the save or after it.
+ */
+export function likeliestBase(bases: readonly string[], theirs: string): string {
+  let best = bases[0]!;
+  let bestSize = Infinity;
+  for (const b of bases) {
+    const size = changeSize(b, theirs);
+    if (size < bestSize) [best, bestSize] = [b, size];
+  }
+  return best;
+}
+
 function isHigh(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
 }
@@ -38,9 +60,18 @@ function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
+/** An unpaired UTF-16 surrogate (JSON can carry one: "\ud83d"). */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function charDiff(out: DeltaBuilder, a: string, b: string): void {
   if (!a) return void out.insert(b);
   if (!b) return void out.delete(a.length);
+  // fast-diff recurses without end on unpaired surrogates (a stack overflow): replace the block whole.
+  if (LONE_SURROGATE.test(a) || LONE_SURROGATE.test(b)) {
+    out.delete(a.length);
+    out.insert(b);
+    return;
+  }
   for (const [kind, s] of fastDiff(a, b)) {
     if (kind === 0) out.retain(s.length);
     else if (kind === -1) out.delete(s.length);
@@ -99,4 +130,59 @@ function lineDiff(out: DeltaBuilder, a: string, b: string): void {
     else for (let k = 0; k < s.length; k++) insText += lb[ib++]!;
   }
   flush();
+}
+
+const isSurrogate = (c: number) => (c & 0xf800) === 0xd800;
+
+/**
+ * The same delta with every pure insert slid as far right as the text allows: inserting "\nx"
+ * before a "\n" is inserting "x\n" after it. A diff may place an insert anywhere along such a run;
+ * sliding puts two diffs that made the same insert at the same point, so a merge can see they are
+ * one change. Never slides over a surrogate half or past a delete.
+ */
+export function slideInsertsRight(ops: readonly DeltaOp[], base: string): DeltaOp[] {
+  const out = new DeltaBuilder();
+  let at = 0; // position in base
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if ('retain' in op) {
+      out.retain(op.retain);
+      at += op.retain;
+    } else if ('delete' in op) {
+      out.delete(op.delete);
+      at += op.delete;
+    } else {
+      const next = ops[i + 1];
+      let ins = op.insert;
+      let moved = 0;
+      // A delta ends with an implicit retain of the rest of the text.
+      const room = next ? ('retain' in next ? next.retain : 0) : base.length - at;
+      // Rotate one unit at a time while the first inserted unit equals the base unit after it.
+      while (moved < room && ins.charCodeAt(0) === base.charCodeAt(at + moved) && !isSurrogate(ins.charCodeAt(0))) {
+        ins = ins.slice(1) + ins[0];
+        moved++;
+      }
+      out.retain(moved);
+      out.insert(ins);
+      at += moved;
+      if (next && 'retain' in next) {
+        out.retain(next.retain - moved);
+        at += next.retain - moved;
+        i++;
+      }
+    }
+  }
+  return out.done();
+}
+
+/**
+ * The delta that merges the file's text on disk into the live document: the disk's change since
+ * `base` (the text as last synced with disk) rebased over the live document's unsaved change since
+ * that same text. A change both made (a program saved a buffer holding the unsaved typing) is
+ * applied once, not twice.
+ */
+export function diskMergeDelta(base: string, disk: string, live: string): DeltaOp[] {
+  const theirs = slideInsertsRight(diffDelta(base, live), base);
+  const mine = slideInsertsRight(diffDelta(base, disk), base);
+  return transform(mine, theirs, { sameInserts: 'once' });
 }

@@ -4,7 +4,7 @@ import { applyToString, transform } from './delta.js';
 import { editsToDelta } from './edits.js';
 import { LiveDoc } from './live-doc.js';
 import { lineStarts, offsetAt } from './positions.js';
-import { diffDelta } from './text-diff.js';
+import { changeSize, diffDelta, diskMergeDelta, likeliestBase, slideInsertsRight } from './text-diff.js';
 
 describe('diffDelta', () => {
   it('turns one text into the other with a minimal delta (also large, line-level)', () => {
@@ -62,5 +62,56 @@ describe('LiveDoc', () => {
     const at5 = live.since(5)!;
     expect(at5.text).toBe('hello');
     live.destroy();
+  });
+});
+
+describe('likeliestBase', () => {
+  it('picks the text another program most likely started from (fewest changed characters; first on a tie)', () => {
+    const before = 'base\n';
+    const ours = 'base\ntyped\n';
+    expect(likeliestBase([before, ours], 'ext\nbase\ntyped\n')).toBe(ours); // read after our save
+    expect(likeliestBase([before, ours], 'ext\nbase\n')).toBe(before); // read before it
+    expect(likeliestBase(['ab', 'ba'], 'xx')).toBe('ab');
+    expect(changeSize('hello world', 'hello brave world')).toBe(6);
+  });
+});
+
+describe('diskMergeDelta', () => {
+  it('applies once a change both the disk and the live document made (a saved buffer holding the unsaved typing)', () => {
+    const base = '# header\nbody\n';
+    const live = base + 'typed, not yet saved\n';
+    const disk = '# HEADER\nbody\ntyped, not yet saved\n';
+    expect(applyToString(live, diskMergeDelta(base, disk, live))).toBe(disk);
+  });
+  it('keeps the longer of two inserts at one point when one starts with the other (typing went on after the read)', () => {
+    const base = 'a\n';
+    const live = 'a\nhello world\n';
+    const disk = 'A\nhello';
+    expect(applyToString(live, diskMergeDelta(base, disk, live))).toBe('A\nhello world\n');
+  });
+  it('still keeps both sides of different concurrent changes', () => {
+    const base = 'one\ntwo\nthree\n';
+    const live = 'one\nTYPED\ntwo\nthree\n';
+    const disk = 'one\ntwo\nthree\nEXTERNAL\n';
+    expect(applyToString(live, diskMergeDelta(base, disk, live))).toBe('one\nTYPED\ntwo\nthree\nEXTERNAL\n');
+  });
+  it('slides inserts right only over equal text, never over a surrogate half', () => {
+    expect(slideInsertsRight([{ retain: 1 }, { insert: '\nx' }, { retain: 1 }], 'a\n')).toEqual([{ retain: 2 }, { insert: 'x\n' }]);
+    expect(slideInsertsRight([{ insert: '😀' }, { retain: 2 }], '😀')).toEqual([{ insert: '😀' }]);
+  });
+});
+
+describe('slideInsertsRight (random)', () => {
+  it('never changes what a delta produces', () => {
+    // Whole characters, and lone surrogate halves too (JSON can carry them).
+    const alphabet = ['a', 'b', '\n', '😀', '\ud83d', '\ude00'];
+    const rnd = (n: number) => Math.floor(Math.random() * n);
+    const word = (n: number) => Array.from({ length: n }, () => alphabet[rnd(alphabet.length)]).join('');
+    for (let k = 0; k < 500; k++) {
+      const base = word(rnd(12));
+      const to = word(rnd(12));
+      const d = diffDelta(base, to);
+      expect(applyToString(base, slideInsertsRight(d, base))).toBe(to);
+    }
   });
 });

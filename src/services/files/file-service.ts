@@ -13,6 +13,7 @@ import {
   mkdirSync,
   openSync,
   realpathSync,
+  renameSync,
   readSync,
   statSync,
   unlinkSync,
@@ -329,7 +330,7 @@ export class FileService {
   async write(
     path: string,
     data: Buffer | Readable,
-    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource } = {},
+    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource; checkedRename?: boolean } = {},
   ): Promise<WriteResult> {
     if (Buffer.isBuffer(data) && data.length <= SYNC_IO_MAX) {
       return this.tree.shared(async () => {
@@ -367,7 +368,8 @@ export class FileService {
           // the temp file was made with the default mode; the old file's mode survives exactly
           if (before) await chmod(staged, Number(before.mode) & 0o7777);
           await this.changing([r.real], async () => {
-            await rename(staged, r.real).catch(async (err: NodeJS.ErrnoException) => {
+            const moved = opts.checkedRename ? renameChecked(() => this.checkBeforeWrite(r.real, path, opts.expectedVersion), staged, r.real) : rename(staged, r.real);
+            await moved.catch(async (err: NodeJS.ErrnoException) => {
               // a mount inside the workspace: copy beside the target, then rename there
               if (err.code !== 'EXDEV') throw fsError(err, path);
               const tmp = tempPathFor(r.real);
@@ -430,7 +432,7 @@ export class FileService {
     r: ResolvedPath,
     path: string,
     data: Buffer,
-    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource },
+    opts: { expectedVersion?: string | null; mkdirs?: boolean; source?: EventSource; checkedRename?: boolean },
   ): Promise<WriteResult> {
     const before = this.checkBeforeWrite(r.real, path, opts.expectedVersion);
     if (opts.mkdirs) await this.ensureDir(dirname(r.real), path, opts.source);
@@ -449,11 +451,16 @@ export class FileService {
       if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
       closeSync(fd);
       fd = undefined;
-      this.writesInPool++;
-      try {
-        await rename(tmp, r.real);
-      } finally {
-        this.writesInPool--;
+      if (opts.checkedRename) {
+        this.checkBeforeWrite(r.real, path, opts.expectedVersion);
+        renameSync(tmp, r.real);
+      } else {
+        this.writesInPool++;
+        try {
+          await rename(tmp, r.real);
+        } finally {
+          this.writesInPool--;
+        }
       }
       this.publish([this.fileChange(r.real, !before)], opts.source);
     } catch (err) {
@@ -792,6 +799,17 @@ function exactly(src: Readable, expected: number): Readable {
   });
   pipeStreams(src, out, () => undefined); // an error of either destroys both; `out` reports it
   return out;
+}
+
+/**
+ * `checkedRename`: the version check again and the rename in one synchronous step, so no write
+ * by another program can land between them (with the rename in the thread pool that window is its
+ * queue wait, milliseconds under load, and a file renamed into place there was replaced unseen).
+ * A rename is microseconds on a local disk; this costs the event loop that. Rejects like rename.
+ */
+async function renameChecked(check: () => void, from: string, to: string): Promise<void> {
+  check();
+  renameSync(from, to);
 }
 
 /** What a write answers, from the stat of the renamed file. */

@@ -179,7 +179,9 @@ export class YjsGateway implements Disposable {
         this.opts.logger.info('yjs: unauthorized', { url: redactToken(req.url ?? '') });
         return closeSoon(ws, YjsClose.Unauthorized, 'Unauthorized');
       }
-      const path = roomPath(url.pathname, this.opts.prefix);
+      // The raw request path, not URL's: URL would resolve `..` segments before the documents
+      // service could refuse them as outside the workspace (4403).
+      const path = roomPath((req.url ?? '').split('?')[0]!, this.opts.prefix);
       if (path instanceof IcpyError) return closeSoon(ws, closeCodeOf(path), shortReason(path.message));
       const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
       const id = `c-${randomUUID().slice(0, 8)}`;

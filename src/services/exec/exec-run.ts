@@ -1,0 +1,450 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { EventSource } from '../../core/broker/index.js';
+import { IcpyError } from '../../core/errors.js';
+import type { Session } from '../../core/rpc/index.js';
+import { OutputLog, type OutputStream } from './output-log.js';
+import { processAlive, signalSession } from './process-group.js';
+import { parseRusage, TIME_FORMAT } from './rusage.js';
+import type { SandboxProvider } from './sandbox-port.js';
+
+/** A validated, resolved request (ExecService checked every field). */
+export interface RunSpec {
+  id: string;
+  language: string;
+  extension: string;
+  /** Workspace-relative program file, or null for `code`. */
+  path: string | null;
+  /** Absolute program file for `path`. */
+  programFile: string | null;
+  code: string | null;
+  /** Interpreter with its first word absolute. */
+  interpreter: string[];
+  args: string[];
+  stdin: string | null;
+  /** Close stdin after `stdin` (else it stays open for exec.write until eof). */
+  closeStdin: boolean;
+  cwd: string;
+  cwdRel: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  memoryMb: number;
+  cpuSeconds: number;
+  sandbox: boolean;
+  source: EventSource;
+}
+
+export interface RunTools {
+  /** /usr/bin/time (GNU) for cpuMs / maxRssKb, when installed. */
+  timeBin: string | undefined;
+  /** prlimit (util-linux) for the memory and CPU limits. */
+  prlimitBin: string | undefined;
+  sandbox: SandboxProvider | undefined;
+  root: string;
+  hide: string[];
+  extraReadOnly: string[];
+}
+
+export interface Completion {
+  id: string;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  truncated: boolean;
+  /** null when unknown (GNU time missing, or the whole group had to be SIGKILLed). */
+  cpuMs: number | null;
+  maxRssKb: number | null;
+  /** Offset after the last output byte (bytes kept, marker included). */
+  bytes: number;
+  /** Output bytes dropped past the cap. */
+  droppedBytes: number;
+  /** Why the program could not start, when it could not. */
+  error: string | null;
+}
+
+export interface RunHooks {
+  publish(topic: string, data: unknown): void;
+  onStarted(run: ExecRun): void;
+  onCompleted(run: ExecRun): void;
+}
+
+export interface RunOptions {
+  maxOutputBytes: number;
+  /** Largest text of one exec.output event / notification. */
+  batchBytes: number;
+  killGraceMs: number;
+  highWaterBytes: number;
+}
+
+interface Attachment {
+  session: Session;
+  cursor: number;
+  ready: boolean;
+  waiting: boolean;
+  completedSent: boolean;
+}
+
+/** Bytes of exec.write input held for a run still queued. */
+const MAX_PENDING_STDIN = 1024 * 1024;
+
+/**
+ * One execution: its process group, its output log (offsets, cap, marker), the connections
+ * attached to it with a cursor each, its limits, and its kill. Published output (exec.output) and
+ * attached connections read the same log, so replay and live output are one path with no seam.
+ */
+export class ExecRun {
+  status: 'queued' | 'running' | 'completed' = 'queued';
+  readonly createdAt = Date.now();
+  startedAt: number | null = null;
+  finishedAt: number | null = null;
+  pid: number | null = null;
+  completion: Completion | undefined;
+  readonly log: OutputLog;
+  readonly completed: Promise<Completion>;
+
+  private child: ChildProcess | undefined;
+  private dir: string | undefined;
+  private rusageFile: string | undefined;
+  private wrapped = false;
+  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  private readonly attachments = new Map<string, Attachment>();
+  private published = 0;
+  private flushScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private killTimers: NodeJS.Timeout[] = [];
+  private closeGuard: NodeJS.Timeout | undefined;
+  private killing: 'timeout' | 'cancel' | undefined;
+  private exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | undefined;
+  private pendingStdin: string[] = [];
+  private pendingStdinBytes = 0;
+  private pendingEof = false;
+  private stdinClosed = false;
+  private resolveCompleted!: (c: Completion) => void;
+
+  constructor(
+    readonly spec: RunSpec,
+    private readonly tools: RunTools,
+    private readonly opts: RunOptions,
+    private readonly hooks: RunHooks,
+  ) {
+    this.log = new OutputLog(opts.maxOutputBytes);
+    this.completed = new Promise((resolve) => (this.resolveCompleted = resolve));
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  start(): void {
+    if (this.status !== 'queued') return;
+    this.status = 'running';
+    this.startedAt = Date.now();
+    let argv: string[];
+    let env: Record<string, string>;
+    try {
+      ({ argv, env } = this.command());
+    } catch (err) {
+      return this.finish(err instanceof IcpyError ? err.message : `Cannot start: ${(err as Error).message}`);
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { cwd: this.spec.cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      return this.finish(`Cannot start: ${(err as Error).message}`);
+    }
+    this.child = child;
+    this.pid = child.pid ?? null;
+    child.on('error', (err) => {
+      if (this.pid === null || this.exit === undefined) {
+        this.exit ??= { code: null, signal: null, at: Date.now() };
+        this.finish(`Cannot start: ${err.message}`);
+      }
+    });
+    if (this.pid === null) return; // 'error' follows
+    child.stdout!.on('data', (b: Buffer) => this.onData('stdout', b));
+    child.stderr!.on('data', (b: Buffer) => this.onData('stderr', b));
+    child.stdout!.on('end', () => this.onEnd('stdout'));
+    child.stderr!.on('end', () => this.onEnd('stderr'));
+    child.stdin!.on('error', () => {
+      /* the program closed its stdin (EPIPE): further input is dropped */
+    });
+    child.on('exit', (code, signal) => this.onExit(code, signal));
+    child.on('close', () => this.finish(null));
+    this.timer = setTimeout(() => this.kill('timeout'), this.spec.timeoutMs);
+    this.hooks.publish('exec.started', {
+      id: this.id,
+      pid: this.pid,
+      language: this.spec.language,
+      path: this.spec.path,
+      cwd: this.spec.cwdRel,
+      sandbox: this.spec.sandbox,
+    });
+    this.hooks.onStarted(this);
+    if (this.spec.stdin !== null) child.stdin!.write(this.spec.stdin);
+    for (const s of this.pendingStdin) child.stdin!.write(s);
+    this.pendingStdin = [];
+    if (this.spec.closeStdin || this.pendingEof) this.closeStdin();
+  }
+
+  /** argv and env: [time] [prlimit] [bwrap …] interpreter program args. */
+  private command(): { argv: string[]; env: Record<string, string> } {
+    const s = this.spec;
+    this.dir = mkdtempSync(join(tmpdir(), 'icpy-exec-'));
+    let program = s.programFile;
+    if (program === null) {
+      program = join(this.dir, 'main' + s.extension);
+      writeFileSync(program, s.code ?? '', { mode: 0o600 });
+    }
+    let argv = [...s.interpreter, program, ...s.args];
+    let env = s.env;
+    if (s.sandbox) {
+      const sb = this.tools.sandbox;
+      if (!sb || !sb.available()) throw new IcpyError('SANDBOX_UNAVAILABLE', 'bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap');
+      const c = sb.command({
+        root: this.tools.root,
+        cwd: s.cwd,
+        command: argv,
+        env,
+        hide: this.tools.hide,
+        extraReadOnly: [this.dir, ...this.tools.extraReadOnly],
+      });
+      argv = [c.file, ...c.args];
+      env = c.env;
+    }
+    if (s.memoryMb > 0 || s.cpuSeconds > 0) {
+      const prlimit = this.tools.prlimitBin;
+      if (!prlimit) throw new IcpyError('UNAVAILABLE', 'prlimit (util-linux) is needed for memoryMb / cpuSeconds and was not found');
+      const limits = ['--core=0'];
+      // RLIMIT_DATA, not RLIMIT_AS: V8 reserves far more address space than it uses (node fails to start under --as=512M).
+      if (s.memoryMb > 0) limits.push(`--data=${s.memoryMb * 1024 * 1024}`);
+      // Soft limit → SIGXCPU, hard one second later → SIGKILL (a program catching SIGXCPU still stops).
+      if (s.cpuSeconds > 0) limits.push(`--cpu=${s.cpuSeconds}:${s.cpuSeconds + 1}`);
+      argv = [prlimit, ...limits, '--', ...argv];
+    }
+    if (this.tools.timeBin) {
+      this.rusageFile = join(this.dir, 'rusage');
+      argv = [this.tools.timeBin, '-f', TIME_FORMAT, '-o', this.rusageFile, '--', ...argv];
+      this.wrapped = true;
+    }
+    return { argv, env };
+  }
+
+  // ---- input --------------------------------------------------------------------------------
+
+  write(data: string, eof: boolean): number {
+    if (this.status === 'completed') throw new IcpyError('EXEC_FINISHED', `Run ${this.id} has finished`, { id: this.id });
+    if (this.stdinClosed || this.pendingEof) throw new IcpyError('INVALID_REQUEST', `The stdin of run ${this.id} is closed`, { id: this.id });
+    const bytes = Buffer.byteLength(data);
+    if (this.status === 'queued') {
+      if (this.pendingStdinBytes + bytes > MAX_PENDING_STDIN) {
+        throw new IcpyError('LIMIT_EXCEEDED', `Run ${this.id} is queued and holds ${MAX_PENDING_STDIN} bytes of input already`, {
+          limit: 'pendingStdinBytes',
+          max: MAX_PENDING_STDIN,
+        });
+      }
+      if (data) this.pendingStdin.push(data);
+      this.pendingStdinBytes += bytes;
+      if (eof) this.pendingEof = true;
+      return bytes;
+    }
+    if (data) this.child?.stdin?.write(data);
+    if (eof) this.closeStdin();
+    return bytes;
+  }
+
+  private closeStdin(): void {
+    this.stdinClosed = true;
+    this.child?.stdin?.end();
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  private onData(stream: OutputStream, b: Buffer): void {
+    // Past the cap the bytes are only counted: a 200 MB flood is drained, never decoded or kept.
+    if (this.log.truncated) return this.log.drop(b.length);
+    this.log.append(stream, this.decoders[stream].write(b));
+    this.scheduleFlush();
+  }
+
+  private onEnd(stream: OutputStream): void {
+    if (!this.log.truncated) this.log.append(stream, this.decoders[stream].end());
+    this.scheduleFlush();
+  }
+
+  /** One flush per event-loop turn: what arrived meanwhile goes out as few, large events. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.published < this.log.end) {
+      const r = this.log.read(this.published, this.opts.batchBytes);
+      this.hooks.publish('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data: r.data });
+      this.published = r.end;
+    }
+    for (const a of this.attachments.values()) if (a.ready) this.pump(a);
+  }
+
+  // ---- attach -------------------------------------------------------------------------------
+
+  /** Deliver output from `since` to this connection (as exec.output notifications) once `start` runs. */
+  attach(connectionId: string, session: Session, since: number | undefined): { result: AttachResult; start: () => void } {
+    const end = this.log.end;
+    if (since !== undefined && since > end) {
+      throw new IcpyError('INVALID_PARAMS', `Invalid params: since: offset ${since} is beyond the end of output (${end})`, { field: 'since', end });
+    }
+    const a: Attachment = { session, cursor: since ?? 0, ready: false, waiting: false, completedSent: false };
+    this.attachments.set(connectionId, a);
+    return {
+      result: { id: this.id, offset: a.cursor, end, status: this.status },
+      start: () => {
+        if (this.attachments.get(connectionId) !== a) return;
+        a.ready = true;
+        this.pump(a);
+      },
+    };
+  }
+
+  detach(connectionId: string): boolean {
+    return this.attachments.delete(connectionId);
+  }
+
+  private pump(a: Attachment): void {
+    while (a.cursor < this.log.end && a.session.bufferedAmount < this.opts.highWaterBytes) {
+      const r = this.log.read(a.cursor, this.opts.batchBytes);
+      a.session.notify('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data: r.data });
+      a.cursor = r.end;
+    }
+    if (a.cursor < this.log.end) {
+      if (!a.waiting) {
+        a.waiting = true;
+        a.session.onWritable(() => {
+          a.waiting = false;
+          if (a.ready) this.pump(a);
+        });
+      }
+      return;
+    }
+    if (this.completion && !a.completedSent) {
+      a.completedSent = true;
+      a.session.notify('exec.completed', this.completion);
+    }
+  }
+
+  // ---- ending -------------------------------------------------------------------------------
+
+  /** Stop the run: SIGTERM its session, SIGKILL after the grace. A queued run just ends. */
+  kill(reason: 'timeout' | 'cancel'): void {
+    if (this.status === 'completed' || this.killing) return;
+    this.killing = reason;
+    if (this.status === 'queued') {
+      this.status = 'running';
+      this.startedAt = Date.now();
+      this.exit = { code: null, signal: null, at: Date.now() };
+      return this.finish(null);
+    }
+    const pid = this.pid;
+    if (pid === null) return;
+    // The GNU time wrapper is spared at first so it can still report the program's rusage.
+    const spare = this.wrapped ? pid : undefined;
+    signalSession(pid, 'SIGTERM', spare);
+    const grace = this.opts.killGraceMs;
+    this.killTimers.push(
+      setTimeout(() => signalSession(pid, 'SIGKILL', spare), grace),
+      setTimeout(() => this.sweep(), grace + 500),
+    );
+  }
+
+  /** SIGKILL whatever is left in the session (and its group) until nothing is. */
+  private sweep(): void {
+    if (this.pid === null) return;
+    const left = signalSession(this.pid, 'SIGKILL');
+    if (left.length > 0 && this.status !== 'completed') this.killTimers.push(setTimeout(() => this.sweep(), 100));
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exit = { code, signal, at: Date.now() };
+    clearTimeout(this.timer);
+    const pid = this.pid!;
+    // No orphans: what the program left running in its session goes with it.
+    if (signalSession(pid, 'SIGTERM').length > 0) this.killTimers.push(setTimeout(() => this.sweep(), this.opts.killGraceMs));
+    // A process that escaped the session (setsid) may hold the pipes open: stop waiting for it.
+    this.closeGuard = setTimeout(() => {
+      this.child?.stdout?.destroy();
+      this.child?.stderr?.destroy();
+      this.finish(null);
+    }, this.opts.killGraceMs + 2000);
+  }
+
+  private finish(error: string | null): void {
+    if (this.status === 'completed') return;
+    if (this.child && !this.exit) return; // 'close' without 'exit' cannot happen; wait for exit
+    this.status = 'completed';
+    this.finishedAt = Date.now();
+    clearTimeout(this.timer);
+    clearTimeout(this.closeGuard);
+    for (const t of this.killTimers) clearTimeout(t);
+    this.killTimers = [];
+    // Anything left in the session is killed at once now.
+    if (this.pid !== null && this.exit) {
+      const pid = this.pid;
+      if (signalSession(pid, 'SIGKILL').length > 0) setTimeout(() => signalSession(pid, 'SIGKILL'), 100).unref();
+    }
+    let rusage;
+    if (this.rusageFile) {
+      try {
+        rusage = parseRusage(readFileSync(this.rusageFile, 'utf8'));
+      } catch {
+        /* the wrapper was killed: no report */
+      }
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.pendingStdin = [];
+    this.flush();
+    const exit = this.exit;
+    this.completion = {
+      id: this.id,
+      exitCode: rusage ? rusage.exitCode : (exit?.code ?? null),
+      signal: rusage ? rusage.signal : (exit?.signal ?? null),
+      durationMs: this.startedAt === null ? 0 : (exit?.at ?? this.finishedAt) - this.startedAt,
+      timedOut: this.killing === 'timeout',
+      cancelled: this.killing === 'cancel',
+      truncated: this.log.truncated,
+      cpuMs: rusage?.cpuMs ?? null,
+      maxRssKb: rusage?.maxRssKb ?? null,
+      bytes: this.log.end,
+      droppedBytes: this.log.droppedBytes,
+      error,
+    };
+    this.hooks.publish('exec.completed', this.completion);
+    for (const a of this.attachments.values()) if (a.ready) this.pump(a);
+    this.resolveCompleted(this.completion);
+    this.hooks.onCompleted(this);
+  }
+
+  /** True while any process of the run's session is alive (tests, shutdown). */
+  get alive(): boolean {
+    return this.pid !== null && this.status !== 'completed' && processAlive(this.pid);
+  }
+}
+
+export interface AttachResult {
+  id: string;
+  /** Output will start at this offset. */
+  offset: number;
+  /** Offset after the newest output byte at the time of the attach. */
+  end: number;
+  status: 'queued' | 'running' | 'completed';
+}
