@@ -1,0 +1,2 @@
+export { LanguageServer, type LanguageServerOptions, type ServerState } from './language-server.js';
+export { ServerTable, builtinServers, resolveServerCommand, serverTable, type LspLanguageConfig, type ServerSpec } from './servers.js';
