@@ -40,6 +40,8 @@ export interface RawSessionDeps {
   diagnosticsOf?(path: string): { version?: number; diagnostics: unknown[] } | undefined;
   /** Requests one client may have waiting for an answer (config.lsp.maxInflightPerClient). */
   maxInflight: number;
+  /** False on a read-only server: a raw client's edits are refused (FORBIDDEN, as a window/showMessage). */
+  canWrite: boolean;
   logger: Logger;
 }
 
@@ -239,6 +241,7 @@ export class RawSession implements LspChannel {
     const entry = this.docs.get(path)!;
     entry.uri = doc.uri;
     if (entry.text !== doc.text) {
+      this.checkWrite();
       // The client is an editor showing this text: the live document becomes it.
       const { version } = await this.deps.docs.replaceText(path, doc.text, this.source);
       this.settle(entry, doc.text, version, clientVersion);
@@ -257,6 +260,7 @@ export class RawSession implements LspChannel {
     const edit = singleEdit(entry.text, text);
     const clientVersion = typeof doc.version === 'number' ? doc.version : undefined;
     if (!edit) return;
+    this.checkWrite();
     let version: number;
     try {
       // Rebased over whatever others changed since this client's last change reached the document.
@@ -283,6 +287,10 @@ export class RawSession implements LspChannel {
     if (clientVersion === undefined) return;
     entry.versions.set(liveVersion, clientVersion);
     if (entry.versions.size > VERSION_PAIRS) entry.versions.delete(entry.versions.keys().next().value!);
+  }
+
+  private checkWrite(): void {
+    if (!this.deps.canWrite) throw new IcpyError('FORBIDDEN', 'This server is read-only: document edits are not accepted');
   }
 
   private pathOf(uri: string): string {
