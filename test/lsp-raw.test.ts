@@ -184,8 +184,8 @@ describe('WS /api/lsp/{languageId}: raw LSP multiplexed onto the shared server',
   it('refuses a wrong token (4401), a foreign Origin (403) and an unknown language (4404)', async () => {
     const bad = new WebSocket(lspUrl(s, 'typescript', 'wrong'));
     expect(await new Promise<number>((resolve) => bad.once('close', (code) => resolve(code)))).toBe(4401);
-    const foreign = new WebSocket(lspUrl(s, 'typescript'), { headers: { origin: 'https://evil.example' } });
-    expect(await new Promise<number>((resolve) => foreign.once('unexpected-response', (_q, res) => (resolve(res.statusCode!), res.resume(), foreign.terminate())))).toBe(403);
+    const foreign = connect({ wsUrl: s.url.replace(/^http/, 'ws') + '/api/lsp/typescript', token: s.token }, { headers: { origin: 'https://evil.example' } });
+    await expect(foreign).rejects.toMatchObject({ status: 403 });
     const unknown = await rawClient(s, 'cobol');
     expect(await unknown.closed).toBe(4404);
     const binary = await rawClient(s);
