@@ -20,12 +20,13 @@
 //   `lsp.diagnostics.published` event; LSP_BENCH_DIAG_ROUNDS edits each, interleaved.
 // - `op: diagnostics-relay`: icpy's own part of that path, measured directly: the language
 //   server writing publishDiagnostics on its stdout → the event arriving at the client. icpy's
-//   typescript server is started through bench/lib/lsp-tap.mjs (by ICPY_LSP_SERVERS), which
+//   typescript server is started through bench/lib/lsp-tap.mjs (configured by ICPY_LSP_LANGUAGES), which
 //   passes stdio through untouched and timestamps each publishDiagnostics as it writes it.
 //   Target: within 10 ms.
 // Env: LSP_BENCH_TARGETS=direct,rpc,raw, LSP_BENCH_ROUNDS (12), LSP_BENCH_PER_ROUND (25),
 // LSP_BENCH_WARMUP (30), LSP_BENCH_DIAG_ROUNDS (16).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,6 +47,8 @@ const WARMUP = Math.max(0, Number(process.env.LSP_BENCH_WARMUP ?? 30));
 const DIAG_ROUNDS = Math.max(1, Number(process.env.LSP_BENCH_DIAG_ROUNDS ?? 16));
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const TSLS = [join(repo, 'node_modules/.bin/typescript-language-server'), '--stdio'];
+// Both servers get the tsserver icpy hands its own (typescript@5, a dependency of icpy).
+const TS_INIT = { tsserver: { path: createRequire(import.meta.url).resolve('typescript/lib/tsserver.js') } };
 const log = (s) => process.stderr.write(`bench/lsp: ${s}\n`);
 
 if (!existsSync(join(repo, 'dist/app/serve.js'))) {
@@ -90,6 +93,7 @@ async function directTarget() {
   const root = rootOf('direct');
   const waiters = new Set();
   const server = await startStdioServer(TSLS, root, {
+    initializationOptions: TS_INIT,
     onPublish: (p, t) => {
       for (const w of waiters) w(p, t);
     },
@@ -168,9 +172,20 @@ async function startIcpy() {
   const root = rootOf('icpy');
   const tapLog = join(base, 'tap.log');
   writeFileSync(tapLog, '');
-  const servers = JSON.stringify([{ languageId: 'typescript', extensions: ['.ts', '.tsx', '.mts', '.cts'], command: [process.execPath, join(here, 'lib/lsp-tap.mjs'), tapLog, ...TSLS], package: 'typescript-language-server' }]);
+  // The built-in typescript server, started through the tap (a configured language replaces the
+  // built-in of the same id).
+  const languages = JSON.stringify([
+    {
+      id: 'typescript',
+      languageIds: ['typescript', 'javascript'],
+      extensions: ['.ts', '.mts', '.cts'],
+      command: [process.execPath, join(here, 'lib/lsp-tap.mjs'), tapLog, ...TSLS],
+      package: 'typescript-language-server',
+      initializationOptions: TS_INIT,
+    },
+  ]);
   const child = forkChild(join(here, 'lib/icpy-server.mjs'), [root, '--host', '127.0.0.1', '--port', '0', '--token', TOKEN, '--log-level', 'error'], {
-    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime'), ICPY_LSP_SERVERS: servers },
+    env: { ...process.env, ICPY_RUNTIME_DIR: join(base, 'runtime'), ICPY_LSP_LANGUAGES: languages },
   });
   const ready = await nextMessage(child, 'ready');
   const wsBase = ready.url.replace(/^http/, 'ws').replace(/\/?(\?.*)?$/, '');
@@ -341,7 +356,7 @@ function relayFigure(tapLog, arrivals) {
     .map((l) => JSON.parse(l))
     .filter((e) => e.uri.endsWith('/diag.ts'));
   if (!taps.length) {
-    log('diagnostics-relay: the tap saw no publishDiagnostics (is ICPY_LSP_SERVERS honoured?)');
+    log('diagnostics-relay: the tap saw no publishDiagnostics (is ICPY_LSP_LANGUAGES honoured?)');
     return;
   }
   const paired = taps.length === arrivals.length;

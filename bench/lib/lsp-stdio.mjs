@@ -37,7 +37,7 @@ export const CLIENT_CAPABILITIES = {
  * Start `command` (argv) on `root`, initialize it, and return the connection. `onPublish(params,
  * tMs)` sees every textDocument/publishDiagnostics with its arrival time (performance.now()).
  */
-export async function startStdioServer(command, root, { onPublish } = {}) {
+export async function startStdioServer(command, root, { onPublish, initializationOptions } = {}) {
   const child = spawn(command[0], command.slice(1), { cwd: root, stdio: ['pipe', 'pipe', 'ignore'], detached: true });
   groups.add(child.pid);
   child.once('exit', () => groups.delete(child.pid));
@@ -54,6 +54,7 @@ export async function startStdioServer(command, root, { onPublish } = {}) {
     rootUri,
     workspaceFolders: [{ uri: rootUri, name: 'bench' }],
     capabilities: CLIENT_CAPABILITIES,
+    ...(initializationOptions !== undefined ? { initializationOptions } : {}),
   });
   conn.sendNotification('initialized', {});
   return {
