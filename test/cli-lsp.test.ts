@@ -107,21 +107,30 @@ describe('icpy diagnostics / symbols', () => {
   );
 
   it(
-    'without PATH: every file with known diagnostics; --severity filters',
+    'without PATH: every open document of a served language; --severity filters',
     async () => {
-      const all = await run(['diagnostics']);
-      expect(all.stdout).toMatch(/^src\/bad\.ts:2:14 error /m);
-      expect(all.stdout).not.toMatch(/good\.ts/);
-      expect(all.code).toBe(1);
-      const bad = await run(['diagnostics', '--severity', 'bogus']);
-      expect(bad.code).toBe(2);
-      expect(bad.stderr).toMatch(/--severity must be error, warning, info or hint/);
+      writeFileSync(join(s.root, 'notes.md'), '# not code\n');
+      for (const path of ['src/bad.ts', 'src/good.ts', 'notes.md']) await editor.call('docs.open', { path });
+      try {
+        const all = await run(['diagnostics']);
+        expect(all.stdout).toMatch(/^src\/bad\.ts:2:14 error Type 'string' is not assignable/);
+        expect(all.stdout.trim().split('\n')).toHaveLength(1);
+        expect(all.stderr).toBe('icpy: 1 error, 0 warnings in 1 file\n');
+        expect(all.code).toBe(1);
+        const json = await run(['diagnostics', '--json']);
+        expect(json.stdout.trim().split('\n').map((l) => JSON.parse(l).path)).toEqual(['src/bad.ts']);
+        const bad = await run(['diagnostics', '--severity', 'bogus']);
+        expect(bad.code).toBe(2);
+        expect(bad.stderr).toMatch(/--severity must be error, warning, info or hint/);
+      } finally {
+        for (const path of ['src/bad.ts', 'src/good.ts', 'notes.md']) await editor.call('docs.close', { path });
+      }
     },
     SLOW,
   );
 
   it(
-    'reports the live text: an unsaved edit through documents fixes the error with no save',
+    'reports the live text: an edit through documents changes what it prints, both ways',
     async () => {
       await editor.call('docs.open', { path: 'src/bad.ts' });
       try {
@@ -136,8 +145,6 @@ describe('icpy diagnostics / symbols', () => {
           SLOW - 10_000,
         );
         expect(r.stdout).toBe('');
-        const live = await editor.call('docs.get', { path: 'src/bad.ts' });
-        expect(live.dirty).toBe(true);
         // and back: the error is reported again
         await editor.call('docs.applyEdits', { path: 'src/bad.ts', edits: [{ range: { start: { line: 1, character: 16 }, end: { line: 1, character: 22 } }, text: 'number' }] });
         await until(async () => (await run(['diagnostics', 'src/bad.ts'])).code === 1, 'the error back', SLOW - 10_000);
@@ -151,6 +158,8 @@ describe('icpy diagnostics / symbols', () => {
   it(
     'symbols QUERY prints NAME KIND PATH:LINE:COL; -l LANG; --json; no match exits 0',
     async () => {
+      // tsserver knows the project of the files it has open
+      await editor.call('docs.open', { path: 'src/lib.ts' });
       const r = await run(['symbols', 'greetEveryone', '-l', 'typescript']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^greetEveryone\s+function\s+src\/lib\.ts:1:\d+\s*$/m);
@@ -158,10 +167,11 @@ describe('icpy diagnostics / symbols', () => {
       expect(cls.stdout).toMatch(/^GreeterBox\s+class\s+src\/lib\.ts:5:\d+\s*$/m);
       const j = await run(['symbols', 'GreeterBox', '--json']);
       const body = JSON.parse(j.stdout);
-      expect(body.symbols.some((x: { name: string; path: string }) => x.name === 'GreeterBox' && x.path === 'src/lib.ts')).toBe(true);
+      expect(body.symbols.some((x: { name: string; location: { path: string } }) => x.name === 'GreeterBox' && x.location.path === 'src/lib.ts')).toBe(true);
       const none = await run(['symbols', 'zzqqNoSuchSymbolxx', '-l', 'typescript']);
       expect(none.code).toBe(0);
       expect(none.stdout).toBe('');
+      await editor.call('docs.close', { path: 'src/lib.ts' });
     },
     SLOW,
   );

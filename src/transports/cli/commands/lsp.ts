@@ -1,4 +1,4 @@
-import { ExitCode, usageError } from '../cli-error.js';
+import { ExitCode, RpcCallError, usageError } from '../cli-error.js';
 import type { Command, CommandContext } from '../command.js';
 import type { Output } from '../output.js';
 
@@ -31,8 +31,8 @@ export interface SymbolRow {
   name: string;
   kind: number | string;
   containerName?: string;
-  path: string;
-  range: Range;
+  /** path is null for a symbol outside the workspace (a library file): then the URI is shown. */
+  location: { path: string | null; uri: string; range: Range };
 }
 
 const SEVERITY = ['', 'error', 'warning', 'info', 'hint'] as const;
@@ -82,10 +82,57 @@ function byPosition(a: Diagnostic, b: Diagnostic): number {
   return a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
 }
 
+/** Calls at once: under the server's in-flight bound per client (maxInflightPerClient). */
+const BATCH = 16;
+/** However busy the servers are, the settle wait ends after this long. */
+const MAX_SETTLE_TOTAL_MS = 15_000;
+
+/**
+ * The diagnostics of PATH, or of every open document (what an IDE's problems panel shows:
+ * `docs.list`, then `lsp.diagnostics` for each, skipping files no language server is configured
+ * for), settled: a server publishes in steps (typescript-language-server sends the syntax check,
+ * then the type check, each as its own publish), so after the answer the command keeps the
+ * newest `lsp.diagnostics.published` of each file until none came for `settleMs`.
+ */
+async function collectDiagnostics(ctx: CommandContext, path: string | undefined, settleMs: number): Promise<FileDiagnostics[]> {
+  const ws = await ctx.ws();
+  const latest = new Map<string, FileDiagnostics>();
+  let lastEvent = 0;
+  const off = ws.onNotification((n) => {
+    const ev = n.params as { topic?: string; data?: FileDiagnostics } | undefined;
+    if (n.method !== 'event' || ev?.topic !== 'lsp.diagnostics.published' || !ev.data) return;
+    latest.set(ev.data.path, ev.data);
+    lastEvent = Date.now();
+  });
+  try {
+    // Subscribed before asking, so every publish after the answer's state reaches us.
+    if (settleMs > 0) await ws.call('events.subscribe', { patterns: ['lsp.diagnostics.published'] });
+    const paths = path !== undefined ? [path] : ((await ws.call('docs.list')) as { docs: { path: string }[] }).docs.map((d) => d.path);
+    const got: FileDiagnostics[] = [];
+    for (let i = 0; i < paths.length; i += BATCH) {
+      const outcomes = await Promise.allSettled(paths.slice(i, i + BATCH).map((p) => ws.call('lsp.diagnostics', { path: p }) as Promise<FileDiagnostics>));
+      for (const o of outcomes) {
+        if (o.status === 'fulfilled') got.push(o.value);
+        // A file no server is configured for (notes.md) is no error when listing open documents.
+        else if (path !== undefined || !(o.reason instanceof RpcCallError && o.reason.code === 'INVALID_PARAMS' && o.reason.data?.field === 'path')) throw o.reason;
+      }
+    }
+    const answered = Date.now();
+    for (;;) {
+      const quietFor = Date.now() - Math.max(answered, lastEvent);
+      if (settleMs <= 0 || quietFor >= settleMs || Date.now() - answered >= MAX_SETTLE_TOTAL_MS) break;
+      await new Promise((r) => setTimeout(r, Math.min(settleMs - quietFor, 100)));
+    }
+    return got.map((f) => latest.get(f.path) ?? f);
+  } finally {
+    off();
+  }
+}
+
 export const diagnosticsCommand: Command = {
   name: 'diagnostics',
   summary: 'errors and warnings from the language servers (PATH:LINE:COL severity message)',
-  usage: `Usage: icpy diagnostics [PATH] [--severity LEVEL]
+  usage: `Usage: icpy diagnostics [PATH] [--severity LEVEL] [--settle MS]
 
 Print the diagnostics (type errors, undefined names, lint warnings) the language servers report,
 one per line, like a compiler:
@@ -95,20 +142,23 @@ PATH relative to the current folder, LINE and COL 1-based (COL in UTF-16 code un
 edits included.
   PATH               one file: opened on its language server if it is not yet (which starts
                      the server), waiting briefly for its first diagnostics. Without PATH:
-                     every file with diagnostics known now (files open on a running server).
+                     every open document (docs.list) of a language with a server.
   --severity LEVEL   only LEVEL and worse: error, warning, info or hint (default: hint, all)
+  --settle MS        servers publish in steps (syntax, then types): keep the newest until none
+                     came for MS milliseconds (default 750; 0 = the answer as it is)
 Exit 1 when an error is listed (as compilers do; warnings alone exit 0), else 0. A summary
 goes to stderr. --json: one {path, version?, diagnostics} object per file (LSP Diagnostic
 objects, zero-based positions), then the same exit code.`,
-  options: { severity: { type: 'string' } },
+  options: { severity: { type: 'string' }, settle: { type: 'string' } },
   async run(ctx) {
     const [file, extra] = ctx.positionals;
     if (extra !== undefined) throw usageError('diagnostics: at most one PATH', diagnosticsCommand.usage);
     const level = ctx.values.severity === undefined ? 4 : SEVERITY.indexOf(ctx.values.severity as (typeof SEVERITY)[number]);
     if (level < 1) throw usageError(`diagnostics: --severity must be error, warning, info or hint, got '${String(ctx.values.severity)}'`);
-    const params = file !== undefined ? { path: await ctx.serverPath(file) } : {};
-    const r = (await ctx.http().call('lsp.diagnostics', params)) as { files: FileDiagnostics[] };
-    const files = r.files
+    const settle = ctx.values.settle === undefined ? 750 : Number(ctx.values.settle);
+    if (!Number.isInteger(settle) || settle < 0 || settle > 10_000) throw usageError('diagnostics: --settle must be milliseconds from 0 to 10000');
+    const known = await collectDiagnostics(ctx, file !== undefined ? await ctx.serverPath(file) : undefined, settle);
+    const files = known
       .map((f) => ({ ...f, diagnostics: f.diagnostics.filter((d) => (d.severity ?? 1) <= level).sort(byPosition) }))
       .filter((f) => f.diagnostics.length || file !== undefined)
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -140,7 +190,7 @@ line: NAME  KIND  PATH:LINE:COL (PATH relative to the current folder, LINE and C
 \`icpy PATH:LINE:COL\` opens it; in CONTAINER when the symbol is a member).
   -l, --language LANG   ask the server of LANG (typescript, python, shellscript, or a configured
                         one), starting it if it is not running. Default: every running server.
-  --max N               at most N symbols (default 200)
+  --max N               at most N symbols (default 200, at most 1000)
 No match is not an error: exit 0 with no output. --json: the lsp.workspaceSymbols result.`,
   options: { language: { type: 'string', short: 'l' }, max: { type: 'string' } },
   async run(ctx) {
@@ -148,26 +198,26 @@ No match is not an error: exit 0 with no output. --json: the lsp.workspaceSymbol
     if (query === undefined) throw usageError('symbols: QUERY missing', symbolsCommand.usage);
     if (extra !== undefined) throw usageError('symbols: one QUERY (quote it if it has spaces)', symbolsCommand.usage);
     const max = ctx.values.max !== undefined ? Number(ctx.values.max) : 200;
-    if (!Number.isInteger(max) || max < 1) throw usageError('symbols: --max must be a positive integer');
+    if (!Number.isInteger(max) || max < 1 || max > 1000) throw usageError('symbols: --max must be an integer from 1 to 1000');
     const language = ctx.values.language as string | undefined;
-    const r = (await ctx.http().call('lsp.workspaceSymbols', { query, ...(language !== undefined ? { languageId: language } : {}) })) as { symbols: SymbolRow[] };
-    const symbols = r.symbols.slice(0, max);
+    const r = (await ctx.http().call('lsp.workspaceSymbols', { query, limit: Math.min(max, 1000), ...(language !== undefined ? { language } : {}) })) as { symbols: SymbolRow[] };
+    const symbols = r.symbols;
     if (ctx.out.json) {
-      ctx.out.jsonLine({ ...r, symbols });
+      ctx.out.jsonLine(r);
       return ExitCode.Ok;
     }
     const rows = await Promise.all(
       symbols.map(async (s) => ({
         name: s.name,
         kind: symbolKindName(s.kind),
-        where: `${await displayPath(ctx, s.path)}:${s.range.start.line + 1}:${s.range.start.character + 1}`,
+        where: `${s.location.path !== null ? await displayPath(ctx, s.location.path) : s.location.uri}:${s.location.range.start.line + 1}:${s.location.range.start.character + 1}`,
         container: s.containerName ? `in ${s.containerName}` : '',
       })),
     );
     const w = (k: 'name' | 'kind') => Math.max(0, ...rows.map((x) => x[k].length));
     const [wn, wk] = [w('name'), w('kind')];
     for (const x of rows) ctx.out.line(`${ctx.out.bold(x.name.padEnd(wn))}  ${x.kind.padEnd(wk)}  ${x.where}${x.container ? `  ${ctx.out.dim(x.container)}` : ''}`);
-    if (r.symbols.length > max) process.stderr.write(`icpy: showing ${max} of ${r.symbols.length} symbols (--max N for more)\n`);
+    if (symbols.length >= max) process.stderr.write(`icpy: stopped at ${max} symbols (--max N for more, up to 1000)\n`);
     return ExitCode.Ok;
   },
 };
