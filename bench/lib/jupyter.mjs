@@ -2,7 +2,7 @@
 // against. Started on a free loopback port in its own process group, with a private HOME so it
 // reads no user config; killed (whole group) when stopped or when the bench exits.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,8 @@ export async function startJupyter({ root, token = 'jt-' + Math.random().toStrin
     } catch {
       /* gone */
     }
+    // The private HOME (runtime files, kernel connection files) goes with the server.
+    rmSync(home, { recursive: true, force: true });
   };
   process.on('exit', stop);
   const url = `http://127.0.0.1:${port}`;

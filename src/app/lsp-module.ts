@@ -3,6 +3,7 @@ import { DisposableStore, toDisposable } from '../core/lifecycle.js';
 import type { DocService, LiveDoc } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import { LspService, createLspMethods, lspEvents, serverTable, type LspDocs, type LspLiveText, type TextDeltaOp } from '../services/lsp/index.js';
+import { mountLspRaw } from './lsp-mount.js';
 import type { AppContext, AppModule } from './modules.js';
 
 /** The LspDocs port over the documents and files services. */
@@ -78,6 +79,8 @@ export const lspModule: AppModule = {
     ctx.shared.lsp = service;
     store.add(ctx.registry.register(...createLspMethods(service)));
     store.add(ctx.registry.registerEvents(...lspEvents));
+    // Raw LSP (WS /api/lsp/{languageId}) onto the same servers; its sockets close before the servers stop.
+    store.add(mountLspRaw(ctx, docs, { serverFor: (id) => service.serverFor(id), diagnosticsOf: (p) => service.diagnosticsOf(p) }));
     return store;
   },
 };

@@ -226,26 +226,33 @@ export class LiveDoc implements DocRoom {
 
 /** The change an event made, with the text of each deletion (read before Yjs collects it). */
 function recordDelta(event: Y.YTextEvent): RecordedOp[] {
+  // One walk of the item list per change (Yjs has no index of items by position); unchanged
+  // items are only counted, so a keystroke allocates for what it changed, not for the document.
   const ops: RecordedOp[] = [];
-  const push = (op: RecordedOp) => {
-    const last = ops[ops.length - 1];
-    if (last && 'retain' in last && 'retain' in op) last.retain += op.retain;
-    else if (last && 'insert' in last && 'insert' in op) last.insert += op.insert;
-    else if (last && 'delete' in last && 'delete' in op) {
-      last.delete += op.delete;
-      last.text += op.text;
-    } else ops.push(op);
-  };
+  let retain = 0;
+  const text = (item: Y.Item) => (item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length));
   for (let item = event.target._start; item; item = item.right) {
     if (!item.countable) continue;
-    const str = item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length);
-    if (event.adds(item)) {
-      if (!event.deletes(item)) push({ insert: str });
-    } else if (event.deletes(item)) push({ delete: item.length, text: str });
-    else if (!item.deleted) push({ retain: item.length });
+    const added = event.adds(item);
+    const deleted = event.deletes(item);
+    if (!added && !deleted) {
+      if (!item.deleted) retain += item.length;
+      continue;
+    }
+    if (added && deleted) continue;
+    if (retain) {
+      ops.push({ retain });
+      retain = 0;
+    }
+    const last = ops[ops.length - 1];
+    if (added) {
+      if (last && 'insert' in last) last.insert += text(item);
+      else ops.push({ insert: text(item) });
+    } else if (last && 'delete' in last) {
+      last.delete += item.length;
+      last.text += text(item);
+    } else ops.push({ delete: item.length, text: text(item) });
   }
-  const last = ops[ops.length - 1];
-  if (last && 'retain' in last) ops.pop();
   return ops;
 }
 

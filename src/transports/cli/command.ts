@@ -34,5 +34,10 @@ export interface Command {
   /** Full help text (`icpy help NAME`, `icpy NAME --help`). */
   usage: string;
   options?: OptionsConfig;
+  /**
+   * Words after the first positional belong to it, options included (`icpy run x.py -v`: `-v` is
+   * the program's), as if `--` followed that positional.
+   */
+  optionsEndAtFirstPositional?: boolean;
   run(ctx: CommandContext): Promise<number | void>;
 }

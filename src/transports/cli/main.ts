@@ -29,6 +29,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   diff: { summary: 'unified diff between versions of a file', load: async () => (await import('./commands/history.js')).diffCommand },
   checkpoint: { summary: 'name the current text of a file', load: async () => (await import('./commands/history.js')).checkpointCommand },
   restore: { summary: 'make an old version of a file current again', load: async () => (await import('./commands/history.js')).restoreCommand },
+  run: { summary: 'run a program: run FILE [-- ARGS] or run -l LANG -c CODE (live output, exit code)', load: async () => (await import('./commands/run.js')).runCommand },
   terminal: { summary: 'attach to a terminal, or new|ls|run|kill', load: async () => (await import('./commands/terminal.js')).terminalCommand },
   diagnostics: { summary: 'errors and warnings from the language servers (PATH:LINE:COL …)', load: async () => (await import('./commands/lsp.js')).diagnosticsCommand },
   symbols: { summary: 'find symbols by name across the workspace (language servers)', load: async () => (await import('./commands/lsp.js')).symbolsCommand },
@@ -70,7 +71,7 @@ ${lines.join('\n')}
 
 ${GLOBAL_USAGE}
 
-Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable.
+Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no server reachable (icpy run: the program's).
 More: icpy help COMMAND, icpy help METHOD (e.g. icpy help files.read), docs/cli.md`;
 }
 
@@ -107,7 +108,7 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     throw err;
   });
   const json = argv.includes('--json');
-  const out = createOutput(json);
+  let out = createOutput(json);
   let ws: WsRpcClient | undefined;
   try {
     let [name, ...rest] = argv;
@@ -135,11 +136,14 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
     let parsed: { values: OptionValues; positionals: string[] };
     try {
       const options = { ...GLOBAL_OPTIONS, ...command!.options };
-      parsed = parseArgs({ args: glueStringValues(rest, options), options, allowPositionals: true, strict: true }) as typeof parsed;
+      const args = command!.optionsEndAtFirstPositional ? endOptionsAtFirstPositional(rest, options) : glueStringValues(rest, options);
+      parsed = parseArgs({ args, options, allowPositionals: true, strict: true }) as typeof parsed;
     } catch (err) {
       throw usageError(`${command!.name}: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}`, command!.usage);
     }
     const { values, positionals } = parsed;
+    // `--json` after the point where options end was the program's, not ours.
+    if (values.json !== true && out.json) out = createOutput(false);
     if (values.help && command!.name !== 'help') {
       process.stdout.write(`${command!.usage}\n\n${GLOBAL_USAGE}\n`);
       return ExitCode.Ok;
@@ -201,6 +205,26 @@ function glueStringValues(args: string[], options: OptionsConfig): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/**
+ * Options up to the first positional, then `--`: the words after it are the positional's own
+ * (`icpy run x.py --cwd a` passes `--cwd a` to x.py), never glued or parsed as ours.
+ */
+function endOptionsAtFirstPositional(args: string[], options: OptionsConfig): string[] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return glueStringValues(args, options);
+    if (a === '-' || !a.startsWith('-')) {
+      const tail = args[i + 1] === '--' ? args.slice(i + 2) : args.slice(i + 1);
+      return [...glueStringValues(args.slice(0, i + 1), options), '--', ...tail];
+    }
+    let long: string | undefined;
+    if (a.startsWith('--') && !a.includes('=')) long = a.slice(2);
+    else if (/^-[^-]$/.test(a)) long = Object.entries(options).find(([, o]) => o.short === a[1])?.[0];
+    if (long && options[long]?.type === 'string') i++; // its value, whatever it looks like
+  }
+  return glueStringValues(args, options);
 }
 
 /**
