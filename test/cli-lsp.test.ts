@@ -93,21 +93,22 @@ describe('icpy diagnostics / symbols', () => {
   );
 
   it(
-    '--json: one {path, diagnostics} per file with LSP (zero-based) positions, same exit code',
+    '--json: the {files: [{path, diagnostics}]} result on one line, LSP (zero-based) positions, same exit code',
     async () => {
       const r = await run(['diagnostics', 'src/bad.ts', '--json']);
       expect(r.code).toBe(1);
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines).toHaveLength(1);
-      expect(lines[0].path).toBe('src/bad.ts');
-      expect(lines[0].diagnostics).toHaveLength(1);
-      expect(lines[0].diagnostics[0]).toMatchObject({ range: { start: { line: 1, character: 13 } }, severity: 1, code: 2322 });
+      expect(r.stdout.trim().split('\n')).toHaveLength(1);
+      const { files } = JSON.parse(r.stdout);
+      expect(files).toHaveLength(1);
+      expect(files[0].path).toBe('src/bad.ts');
+      expect(files[0].diagnostics).toHaveLength(1);
+      expect(files[0].diagnostics[0]).toMatchObject({ range: { start: { line: 1, character: 13 } }, severity: 1, code: 2322 });
     },
     SLOW,
   );
 
   it(
-    'without PATH: every open document of a served language; --severity filters',
+    'without PATH: every file with published problems (clean and non-code files left out); --severity filters',
     async () => {
       writeFileSync(join(s.root, 'notes.md'), '# not code\n');
       for (const path of ['src/bad.ts', 'src/good.ts', 'notes.md']) await editor.call('docs.open', { path });
@@ -118,7 +119,7 @@ describe('icpy diagnostics / symbols', () => {
         expect(all.stderr).toBe('icpy: 1 error, 0 warnings in 1 file\n');
         expect(all.code).toBe(1);
         const json = await run(['diagnostics', '--json']);
-        expect(json.stdout.trim().split('\n').map((l) => JSON.parse(l).path)).toEqual(['src/bad.ts']);
+        expect(JSON.parse(json.stdout).files.map((f: { path: string }) => f.path)).toEqual(['src/bad.ts']);
         const bad = await run(['diagnostics', '--severity', 'bogus']);
         expect(bad.code).toBe(2);
         expect(bad.stderr).toMatch(/--severity must be error, warning, info or hint/);

@@ -1,5 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
@@ -46,7 +49,7 @@ const diagnosticEvent = (path: string, pred: (d: any[]) => boolean) =>
 describe('lsp.* with the real servers', () => {
   it('a .ts file with a type error yields a diagnostic event on the right line', async () => {
     const r = await ws.call('lsp.diagnostics', { path: 'src/main.ts' });
-    expect(r.path).toBe('src/main.ts');
+    expect(r.files[0].path).toBe('src/main.ts');
     const ev = await diagnosticEvent('src/main.ts', (d) => d.some((x) => x.range.start.line === 1));
     const err = ev.diagnostics.find((x: any) => x.range.start.line === 1);
     expect(err.message).toMatch(/not assignable to type 'number'/);
@@ -93,7 +96,7 @@ describe('lsp.* with the real servers', () => {
   it('an unsaved edit through docs changes the diagnostics with no save', async () => {
     await ws.call('docs.open', { path: 'src/edit.ts' });
     const first = await ws.call('lsp.diagnostics', { path: 'src/edit.ts' });
-    expect(first.diagnostics).toEqual([]);
+    expect(first.files[0].diagnostics).toEqual([]);
     await ws.call('docs.applyEdits', { path: 'src/edit.ts', edits: [{ range: { start: { line: 0, character: 25 }, end: { line: 0, character: 26 } }, text: "'x'" }] });
     const ev = await diagnosticEvent('src/edit.ts', (d) => d.length > 0);
     expect(ev.diagnostics[0].range.start.line).toBe(0);
@@ -136,4 +139,58 @@ describe('lsp.* with the real servers', () => {
     const unknown = await rpcError(ws.call('lsp.workspaceSymbols', { query: 'x', language: 'cobol' }));
     expect(unknown.data.code).toBe('NOT_FOUND');
   }, 60_000);
+});
+
+/** `icpy diagnostics` / `icpy symbols` as subprocesses (needs `npm run build`). */
+const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'icpy.js');
+
+function icpy(args: string[], cwd: string, runtimeDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token, ICPY_RUNTIME_DIR: runtimeDir };
+  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`icpy ${args.join(' ')} timed out: ${stderr}`));
+    }, 45_000);
+    child.on('error', rej);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('icpy diagnostics / symbols', () => {
+  it('icpy diagnostics PATH prints FILE:LINE:COL lines (relative to the current folder) and exits 1 on an error', async () => {
+    const rt = mkdtempSync(join(tmpdir(), 'icpy-rt-'));
+    try {
+      const r = await icpy(['diagnostics', 'main.ts'], join(s.root, 'src'), rt);
+      expect(r.stderr).toBe('icpy: 1 error, 0 warnings in 1 file\n');
+      expect(r.stdout).toMatch(/^main\.ts:2:7 error Type 'string' is not assignable to type 'number'\. \[typescript 2322\]$/m);
+      expect(r.code).toBe(1);
+      const clean = await icpy(['diagnostics', 'src/util.ts'], s.root, rt);
+      expect(clean.stdout).toBe('');
+      expect(clean.code).toBe(0);
+      const all = await icpy(['diagnostics', '--json'], s.root, rt);
+      expect(JSON.parse(all.stdout).files.map((f: any) => f.path)).toContain('src/main.ts');
+    } finally {
+      rmSync(rt, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('icpy symbols QUERY finds a function across the workspace', async () => {
+    const rt = mkdtempSync(join(tmpdir(), 'icpy-rt-'));
+    try {
+      const r = await icpy(['symbols', 'greet', '--language', 'typescript'], s.root, rt);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^greet\s+function\s+src\/util\.ts:1:\d+/m);
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(rt, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

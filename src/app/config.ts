@@ -358,7 +358,7 @@ function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
   return out;
 }
 
-export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec'>> & {
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec' | 'lsp'>> & {
   root?: string;
   limits?: Partial<IcpyLimits>;
   docs?: Partial<IcpyDocsConfig>;

@@ -11,6 +11,7 @@ import type { InitializeParams, InitializeResult } from 'vscode-languageserver-p
 import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
+import { liveGroupMembers } from './process-group.js';
 import { resolveServerCommand, type ServerSpec } from './servers.js';
 
 export type ServerState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';
@@ -56,6 +57,8 @@ export class LanguageServer implements Disposable {
   private restartTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastUse = Date.now();
+  /** Requests waiting for an answer: a server is never idle-stopped under one. */
+  private inflight = 0;
   private lastError: IcpyError | undefined;
   private readonly notificationHandlers = new Set<(method: string, params: unknown) => void>();
   private readonly restartHandlers = new Set<() => void>();
@@ -110,6 +113,7 @@ export class LanguageServer implements Disposable {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const gen = this.generation;
+    this.inflight++;
     try {
       return await new Promise<R>((resolve, reject) => {
         if (opts.signal?.aborted) return reject(new IcpyError('UNAVAILABLE', 'The request was cancelled'));
@@ -147,6 +151,7 @@ export class LanguageServer implements Disposable {
       if (timer) clearTimeout(timer);
       if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
       cts.dispose();
+      this.inflight--;
       this.touch();
     }
   }
@@ -198,7 +203,7 @@ export class LanguageServer implements Disposable {
       this.idleTimer = undefined;
       if (this.state !== 'ready' || this.disposed) return;
       const left = this.lastUse + this.opts.idleTimeoutMs - Date.now();
-      if (left > 0) return this.armIdle(left);
+      if (left > 0 || this.inflight > 0) return this.armIdle(Math.max(left, 100));
       this.opts.logger.info('language server idle: stopping', { language: this.languageId });
       void this.stop();
     }, ms);
@@ -360,6 +365,7 @@ export class LanguageServer implements Disposable {
     }
     killGroup(child, 'SIGKILL');
     await Promise.race([gone, new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
+    if (child.pid !== undefined) await groupGone(child.pid, STOP_GRACE_MS);
     conn?.dispose();
     for (const w of [...this.exitWaiters]) w();
     this.exitWaiters.clear();
@@ -402,6 +408,16 @@ function lookupSection(settings: Record<string, unknown>, section: string): unkn
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur ?? null;
+}
+
+/** Waits (bounded) until no live process of the group is left. */
+async function groupGone(pgid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (!liveGroupMembers(pgid).length) return;
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -146,6 +146,11 @@ export class LspService implements Disposable {
     return this.diagnostics.get(path);
   }
 
+  /** Every file's last published diagnostics, sorted by path. */
+  allDiagnostics(): DiagnosticsEntry[] {
+    return [...this.diagnostics.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
   /** Resolves when diagnostics for `path` are published (or after `ms`). */
   waitForDiagnostics(path: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {

@@ -198,21 +198,22 @@ export function createLspMethods(lsp: LspService) {
       }),
   });
 
+  const fileDiagnostics = z.object({ path: z.string(), version: z.number().int().optional(), diagnostics: z.array(diagnostic) });
   const diagnostics = defineMethod({
     name: 'lsp.diagnostics',
     description:
-      "The diagnostics the file's language server last published for it (opening it on the server first, and waiting up to requestTimeoutMs for the first publish). Later changes arrive as lsp.diagnostics.published events.",
-    params: z.strictObject({ path }),
-    result: z.object({ path: z.string(), version: z.number().int().optional(), diagnostics: z.array(diagnostic) }),
+      "Diagnostics as the language servers last published them. With path: that file's (opening it on its server first and waiting up to requestTimeoutMs for the first publish). Without: every workspace file a running server has published diagnostics for (non-empty sets only). Later changes arrive as lsp.diagnostics.published events.",
+    params: z.strictObject({ path: path.optional() }),
+    result: z.object({ files: z.array(fileDiagnostics) }),
     scope: 'read',
-    examples: [{ params: { path: 'src/app.ts' }, result: { path: 'src/app.ts', version: 3, diagnostics: [{ range: { start: { line: 0, character: 6 }, end: { line: 0, character: 7 } }, message: "Type 'string' is not assignable to type 'number'.", severity: 1, code: 2322, source: 'typescript' }] } }],
-    handler: (p, ctx) =>
-      lsp.onDocument(p.path, { clientId: client(ctx) }, async (d) => {
-        const had = lsp.diagnosticsOf(d.path);
-        if (!had) await lsp.waitForDiagnostics(d.path, lspTimeout(lsp), ctx.signal);
-        const now = lsp.diagnosticsOf(d.path);
-        return now ?? { path: d.path, diagnostics: [] };
-      }),
+    examples: [{ params: { path: 'src/app.ts' }, result: { files: [{ path: 'src/app.ts', version: 3, diagnostics: [{ range: { start: { line: 0, character: 6 }, end: { line: 0, character: 7 } }, message: "Type 'string' is not assignable to type 'number'.", severity: 1, code: 2322, source: 'typescript' }] }] } }],
+    handler: (p, ctx) => {
+      if (p.path === undefined) return { files: lsp.allDiagnostics().filter((f) => f.diagnostics.length > 0) };
+      return lsp.onDocument(p.path, { clientId: client(ctx) }, async (d) => {
+        if (!lsp.diagnosticsOf(d.path)) await lsp.waitForDiagnostics(d.path, lsp.requestTimeoutMs, ctx.signal);
+        return { files: [lsp.diagnosticsOf(d.path) ?? { path: d.path, diagnostics: [] }] };
+      });
+    },
   });
 
   const status = defineMethod({
@@ -227,10 +228,6 @@ export function createLspMethods(lsp: LspService) {
   });
 
   return [completion, hover, definition, references, documentSymbols, workspaceSymbols, format, rename, codeActions, diagnostics, status];
-}
-
-function lspTimeout(lsp: LspService): number {
-  return lsp.requestTimeoutMs;
 }
 
 function requireWrite(ctx: MethodContext): void {

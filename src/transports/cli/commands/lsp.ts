@@ -1,4 +1,4 @@
-import { ExitCode, RpcCallError, usageError } from '../cli-error.js';
+import { ExitCode, usageError } from '../cli-error.js';
 import type { Command, CommandContext } from '../command.js';
 import type { Output } from '../output.js';
 
@@ -82,17 +82,15 @@ function byPosition(a: Diagnostic, b: Diagnostic): number {
   return a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character;
 }
 
-/** Calls at once: under the server's in-flight bound per client (maxInflightPerClient). */
-const BATCH = 16;
 /** However busy the servers are, the settle wait ends after this long. */
 const MAX_SETTLE_TOTAL_MS = 15_000;
 
 /**
- * The diagnostics of PATH, or of every open document (what an IDE's problems panel shows:
- * `docs.list`, then `lsp.diagnostics` for each, skipping files no language server is configured
- * for), settled: a server publishes in steps (typescript-language-server sends the syntax check,
- * then the type check, each as its own publish), so after the answer the command keeps the
- * newest `lsp.diagnostics.published` of each file until none came for `settleMs`.
+ * The diagnostics of PATH (opened on its server when needed), or of every file a running server
+ * has published problems for — settled: a server publishes in steps (typescript-language-server
+ * sends the syntax check, then the type check, each as its own publish), so after the answer the
+ * command keeps the newest `lsp.diagnostics.published` of each file until none came for
+ * `settleMs`. Files that only show up in events (their first publish) are included too.
  */
 async function collectDiagnostics(ctx: CommandContext, path: string | undefined, settleMs: number): Promise<FileDiagnostics[]> {
   const ws = await ctx.ws();
@@ -101,29 +99,23 @@ async function collectDiagnostics(ctx: CommandContext, path: string | undefined,
   const off = ws.onNotification((n) => {
     const ev = n.params as { topic?: string; data?: FileDiagnostics } | undefined;
     if (n.method !== 'event' || ev?.topic !== 'lsp.diagnostics.published' || !ev.data) return;
+    if (path !== undefined && ev.data.path !== path) return;
     latest.set(ev.data.path, ev.data);
     lastEvent = Date.now();
   });
   try {
     // Subscribed before asking, so every publish after the answer's state reaches us.
     if (settleMs > 0) await ws.call('events.subscribe', { patterns: ['lsp.diagnostics.published'] });
-    const paths = path !== undefined ? [path] : ((await ws.call('docs.list')) as { docs: { path: string }[] }).docs.map((d) => d.path);
-    const got: FileDiagnostics[] = [];
-    for (let i = 0; i < paths.length; i += BATCH) {
-      const outcomes = await Promise.allSettled(paths.slice(i, i + BATCH).map((p) => ws.call('lsp.diagnostics', { path: p }) as Promise<FileDiagnostics>));
-      for (const o of outcomes) {
-        if (o.status === 'fulfilled') got.push(o.value);
-        // A file no server is configured for (notes.md) is no error when listing open documents.
-        else if (path !== undefined || !(o.reason instanceof RpcCallError && o.reason.code === 'INVALID_PARAMS' && o.reason.data?.field === 'path')) throw o.reason;
-      }
-    }
+    const got = ((await ws.call('lsp.diagnostics', path !== undefined ? { path } : {})) as { files: FileDiagnostics[] }).files;
     const answered = Date.now();
     for (;;) {
       const quietFor = Date.now() - Math.max(answered, lastEvent);
       if (settleMs <= 0 || quietFor >= settleMs || Date.now() - answered >= MAX_SETTLE_TOTAL_MS) break;
       await new Promise((r) => setTimeout(r, Math.min(settleMs - quietFor, 100)));
     }
-    return got.map((f) => latest.get(f.path) ?? f);
+    const byPath = new Map(got.map((f) => [f.path, f]));
+    for (const [p, f] of latest) byPath.set(p, f);
+    return [...byPath.values()];
   } finally {
     off();
   }
@@ -142,13 +134,13 @@ PATH relative to the current folder, LINE and COL 1-based (COL in UTF-16 code un
 edits included.
   PATH               one file: opened on its language server if it is not yet (which starts
                      the server), waiting briefly for its first diagnostics. Without PATH:
-                     every open document (docs.list) of a language with a server.
+                     every file a running server has published problems for.
   --severity LEVEL   only LEVEL and worse: error, warning, info or hint (default: hint, all)
   --settle MS        servers publish in steps (syntax, then types): keep the newest until none
                      came for MS milliseconds (default 750; 0 = the answer as it is)
 Exit 1 when an error is listed (as compilers do; warnings alone exit 0), else 0. A summary
-goes to stderr. --json: one {path, version?, diagnostics} object per file (LSP Diagnostic
-objects, zero-based positions), then the same exit code.`,
+goes to stderr. --json: the lsp.diagnostics result {files: [{path, version?, diagnostics}]}
+on one line (LSP Diagnostic objects, zero-based positions), then the same exit code.`,
   options: { severity: { type: 'string' }, settle: { type: 'string' } },
   async run(ctx) {
     const [file, extra] = ctx.positionals;
@@ -164,7 +156,7 @@ objects, zero-based positions), then the same exit code.`,
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const counts = [0, 0, 0, 0, 0];
     for (const f of files) for (const d of f.diagnostics) counts[d.severity ?? 1]!++;
-    if (ctx.out.json) for (const f of files) ctx.out.jsonLine(f);
+    if (ctx.out.json) ctx.out.jsonLine({ files });
     else {
       for (const f of files) {
         const shown = await displayPath(ctx, f.path);
@@ -183,22 +175,23 @@ objects, zero-based positions), then the same exit code.`,
 export const symbolsCommand: Command = {
   name: 'symbols',
   summary: 'find symbols in the workspace by name (NAME KIND PATH:LINE:COL)',
-  usage: `Usage: icpy symbols QUERY [-l LANG] [--max N]
+  usage: `Usage: icpy symbols QUERY [-l LANG] [--limit N]
 
 Workspace symbols whose name matches QUERY (fuzzy, as the language server decides), one per
 line: NAME  KIND  PATH:LINE:COL (PATH relative to the current folder, LINE and COL 1-based, so
 \`icpy PATH:LINE:COL\` opens it; in CONTAINER when the symbol is a member).
   -l, --language LANG   ask the server of LANG (typescript, python, shellscript, or a configured
                         one), starting it if it is not running. Default: every running server.
-  --max N               at most N symbols (default 200, at most 1000)
+                        A server knows the project of the files it has open: ask after opening one.
+  --limit N             at most N symbols (default 200, at most 1000)
 No match is not an error: exit 0 with no output. --json: the lsp.workspaceSymbols result.`,
-  options: { language: { type: 'string', short: 'l' }, max: { type: 'string' } },
+  options: { language: { type: 'string', short: 'l' }, limit: { type: 'string' } },
   async run(ctx) {
     const [query, extra] = ctx.positionals;
     if (query === undefined) throw usageError('symbols: QUERY missing', symbolsCommand.usage);
     if (extra !== undefined) throw usageError('symbols: one QUERY (quote it if it has spaces)', symbolsCommand.usage);
-    const max = ctx.values.max !== undefined ? Number(ctx.values.max) : 200;
-    if (!Number.isInteger(max) || max < 1 || max > 1000) throw usageError('symbols: --max must be an integer from 1 to 1000');
+    const max = ctx.values.limit !== undefined ? Number(ctx.values.limit) : 200;
+    if (!Number.isInteger(max) || max < 1 || max > 1000) throw usageError('symbols: --limit must be an integer from 1 to 1000');
     const language = ctx.values.language as string | undefined;
     const r = (await ctx.http().call('lsp.workspaceSymbols', { query, limit: Math.min(max, 1000), ...(language !== undefined ? { language } : {}) })) as { symbols: SymbolRow[] };
     const symbols = r.symbols;
@@ -217,7 +210,7 @@ No match is not an error: exit 0 with no output. --json: the lsp.workspaceSymbol
     const w = (k: 'name' | 'kind') => Math.max(0, ...rows.map((x) => x[k].length));
     const [wn, wk] = [w('name'), w('kind')];
     for (const x of rows) ctx.out.line(`${ctx.out.bold(x.name.padEnd(wn))}  ${x.kind.padEnd(wk)}  ${x.where}${x.container ? `  ${ctx.out.dim(x.container)}` : ''}`);
-    if (symbols.length >= max) process.stderr.write(`icpy: stopped at ${max} symbols (--max N for more, up to 1000)\n`);
+    if (symbols.length >= max) process.stderr.write(`icpy: stopped at ${max} symbols (--limit N for more, up to 1000)\n`);
     return ExitCode.Ok;
   },
 };
