@@ -316,8 +316,10 @@ describe('icpy run', () => {
   });
 
   it('--sandbox never runs unsandboxed: the program cannot write outside the workspace, can write inside (or the run is refused)', async () => {
-    // One path in the private /tmp, one in a real folder outside the workspace (this checkout).
-    const outside = [join(tmpdir(), `icpy-cli-sandbox-${process.pid}`), join(ROOT, `.icpy-cli-sandbox-${process.pid}`)];
+    // One path in the private /tmp, one in a real folder outside the workspace that is not under
+    // /tmp (a checkout under /tmp, as in CI, would be hidden by the private /tmp, so writes there
+    // succeed silently inside the sandbox and never reach the real folder).
+    const outside = [join(tmpdir(), `icpy-cli-sandbox-${process.pid}`), `/var/tmp/icpy-cli-sandbox-${process.pid}`];
     try {
       const r = await icpy(['run', '--sandbox', '-l', 'bash', '-c', `for f in ${outside.join(' ')}; do echo x > $f; done; echo inside > in-sandbox.txt`]);
       for (const f of outside) expect(existsSync(f), f).toBe(false);

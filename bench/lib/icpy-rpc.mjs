@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 /**
  * Connect to icpy's WebSocket. `call(method, params)` resolves with the result (rejects with the
  * JSON-RPC error, `.rpc` holding it); `onNotification(cb)` receives every notification `{method,
- * params}` (one callback; pass undefined to drop it).
+ * params}` (one callback; pass undefined to drop it); `onBinary(cb)` every binary frame (a Buffer).
  */
 export function icpyWs(url, token, name = 'bench') {
   return new Promise((resolve, reject) => {
@@ -16,7 +16,9 @@ export function icpyWs(url, token, name = 'bench') {
     const pending = new Map();
     let next = 1;
     let onNote;
-    ws.on('message', (data) => {
+    let onBinary;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return void onBinary?.(data);
       const m = JSON.parse(data.toString());
       if (m.id === undefined || m.id === null) {
         if (m.method) onNote?.(m);
@@ -44,6 +46,9 @@ export function icpyWs(url, token, name = 'bench') {
         },
         onNotification(cb) {
           onNote = cb;
+        },
+        onBinary(cb) {
+          onBinary = cb;
         },
         close() {
           ws.close();

@@ -2,14 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
-import { OutputLog, type OutputStream } from './output-log.js';
+import { encodeBinaryExecOutput, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
+import { OutputLog, readText, type OutputStream } from './output-log.js';
 import { processAlive, signalSession } from './process-group.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
 import type { SandboxProvider } from './sandbox-port.js';
+import { Utf8Cutter } from './utf8-cutter.js';
 
 /** A validated, resolved request (ExecService checked every field). */
 export interface RunSpec {
@@ -78,16 +79,36 @@ export interface RunOptions {
   /** Largest text of one exec.output event / notification. */
   batchBytes: number;
   killGraceMs: number;
+  /** An attached connection with this many bytes unsent is behind: the program's pipes pause. */
   highWaterBytes: number;
+  /** A connection behind this long (ms) no longer holds the program back (it is still fed as it drains). */
+  stallTimeoutMs: number;
 }
 
 interface Attachment {
+  connectionId: string;
   session: Session;
+  encoding: ExecOutputEncoding;
   cursor: number;
   ready: boolean;
+  /** Behind: waiting for the connection's buffer to drain. */
   waiting: boolean;
+  /** Behind for longer than stallTimeoutMs. */
+  stalled: boolean;
+  stallTimer: NodeJS.Timeout | undefined;
   completedSent: boolean;
+  /** Everything was delivered (completion included): the attachment is over. */
+  onDone: (() => void) | undefined;
 }
+
+/** What one flush encoded, shared by every attachment at the same cursor (and the broker event's text). */
+interface FlushCache {
+  texts: Map<number, string>;
+  frames: Map<string, { frame: string | Uint8Array; end: number }>;
+}
+
+/** Largest binary frame's data: no JSON escaping to bound, so larger than a JSON batch. */
+const BINARY_BATCH_BYTES = 256 * 1024;
 
 /** Bytes of exec.write input held for a run still queued. */
 const MAX_PENDING_STDIN = 1024 * 1024;
@@ -111,7 +132,9 @@ export class ExecRun {
   private dir: string | undefined;
   private rusageFile: string | undefined;
   private wrapped = false;
-  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  private readonly cutters = { stdout: new Utf8Cutter(), stderr: new Utf8Cutter() };
+  /** The program's pipes are paused because an attached connection is behind. */
+  private pipesPaused = false;
   private readonly attachments = new Map<string, Attachment>();
   private published = 0;
   private flushScheduled = false;
@@ -267,14 +290,14 @@ export class ExecRun {
   // ---- output -------------------------------------------------------------------------------
 
   private onData(stream: OutputStream, b: Buffer): void {
-    // Past the cap the bytes are only counted: a 200 MB flood is drained, never decoded or kept.
+    // Past the cap the bytes are only counted: a 200 MB flood is drained, never looked at or kept.
     if (this.log.truncated) return this.log.drop(b.length);
-    this.log.append(stream, this.decoders[stream].write(b));
+    this.log.append(stream, this.cutters[stream].write(b));
     this.scheduleFlush();
   }
 
   private onEnd(stream: OutputStream): void {
-    if (!this.log.truncated) this.log.append(stream, this.decoders[stream].end());
+    if (!this.log.truncated) this.log.append(stream, this.cutters[stream].end());
     this.scheduleFlush();
   }
 
@@ -289,57 +312,137 @@ export class ExecRun {
   }
 
   private flush(): void {
+    const cache: FlushCache = { texts: new Map(), frames: new Map() };
     while (this.published < this.log.end) {
       const r = this.log.read(this.published, this.opts.batchBytes);
-      this.hooks.publish('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data: r.data });
+      const data = readText(r);
+      cache.texts.set(r.offset, data);
+      this.hooks.publish('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data });
       this.published = r.end;
     }
-    for (const a of this.attachments.values()) if (a.ready) this.pump(a);
+    for (const a of this.attachments.values()) if (a.ready) this.pump(a, cache);
+    this.updateFlow();
   }
 
   // ---- attach -------------------------------------------------------------------------------
 
-  /** Deliver output from `since` to this connection (as exec.output notifications) once `start` runs. */
-  attach(connectionId: string, session: Session, since: number | undefined): { result: AttachResult; start: () => void } {
+  /** Deliver output from `since` to this connection (exec.output notifications or binary frames) once `start` runs. */
+  attach(
+    connectionId: string,
+    session: Session,
+    since: number | undefined,
+    encoding: ExecOutputEncoding = 'json',
+    onDone?: () => void,
+  ): { result: AttachResult; start: () => void } {
     const end = this.log.end;
     if (since !== undefined && since > end) {
       throw new IcpyError('INVALID_PARAMS', `Invalid params: since: offset ${since} is beyond the end of output (${end})`, { field: 'since', end });
     }
-    const a: Attachment = { session, cursor: since ?? 0, ready: false, waiting: false, completedSent: false };
+    this.detach(connectionId);
+    const a: Attachment = {
+      connectionId,
+      session,
+      encoding,
+      cursor: since ?? 0,
+      ready: false,
+      waiting: false,
+      stalled: false,
+      stallTimer: undefined,
+      completedSent: false,
+      onDone,
+    };
     this.attachments.set(connectionId, a);
     return {
-      result: { id: this.id, offset: a.cursor, end, status: this.status },
+      result: { id: this.id, offset: a.cursor, end, status: this.status, encoding },
       start: () => {
         if (this.attachments.get(connectionId) !== a) return;
         a.ready = true;
         this.pump(a);
+        this.updateFlow();
       },
     };
   }
 
   detach(connectionId: string): boolean {
-    return this.attachments.delete(connectionId);
+    const a = this.attachments.get(connectionId);
+    if (!a) return false;
+    this.attachments.delete(connectionId);
+    clearTimeout(a.stallTimer);
+    this.updateFlow();
+    return true;
   }
 
-  private pump(a: Attachment): void {
+  /** Send what this connection lacks while its buffer is under the high-water mark. */
+  private pump(a: Attachment, cache?: FlushCache): void {
+    const binary = a.encoding === 'binary';
     while (a.cursor < this.log.end && a.session.bufferedAmount < this.opts.highWaterBytes) {
-      const r = this.log.read(a.cursor, this.opts.batchBytes);
-      a.session.notify('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data: r.data });
-      a.cursor = r.end;
-    }
-    if (a.cursor < this.log.end) {
-      if (!a.waiting) {
-        a.waiting = true;
-        a.session.onWritable(() => {
-          a.waiting = false;
-          if (a.ready) this.pump(a);
-        });
+      const key = `${a.encoding}:${a.cursor}`;
+      let f = cache?.frames.get(key);
+      if (!f) {
+        const r = this.log.read(a.cursor, binary ? BINARY_BATCH_BYTES : this.opts.batchBytes);
+        const frame = binary
+          ? encodeBinaryExecOutput(this.id, r)
+          : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset) ?? readText(r));
+        f = { frame, end: r.end };
+        cache?.frames.set(key, f);
       }
-      return;
+      a.session.sendFrame(f.frame);
+      a.cursor = f.end;
     }
+    if (a.cursor < this.log.end) return this.waitWritable(a);
     if (this.completion && !a.completedSent) {
       a.completedSent = true;
       a.session.notify('exec.completed', this.completion);
+      // Nothing more will come: let go of the connection (and it of this run's log).
+      this.detach(a.connectionId);
+      a.onDone?.();
+    }
+  }
+
+  private waitWritable(a: Attachment): void {
+    if (a.waiting) return;
+    a.waiting = true;
+    a.stallTimer ??= setTimeout(() => {
+      a.stalled = true;
+      this.updateFlow();
+    }, this.opts.stallTimeoutMs);
+    a.stallTimer.unref();
+    a.session.onWritable(() => {
+      a.waiting = false;
+      clearTimeout(a.stallTimer);
+      a.stallTimer = undefined;
+      a.stalled = false;
+      if (!a.ready || this.attachments.get(a.connectionId) !== a) return;
+      this.pump(a);
+      this.updateFlow();
+    });
+  }
+
+  /**
+   * Flow control: while an attached connection is behind (and not stalled), the program's pipes
+   * are not read, so the program blocks on write as it would on a slow pipe, and nothing piles
+   * up in the server. After the program exits its pipes are read to the end (what is left is
+   * bounded by the pipe buffers).
+   */
+  private updateFlow(): void {
+    const child = this.child;
+    let hold = false;
+    if (child && !this.exit && this.status === 'running') {
+      for (const a of this.attachments.values()) {
+        if (a.ready && a.waiting && !a.stalled) {
+          hold = true;
+          break;
+        }
+      }
+    }
+    if (hold === this.pipesPaused || !child) return;
+    this.pipesPaused = hold;
+    if (hold) {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    } else {
+      child.stdout?.resume();
+      child.stderr?.resume();
     }
   }
 
@@ -377,6 +480,7 @@ export class ExecRun {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal, at: Date.now() };
     clearTimeout(this.timer);
+    this.updateFlow();
     const pid = this.pid!;
     // No orphans: what the program left running in its session goes with it.
     if (signalSession(pid, 'SIGTERM').length > 0) this.killTimers.push(setTimeout(() => this.sweep(), this.opts.killGraceMs));
@@ -447,4 +551,5 @@ export interface AttachResult {
   /** Offset after the newest output byte at the time of the attach. */
   end: number;
   status: 'queued' | 'running' | 'completed';
+  encoding: ExecOutputEncoding;
 }

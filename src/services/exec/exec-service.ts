@@ -7,6 +7,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Session } from '../../core/rpc/index.js';
 import { ExecRun, type AttachResult, type Completion, type RunSpec, type RunTools } from './exec-run.js';
+import type { ExecOutputEncoding } from './output-frame.js';
 import { languageForPath, resolveInterpreter, type LanguageTable } from './languages.js';
 import { CODE_PREVIEW_CHARS, type RunHistory } from './run-history.js';
 
@@ -37,7 +38,14 @@ export interface ExecServiceOptions {
   keepFinished?: number;
   /** …and how long at most (ms). */
   keepFinishedMs?: number;
+  /** …and how many output bytes they hold together at most (the newest is always kept). Default 64 MiB. */
+  keepFinishedBytes?: number;
+  /** An attached connection that drains nothing for this long (ms) stops pausing the program. Default 10 s. */
+  stallTimeoutMs?: number;
 }
+
+/** Unsent bytes on an attached connection above which the program's pipes pause (flow control). */
+export const ATTACH_HIGH_WATER_BYTES = 1024 * 1024;
 
 export interface RunRequest {
   language?: string;
@@ -128,7 +136,13 @@ export class ExecService implements Disposable {
     const run = new ExecRun(
       spec,
       this.tools,
-      { maxOutputBytes: this.opts.limits.maxOutputBytes, batchBytes: this.batchBytes, killGraceMs: this.opts.killGraceMs ?? 2000, highWaterBytes: 1024 * 1024 },
+      {
+        maxOutputBytes: this.opts.limits.maxOutputBytes,
+        batchBytes: this.batchBytes,
+        killGraceMs: this.opts.killGraceMs ?? 2000,
+        highWaterBytes: ATTACH_HIGH_WATER_BYTES,
+        stallTimeoutMs: this.opts.stallTimeoutMs ?? 10_000,
+      },
       {
         publish: (topic, data) => this.publish(topic, data, source),
         onStarted: () => {},
@@ -221,10 +235,14 @@ export class ExecService implements Disposable {
     return this.summary(run);
   }
 
-  attach(id: string, session: Session, connectionId: string, since?: number): { result: AttachResult; start: () => void } {
+  attach(id: string, session: Session, connectionId: string, since?: number, encoding?: ExecOutputEncoding): { result: AttachResult; start: () => void } {
     const run = this.get(id);
-    const out = run.attach(connectionId, session, since);
-    session.handles.set(`exec:${id}`, { dispose: () => void run.detach(connectionId) });
+    const key = `exec:${id}`;
+    const handle = { dispose: () => void run.detach(connectionId) };
+    const out = run.attach(connectionId, session, since, encoding, () => {
+      if (session.handles.get(key) === handle) session.handles.delete(key);
+    });
+    session.handles.set(key, handle);
     return out;
   }
 
@@ -279,9 +297,18 @@ export class ExecService implements Disposable {
   private prune(): void {
     const keep = this.opts.keepFinished ?? 32;
     const maxAge = this.opts.keepFinishedMs ?? 10 * 60 * 1000;
+    const maxBytes = this.opts.keepFinishedBytes ?? 64 * 1024 * 1024;
     const now = Date.now();
-    while (this.finished.length > keep || (this.finished.length > 0 && now - this.finished[0]!.finishedAt! > maxAge)) {
+    // Finished runs' logs are what a flood leaves behind: 32 runs at an 8 MiB cap would pin 256 MiB.
+    let bytes = 0;
+    for (const r of this.finished) bytes += r.log.end;
+    while (
+      this.finished.length > keep ||
+      (this.finished.length > 0 && now - this.finished[0]!.finishedAt! > maxAge) ||
+      (this.finished.length > 1 && bytes > maxBytes)
+    ) {
       const old = this.finished.shift()!;
+      bytes -= old.log.end;
       this.runs.delete(old.id);
     }
   }

@@ -108,7 +108,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
 
   const list = defineMethod({
     name: 'exec.list',
-    description: 'Queued, running and recently finished runs (the last 32 finished, for 10 minutes) with their state and completion.',
+    description: 'Queued, running and recently finished runs (the last 32 finished, for 10 minutes, holding at most 64 MiB of output together) with their state and completion.',
     params: z.strictObject({}),
     result: z.object({ runs: z.array(runSummarySchema) }),
     scope: 'read',
@@ -127,18 +127,23 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
   const attach = defineMethod({
     name: 'exec.attach',
     description:
-      "Receive a run's output on this connection: after the reply, exec.output notifications {id, stream, offset, data} carry every byte from `since` (default 0) on — replay, then live — with no gap and no duplicate, then one exec.completed notification. Resume after a dropped socket with since = offset + byteLength(data) of the last output received.",
-    params: z.strictObject({ id, since: z.number().int().min(0).optional() }),
+      "Receive a run's output on this connection: after the reply, exec.output notifications {id, stream, offset, data} carry every byte from `since` (default 0) on — replay, then live — with no gap and no duplicate, then one exec.completed notification. Resume after a dropped socket with since = offset + byteLength(data) of the last output received. encoding \"binary\" sends output as binary frames (type 0x02, see docs/protocol/exec.md). While this connection is behind, the program's pipes are paused (flow control).",
+    params: z.strictObject({
+      id,
+      since: z.number().int().min(0).optional(),
+      encoding: z.enum(['json', 'binary']).default('json').describe('json: exec.output notifications; binary: one binary WebSocket frame per chunk'),
+    }),
     result: z.object({
       id: z.string(),
       offset: z.number().int().describe('Output starts at this offset'),
       end: z.number().int().describe('Output bytes so far'),
       status: z.enum(['queued', 'running', 'completed']),
+      encoding: z.enum(['json', 'binary']),
     }),
     scope: 'read',
     requiresSession: true,
-    handler: ({ id, since }, ctx) => {
-      const { result, start } = exec.attach(id, ctx.session!, ctx.connection.id, since);
+    handler: ({ id, since, encoding }, ctx) => {
+      const { result, start } = exec.attach(id, ctx.session!, ctx.connection.id, since, encoding);
       whenReplied(ctx, start);
       return result;
     },

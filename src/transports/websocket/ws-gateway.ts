@@ -102,7 +102,7 @@ export class WsSession implements Session {
 
   /** Send one JSON-RPC message (a Buffer holds UTF-8 text already encoded, e.g. a large reply). */
   send(text: string | Buffer): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, { binary: false });
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, { binary: false }, this.onSent);
   }
 
   notify(method: string, params: unknown): void {
@@ -111,9 +111,23 @@ export class WsSession implements Session {
 
   sendFrame(frame: string | Uint8Array): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return true;
-    this.ws.send(frame, { binary: typeof frame !== 'string' });
+    this.ws.send(frame, { binary: typeof frame !== 'string' }, this.onSent);
     return this.ws.bufferedAmount < this.highWater;
   }
+
+  /**
+   * A frame reached the socket: wake the writable waiters as soon as the buffer is under the
+   * low-water mark (the 10 ms poll alone capped a streaming connection at ~1 MiB per poll).
+   */
+  private readonly onSent = (): void => {
+    if (this.writableWaiters.length === 0 || this.ws.bufferedAmount >= this.highWater / 2) return;
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w();
+  };
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;

@@ -1,0 +1,60 @@
+import type { OutputRead, OutputStream } from './output-log.js';
+
+/**
+ * How a run's output travels to a connection attached with `exec.attach`.
+ *
+ * - `json` (default): the JSON-RPC notification
+ *   `{"jsonrpc":"2.0","method":"exec.output","params":{"id":ID,"stream":"stdout","offset":N,"data":TEXT}}`.
+ * - `binary`: one binary WebSocket frame per chunk:
+ *     byte 0        0x02 (exec output; terminals use 0x01)
+ *     byte 1        stream: 0 = stdout, 1 = stderr
+ *     bytes 2..9    offset, unsigned 64-bit big-endian
+ *     byte 10       n = byte length of the run id
+ *     bytes 11..    the id (n bytes, ASCII), then the output as raw UTF-8 bytes
+ *
+ * Either way `offset` is the byte offset of the first byte of the data in the run's combined
+ * output, and the next frame's offset is `offset + byteLength(data)`.
+ */
+export type ExecOutputEncoding = 'json' | 'binary';
+
+export const BINARY_EXEC_OUTPUT_FRAME = 0x02;
+const HEADER = 11;
+
+/** The binary frame for one read: header + bytes, one copy. */
+export function encodeBinaryExecOutput(id: string, r: OutputRead): Uint8Array {
+  const idLen = Buffer.byteLength(id, 'latin1');
+  const buf = Buffer.allocUnsafe(HEADER + idLen + (r.end - r.offset));
+  buf[0] = BINARY_EXEC_OUTPUT_FRAME;
+  buf[1] = r.stream === 'stdout' ? 0 : 1;
+  buf.writeBigUInt64BE(BigInt(r.offset), 2);
+  buf[10] = idLen;
+  buf.write(id, HEADER, 'latin1');
+  let at = HEADER + idLen;
+  for (const p of r.parts) at += p.copy(buf, at);
+  return buf;
+}
+
+/** The JSON notification (the same text `session.notify('exec.output', …)` would send). */
+export function encodeJsonExecOutput(id: string, stream: OutputStream, offset: number, text: string): string {
+  return `{"jsonrpc":"2.0","method":"exec.output","params":{"id":${JSON.stringify(id)},"stream":"${stream}","offset":${offset},"data":${JSON.stringify(text)}}}`;
+}
+
+export interface DecodedExecOutputFrame {
+  id: string;
+  stream: OutputStream;
+  offset: number;
+  data: Uint8Array;
+}
+
+/** The inverse of the binary layout (for clients written in TypeScript, and tests). */
+export function decodeBinaryExecOutput(frame: Uint8Array): DecodedExecOutputFrame {
+  const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (buf[0] !== BINARY_EXEC_OUTPUT_FRAME) throw new Error(`Not an exec output frame (type ${buf[0]})`);
+  const idLen = buf[10]!;
+  return {
+    stream: buf[1] === 0 ? 'stdout' : 'stderr',
+    offset: Number(buf.readBigUInt64BE(2)),
+    id: buf.toString('latin1', HEADER, HEADER + idLen),
+    data: buf.subarray(HEADER + idLen),
+  };
+}

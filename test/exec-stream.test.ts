@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBinaryExecOutput } from '../src/services/exec/output-frame.js';
+import { connect, startServer, type WsClient } from './helpers/server.js';
+
+interface Frame {
+  id: string;
+  stream: 'stdout' | 'stderr';
+  offset: number;
+  data: Buffer;
+}
+
+/** Route binary frames to `onFrame`; text frames go on to the client as usual. */
+function onBinary(c: WsClient, onFrame: (data: Buffer) => void): void {
+  c.ws.removeAllListeners('message');
+  c.ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return onFrame(data);
+    const msg = JSON.parse(data.toString());
+    for (const m of Array.isArray(msg) ? msg : [msg]) (c as any).onMessage(m);
+  });
+}
+
+/** Concatenate frames, asserting each starts where the previous ended (no gap, no duplicate). */
+function joinFrames(frames: Frame[], from = 0): { bytes: Buffer; end: number } {
+  let expected = from;
+  for (const f of frames) {
+    expect(f.offset, 'frames must be contiguous').toBe(expected);
+    expected += f.data.length;
+  }
+  return { bytes: Buffer.concat(frames.map((f) => f.data)), end: expected };
+}
+
+describe('exec.attach encoding: binary', () => {
+  it('binary frames resume after a dropped socket with no gap and no duplicate (UTF-8 whole, streams tagged)', async () => {
+    const s = await startServer();
+    try {
+      const a = await connect(s);
+      const code = 'for i in $(seq 1 400); do echo "ligne $i é€😀"; [ $((i % 20)) = 0 ] && sleep 0.02; done; echo fin >&2';
+      const { id } = await a.call('exec.run', { language: 'bash', code });
+      const first: Frame[] = [];
+      onBinary(a, (d) => first.push(decodeBinaryExecOutput(d) as Frame));
+      const att = await a.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      expect(att).toMatchObject({ id, offset: 0, encoding: 'binary' });
+      await a.waitFor(() => first.length >= 2, 15_000, 'some output');
+      a.ws.terminate();
+      await a.closed;
+      for (const f of first) expect(f.id).toBe(id);
+      const got = joinFrames(first);
+      const b = await connect(s);
+      try {
+        const rest: Frame[] = [];
+        onBinary(b, (d) => rest.push(decodeBinaryExecOutput(d) as Frame));
+        const att2 = await b.call('exec.attach', { id, since: got.end, encoding: 'binary' });
+        expect(att2.offset).toBe(got.end);
+        const done = await b.waitFor(() => b.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 20_000, 'completion');
+        const tail = joinFrames(rest, got.end);
+        const expected = Array.from({ length: 400 }, (_, i) => `ligne ${i + 1} é€😀\n`).join('');
+        const all = Buffer.concat([got.bytes, tail.bytes]);
+        const stdout = [...first, ...rest].filter((f) => f.stream === 'stdout');
+        const stderr = [...first, ...rest].filter((f) => f.stream === 'stderr');
+        expect(Buffer.concat(stdout.map((f) => f.data)).toString('utf8')).toBe(expected);
+        expect(Buffer.concat(stderr.map((f) => f.data)).toString('utf8')).toBe('fin\n');
+        expect(all.length).toBe(Buffer.byteLength(expected) + 4);
+        // Every frame is whole characters: each decodes on its own without a replacement character.
+        for (const f of [...first, ...rest]) expect(f.data.toString('utf8')).not.toContain('\uFFFD');
+        expect(done.params.bytes).toBe(tail.end);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the json encoding is the default and unchanged: exec.output notifications', async () => {
+    const s = await startServer();
+    const c = await connect(s);
+    try {
+      const { id } = await c.call('exec.run', { language: 'bash', code: 'printf "a\\tb\\n"' });
+      const att = await c.call('exec.attach', { id });
+      expect(att.encoding).toBe('json');
+      await c.waitFor(() => c.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 15_000, 'completion');
+      const outs = c.notifications.filter((n) => n.method === 'exec.output' && n.params.id === id).map((n) => n.params);
+      expect(outs).toEqual([{ id, stream: 'stdout', offset: 0, data: 'a\tb\n' }]);
+    } finally {
+      await c.close();
+      await s.close();
+    }
+  });
+});
+
+describe('exec flow control', () => {
+  it('a client that stops reading pauses the program (its pipes) instead of growing the server; it then catches up whole', async () => {
+    const total = 96 * 1024 * 1024;
+    // The cap above the flood: without flow control the log would take all of it at once.
+    const s = await startServer({ exec: { maxOutputBytes: 256 * 1024 * 1024 } });
+    const c = await connect(s);
+    const watcher = await connect(s);
+    try {
+      let received = 0;
+      let next = 0;
+      let contiguous = true;
+      onBinary(c, (d) => {
+        const f = decodeBinaryExecOutput(d);
+        if (f.offset !== next) contiguous = false;
+        next = f.offset + f.data.length;
+        received += f.data.length;
+      });
+      const code = `import sys\nb = b"x" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)`;
+      const { id } = await c.call('exec.run', { language: 'python', code, timeoutMs: 120_000 });
+      // Stop reading the socket right after the attach reply: the server's buffer fills, then the pipes pause.
+      await c.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      (c.ws as any)._socket.pause();
+      const rss0 = process.memoryUsage().rss;
+      let rssMax = rss0;
+      const sample = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 20);
+      const bytesOf = async () => (await watcher.call('exec.list', {})).runs.find((r: any) => r.id === id);
+      let run: any;
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        run = await bytesOf();
+        const held = run.bytes;
+        await new Promise((r) => setTimeout(r, 1000));
+        run = await bytesOf();
+        console.log(JSON.stringify({ test: 'exec-backpressure', heldMB: +(held / 1048576).toFixed(1), laterMB: +(run.bytes / 1048576).toFixed(1), rssGrowthMB: +((rssMax - rss0) / 1048576).toFixed(1) }));
+        // Paused: the output stopped at what the socket buffers, the server's high-water mark and the pipe hold.
+        expect(run.status).toBe('running');
+        expect(run.bytes).toBe(held);
+        expect(run.bytes).toBeLessThan(32 * 1024 * 1024);
+        // Stated bound: the server (in this process) grows by less than 64 MiB while the client is stalled.
+        expect(rssMax - rss0).toBeLessThan(64 * 1024 * 1024);
+      } finally {
+        clearInterval(sample);
+      }
+      // Reading again: the program resumes and every byte arrives, in order.
+      (c.ws as any)._socket.resume();
+      const done = await c.waitFor(() => c.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 90_000, 'completion');
+      expect(done.params.exitCode).toBe(0);
+      expect(received).toBe(total);
+      expect(contiguous).toBe(true);
+    } finally {
+      await watcher.close();
+      await c.close();
+      await s.close();
+    }
+  }, 120_000);
+});
