@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
-import { encodeBinaryExecOutput, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
+import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
 import { OutputLog, readText, type OutputStream } from './output-log.js';
 import { processAlive, signalSession } from './process-group.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
@@ -104,7 +104,7 @@ interface Attachment {
 /** What one flush encoded, shared by every attachment at the same cursor (and the broker event's text). */
 interface FlushCache {
   texts: Map<number, string>;
-  frames: Map<string, { frame: string | Uint8Array; end: number }>;
+  frames: Map<string, { frame: string | Uint8Array[]; end: number }>;
 }
 
 /** Largest binary frame's data: no JSON escaping to bound, so larger than a JSON batch. */
@@ -381,7 +381,7 @@ export class ExecRun {
       if (!f) {
         const r = this.log.read(a.cursor, binary ? BINARY_BATCH_BYTES : this.opts.batchBytes);
         const frame = binary
-          ? encodeBinaryExecOutput(this.id, r)
+          ? encodeBinaryExecOutputParts(this.id, r)
           : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset) ?? readText(r));
         f = { frame, end: r.end };
         cache?.frames.set(key, f);
