@@ -65,6 +65,27 @@ export interface IcpyLspConfig {
   maxInflightPerClient: number;
   /** Restarts of a crashed server within a minute before icpy gives up on it (until asked again). Default 5. */
   maxRestartsPerMinute: number;
+  /**
+   * Language servers added to (or replacing, by id) the built-in typescript, python and
+   * shellscript. Env ICPY_LSP_LANGUAGES: a JSON array of the same objects. Default none.
+   */
+  languages: LspLanguageConfig[];
+}
+
+/** One configured language server: `command` speaks LSP over stdio. */
+export interface LspLanguageConfig {
+  /** The server's id and primary LSP language id (`go`, `rust`). */
+  id: string;
+  /** More LSP language ids it serves. */
+  languageIds?: string[];
+  /** File extensions with their dot (`.go`) mapped to `id`. */
+  extensions: string[];
+  command: string[];
+  /** Named when the command is missing (`gopls (go install golang.org/x/tools/gopls@latest)`). */
+  package?: string;
+  initializationOptions?: unknown;
+  /** Answers workspace/configuration: section → value. */
+  settings?: Record<string, unknown>;
 }
 
 export const DEFAULT_LSP: IcpyLspConfig = {
@@ -72,6 +93,7 @@ export const DEFAULT_LSP: IcpyLspConfig = {
   requestTimeoutMs: 10_000,
   maxInflightPerClient: 32,
   maxRestartsPerMinute: 5,
+  languages: [],
 };
 
 /** Code execution (exec.*): limits, queue, sandbox policy, languages. Env `ICPY_EXEC_<SNAKE>`. */
@@ -227,10 +249,56 @@ function envName(key: string, prefix = 'ICPY_LIMIT_'): string {
 
 function resolveLsp(input: Partial<IcpyLspConfig> = {}): IcpyLspConfig {
   const out = { ...DEFAULT_LSP };
-  for (const key of Object.keys(DEFAULT_LSP) as (keyof IcpyLspConfig)[]) {
+  for (const key of ['idleTimeoutMs', 'requestTimeoutMs', 'maxInflightPerClient', 'maxRestartsPerMinute'] as const) {
     out[key] = input[key] ?? envInt(envName(key, 'ICPY_LSP_')) ?? DEFAULT_LSP[key];
   }
+  if (out.maxInflightPerClient < 1) throw new Error('lsp.maxInflightPerClient (ICPY_LSP_MAX_INFLIGHT_PER_CLIENT) must be at least 1');
+  out.languages = checkLspLanguages(input.languages ?? envJson('ICPY_LSP_LANGUAGES') ?? [], input.languages ? 'lsp.languages' : 'ICPY_LSP_LANGUAGES');
   return out;
+}
+
+function envJson(name: string): unknown {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new Error(`${name} must be JSON, got '${v}'`);
+  }
+}
+
+/** Strict: a malformed language-server entry stops the server at start, naming the entry and field. */
+function checkLspLanguages(v: unknown, where: string): LspLanguageConfig[] {
+  if (!Array.isArray(v) || v.length > 64) throw new Error(`${where} must be an array of at most 64 language servers`);
+  const id = /^[a-z][a-z0-9_+.-]{0,63}$/;
+  return v.map((l: unknown, i) => {
+    const bad = (field: string, what: string) => new Error(`${where}[${i}].${field} must be ${what}`);
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) throw new Error(`${where}[${i}] must be an object`);
+    const o = l as Record<string, unknown>;
+    const known = ['id', 'languageIds', 'extensions', 'command', 'package', 'initializationOptions', 'settings'];
+    for (const k of Object.keys(o)) if (!known.includes(k)) throw bad(k, 'absent (unknown field)');
+    if (typeof o.id !== 'string' || !id.test(o.id)) throw bad('id', 'a lower-case language id (a-z, 0-9, _+.-)');
+    if (o.languageIds !== undefined && (!Array.isArray(o.languageIds) || o.languageIds.length > 16 || o.languageIds.some((x) => typeof x !== 'string' || !id.test(x)))) {
+      throw bad('languageIds', 'an array of lower-case language ids');
+    }
+    if (!Array.isArray(o.extensions) || o.extensions.length < 1 || o.extensions.length > 32 || o.extensions.some((e) => typeof e !== 'string' || !/^\.[A-Za-z0-9_.+-]{1,16}$/.test(e))) {
+      throw bad('extensions', "a non-empty array of file extensions with their dot ('.go')");
+    }
+    if (!Array.isArray(o.command) || o.command.length < 1 || o.command.length > 64 || o.command.some((c) => typeof c !== 'string' || !c || c.includes('\0'))) {
+      throw bad('command', 'a non-empty array of non-empty strings');
+    }
+    if (o.package !== undefined && (typeof o.package !== 'string' || o.package.length > 500)) throw bad('package', 'a string');
+    if (o.settings !== undefined && (o.settings === null || typeof o.settings !== 'object' || Array.isArray(o.settings))) throw bad('settings', 'an object');
+    return {
+      id: o.id,
+      ...(o.languageIds ? { languageIds: o.languageIds as string[] } : {}),
+      extensions: o.extensions as string[],
+      command: o.command as string[],
+      ...(o.package !== undefined ? { package: o.package as string } : {}),
+      ...(o.initializationOptions !== undefined ? { initializationOptions: o.initializationOptions } : {}),
+      ...(o.settings !== undefined ? { settings: o.settings as Record<string, unknown> } : {}),
+    };
+  });
 }
 
 function resolveExec(input: Partial<IcpyExecConfig> = {}): IcpyExecConfig {
@@ -290,7 +358,7 @@ function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
   return out;
 }
 
-export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec'>> & {
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec' | 'lsp'>> & {
   root?: string;
   limits?: Partial<IcpyLimits>;
   docs?: Partial<IcpyDocsConfig>;

@@ -9,11 +9,13 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionManager } from '../services/connections/index.js';
 import type { DocService } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
+import type { LspService } from '../services/lsp/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
 import { docsModule } from './docs-module.js';
 import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
+import { lspModule } from './lsp-module.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
 
@@ -33,8 +35,8 @@ export interface AppContext {
   addUpgrade(prefix: string, handler: UpgradeHandler): void;
   /** Security options every WebSocket endpoint shares with /api/ws (token, Host, Origin, admission). */
   wsSecurity: WsSecurity;
-  /** Services one module makes and a later one uses (filesModule sets `files`, docsModule `docs`). */
-  shared: { files?: FileService; docs?: DocService };
+  /** Services one module makes and a later one uses (filesModule sets `files`, docsModule `docs`, lspModule `lsp`). */
+  shared: { files?: FileService; docs?: DocService; lsp?: LspService };
 }
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -62,5 +64,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, workspaceModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule];
 }

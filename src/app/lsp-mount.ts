@@ -1,0 +1,94 @@
+import { realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Disposable } from '../core/lifecycle.js';
+import type { DocService } from '../services/docs/index.js';
+import { RawLspHosts, type RawServer } from '../services/lsp/index.js';
+import { LspGateway } from '../transports/lsp/index.js';
+import type { AppContext } from './modules.js';
+
+/** Where raw LSP lives: `WS /api/lsp/{languageId}`. */
+export const LSP_PREFIX = '/api/lsp/';
+
+export interface RawLspSources {
+  /** The shared server of a language, started on demand (the LspService's). */
+  serverFor(languageId: string): RawServer | Promise<RawServer>;
+  /** The last diagnostics a server published for a workspace path. */
+  diagnosticsOf?(path: string): { version?: number; diagnostics: unknown[] } | undefined;
+}
+
+/**
+ * Workspace path ⇄ `file:` URI. A client may spell the workspace as configured or with symlinks
+ * followed; the server is always told the real path (as the document sync does).
+ */
+export function workspaceUris(root: string): { pathOf(uri: string): string | undefined; uriOf(path: string): string } {
+  let real = root;
+  try {
+    real = realpathSync(root);
+  } catch {
+    // a root that does not resolve: the configured spelling is all there is
+  }
+  const roots = [...new Set([real, root])];
+  return {
+    pathOf(uri) {
+      if (!uri.startsWith('file:')) return undefined;
+      let abs: string;
+      try {
+        abs = fileURLToPath(uri);
+      } catch {
+        return undefined;
+      }
+      for (const r of roots) {
+        const rel = relative(r, abs);
+        if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
+      }
+      return undefined;
+    },
+    uriOf: (path) => pathToFileURL(join(real, path)).href,
+  };
+}
+
+/**
+ * Serve raw LSP at /api/lsp/{languageId} with the token, Host, Origin and admission rules of
+ * /api/ws: each client is multiplexed onto the shared server of its language, and its document
+ * notifications go into the live documents. Disposing closes every raw LSP socket (1001).
+ */
+export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSources): Disposable {
+  const sec = ctx.wsSecurity;
+  const uris = workspaceUris(ctx.config.root);
+  const hosts = new RawLspHosts({
+    serverFor: (id) => sources.serverFor(id),
+    diagnosticsOf: sources.diagnosticsOf ? (p) => sources.diagnosticsOf!(p) : undefined,
+    docs: {
+      open: async (path, holder) => {
+        const live = await docs.open(path, holder);
+        return { text: live.text.toString(), version: live.version };
+      },
+      release: (path, holderId) => docs.release(path, holderId),
+      replaceText: (path, text, source) => docs.replaceText(path, text, source),
+      applyEdits: (path, edits, opts) => docs.applyEdits(path, edits, opts),
+    },
+    pathOf: uris.pathOf,
+    uriOf: uris.uriOf,
+    maxInflight: ctx.config.lsp.maxInflightPerClient,
+    canWrite: sec.scopes.has('write'),
+    logger: ctx.logger,
+  });
+  const gateway = new LspGateway({
+    hosts,
+    logger: ctx.logger,
+    prefix: LSP_PREFIX,
+    verifyToken: sec.verifyToken,
+    boundToLoopback: sec.boundToLoopback,
+    allowedHosts: sec.allowedHosts,
+    allowedOrigins: sec.allowedOrigins,
+    admit: sec.admit,
+    heartbeatMs: sec.heartbeatMs,
+    // A didOpen carries a whole document as a JSON string (escapes can double it).
+    maxMessageBytes: Math.max(ctx.config.maxMessageBytes, ctx.config.limits.maxDocBytes * 2 + 64 * 1024),
+    maxBufferedBytes: Math.max(64 * 1024 * 1024, ctx.config.limits.maxDocBytes * 4),
+    onConnection: (info) => ctx.connections.open(info),
+  });
+  ctx.addUpgrade(LSP_PREFIX, (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+  return gateway;
+}

@@ -1,0 +1,1 @@
+export { LspGateway, LspClose, languageOf, type LspGatewayOptions } from './lsp-gateway.js';

@@ -1,0 +1,280 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
+import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
+import type { Disposable } from '../../core/lifecycle.js';
+import { describeError, type Logger } from '../../core/logger.js';
+import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
+import { MessageTurns } from '../../core/message-turns.js';
+import type { ConnectionInfo } from '../../core/rpc/index.js';
+import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+
+/**
+ * Close codes of /api/lsp. A refusal to attach closes with 4000 + its HTTP status (4404 unknown
+ * language, 4503 the server cannot start — the reason names the language and package, 4429 a
+ * limit); the reason is the error's message.
+ */
+export const LspClose = {
+  /** The client sent `exit`. */
+  Normal: 1000,
+  GoingAway: 1001,
+  UnsupportedData: 1003,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  TryAgainLater: 1013,
+  BadRequest: 4400,
+  Unauthorized: 4401,
+} as const;
+
+export interface LspGatewayOptions {
+  hosts: LspHosts;
+  logger: Logger;
+  /** Upgrades under this prefix are raw LSP: `/api/lsp/` + the language id. */
+  prefix: string;
+  verifyToken: (token: string | undefined) => boolean;
+  boundToLoopback: boolean;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  admit?: () => IcpyError | undefined;
+  heartbeatMs: number;
+  /** Frames above this close the socket with 1009 (a didOpen carries a whole document). */
+  maxMessageBytes: number;
+  /** A client whose socket holds more unsent bytes than this does not read: closed with 1013. */
+  maxBufferedBytes: number;
+  onConnection: (info: ConnectionInfo) => Disposable;
+}
+
+/** Messages a client may send while its server starts (a client sends initialize at once). */
+const MAX_EARLY_MESSAGES = 256;
+const MESSAGES_PER_TURN = 8;
+const MAX_REASON_BYTES = 123;
+const LANGUAGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly info: ConnectionInfo;
+  alive: boolean;
+  closed: boolean;
+  channel?: LspChannel;
+}
+
+/**
+ * Raw LSP at `WS /api/lsp/{languageId}`: one JSON-RPC message per text frame (the
+ * vscode-ws-jsonrpc convention). Upgrades are checked like /api/ws (Host 403 → Origin 403 →
+ * admission 429 → token 4401). This transport only parses and serialises frames; the service
+ * (`LspHosts`) multiplexes every client onto the shared server of its language.
+ */
+export class LspGateway implements Disposable {
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<Client>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly opts: LspGatewayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        c.ws.terminate();
+      }
+    }
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const host = req.headers.host;
+    const origin = req.headers.origin;
+    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) return refuse(socket, 403, 'Host not allowed');
+    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
+      this.opts.logger.warn('lsp: refused upgrade from foreign origin', { origin });
+      return refuse(socket, 403, 'Origin not allowed');
+    }
+    const refusal = this.opts.admit?.();
+    if (refusal) return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!this.opts.verifyToken(token ?? undefined)) {
+        this.opts.logger.info('lsp: unauthorized', { url: redactToken(req.url ?? '') });
+        return closeSoon(ws, LspClose.Unauthorized, 'Unauthorized');
+      }
+      const languageId = languageOf((req.url ?? '').split('?')[0]!, this.opts.prefix);
+      if (languageId instanceof IcpyError) return closeSoon(ws, LspClose.BadRequest, shortReason(languageId.message));
+      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
+      const id = `c-${randomUUID().slice(0, 8)}`;
+      const info: ConnectionInfo = {
+        id,
+        kind,
+        name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
+        transport: 'ws',
+        remoteAddress: req.socket.remoteAddress,
+        connectedAt: Date.now(),
+      };
+      this.accept(ws, info, languageId);
+    });
+  }
+
+  private accept(ws: WebSocket, info: ConnectionInfo, languageId: string): void {
+    const registration = this.opts.onConnection(info);
+    const client: Client = { ws, info, alive: true, closed: false };
+    const peer: LspPeer = {
+      connection: info,
+      send: (message) => this.send(client, message),
+      close: (code, reason) => this.close(client, code, reason),
+    };
+    this.clients.add(client);
+    const turns = new MessageTurns(MESSAGES_PER_TURN, (waiting) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (waiting) ws.pause();
+      else ws.resume();
+    });
+    const early: string[] = [];
+    ws.on('pong', () => (client.alive = true));
+    ws.on('error', (err) => this.opts.logger.debug('lsp: socket error', { connection: info.id, ...describeError(err) }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      client.alive = true;
+      if (client.closed) return;
+      if (isBinary) return this.close(client, LspClose.UnsupportedData, 'LSP frames are text: one JSON-RPC message each');
+      const text = data.toString('utf8');
+      if (!client.channel) {
+        if (early.length >= MAX_EARLY_MESSAGES) return this.close(client, LspClose.TryAgainLater, 'Too many messages before the language server was ready');
+        early.push(text);
+        return;
+      }
+      turns.run(() => this.onFrame(client, text));
+    });
+    ws.once('close', () => {
+      client.closed = true;
+      this.clients.delete(client);
+      turns.dispose();
+      try {
+        client.channel?.close();
+      } catch (err) {
+        this.opts.logger.error('lsp: closing a raw session failed', { connection: info.id, ...describeError(err) });
+      }
+      void registration.dispose();
+    });
+
+    this.opts.hosts.attach(languageId, peer).then(
+      (channel) => {
+        if (client.closed) return channel.close();
+        client.channel = channel;
+        for (const text of early.splice(0)) turns.run(() => this.onFrame(client, text));
+      },
+      (err: unknown) => {
+        if (err instanceof IcpyError) {
+          this.opts.logger.debug('lsp: attach refused', { languageId, code: err.code });
+          this.close(client, 4000 + httpStatusOf(err), err.message);
+        } else {
+          this.opts.logger.error('lsp: attaching a raw client failed', { languageId, ...describeError(err) });
+          this.close(client, LspClose.InternalError, 'Internal error');
+        }
+      },
+    );
+  }
+
+  /** One text frame: a JSON-RPC message, or a parse error answered with id null (-32700). */
+  private onFrame(client: Client, text: string): void {
+    const channel = client.channel;
+    if (!channel || client.closed) return;
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.send(client, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: a frame must hold one JSON-RPC message' } });
+      return;
+    }
+    try {
+      channel.receive(message);
+    } catch (err) {
+      this.opts.logger.error('lsp: handling a message failed', { connection: client.info.id, ...describeError(err) });
+      this.close(client, LspClose.InternalError, 'Internal error');
+    }
+  }
+
+  private send(client: Client, message: object): void {
+    const ws = client.ws;
+    if (client.closed || ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      this.opts.logger.info('lsp: dropping a client that does not read', { connection: client.info.id, buffered: ws.bufferedAmount });
+      this.close(client, LspClose.TryAgainLater, 'Too far behind: not reading its messages');
+      return;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (err) {
+      this.opts.logger.error('lsp: a message did not serialise', { connection: client.info.id, ...describeError(err) });
+      return;
+    }
+    ws.send(text);
+  }
+
+  private close(client: Client, code: number, reason: string): void {
+    if (client.closed) return;
+    client.closed = true;
+    closeSoon(client.ws, code, shortReason(reason));
+  }
+
+  /** Close every connection (1001 Going Away), waiting for each close. */
+  async dispose(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const closing = [...this.clients].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.ws.once('close', () => resolve());
+          this.close(c, LspClose.GoingAway, 'Server shutting down');
+          setTimeout(resolve, 2000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+/** The language id of an upgrade path (`/api/lsp/typescript` → `typescript`), or why it is not one. */
+export function languageOf(pathname: string, prefix: string): string | IcpyError {
+  const id = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : '';
+  if (!LANGUAGE_ID.test(id)) return new IcpyError('INVALID_PARAMS', `'${id.slice(0, 64)}' is not a language id (letters, digits, _ . + -)`, { field: 'languageId' });
+  return id;
+}
+
+function shortReason(text: string): string {
+  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
+  let out = text.slice(0, MAX_REASON_BYTES);
+  while (Buffer.byteLength(out) > MAX_REASON_BYTES - 3) out = out.slice(0, -1);
+  return out + '...';
+}
+
+function closeSoon(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    ws.terminate();
+    return;
+  }
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
+
+function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
