@@ -363,6 +363,9 @@ async function icpyStream(encoding) {
     childCpuMs: completed.cpuMs,
     clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / ms,
     serverCpuPct: (100 * serverCpu) / ms,
+    // Per run, not per second: on a loaded machine the throughput swings, the work per byte less.
+    serverCpuMs: serverCpu,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -413,6 +416,9 @@ if (PARTS.has('stream') && !execMissing) {
       icpy_server_cpu_pct: round(median(icpy.map((x) => x.serverCpuPct)), 1),
       raw_reader_cpu_pct: round(median(raw.map((x) => x.clientCpuPct)), 1),
       icpy_child_cpu_ms: median(icpy.map((x) => x.childCpuMs)),
+      // CPU ms for the whole flood (server: its process, GC and kernel time included).
+      icpy_server_cpu_ms: round(median(icpy.map((x) => x.serverCpuMs)), 0),
+      icpy_client_cpu_ms: round(median(icpy.map((x) => x.clientCpuMs)), 0),
       server_rss_before_mb: round(rssBefore / 2 ** 20, 1),
       server_rss_max_mb: round(Math.max(...icpy.map((x) => x.maxRss)) / 2 ** 20, 1),
       steal_pct: stealPct,

@@ -88,6 +88,44 @@ describe('exec.attach encoding: binary', () => {
   });
 });
 
+describe('exec.output events in the broker', () => {
+  it('events.history (WebSocket and HTTP) and a subscriber still get every exec.output event whole, also for a run watched over binary frames', async () => {
+    const s = await startServer();
+    const c = await connect(s);
+    const w = await connect(s);
+    try {
+      await w.call('events.subscribe', { patterns: ['exec.output'] });
+      const { lastSeq } = await c.call('events.history', { since: 0, limit: 1 });
+      onBinary(c, () => {});
+      const code = 'for i in $(seq 1 50); do echo "ligne $i é"; done; echo fin >&2';
+      const { id } = await c.call('exec.run', { language: 'bash', code });
+      await c.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      await c.waitFor(() => c.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 15_000, 'completion');
+      const expected = Array.from({ length: 50 }, (_, i) => `ligne ${i + 1} é\n`).join('');
+      const check = (outs: { id: string; stream: string; offset: number; data: string }[]) => {
+        const mine = outs.filter((o) => o.id === id);
+        let next = 0;
+        for (const o of mine) {
+          expect(o.offset).toBe(next);
+          next += Buffer.byteLength(o.data);
+        }
+        expect(mine.filter((o) => o.stream === 'stdout').map((o) => o.data).join('')).toBe(expected);
+        expect(mine.filter((o) => o.stream === 'stderr').map((o) => o.data).join('')).toBe('fin\n');
+      };
+      const h = await c.call('events.history', { since: lastSeq, patterns: ['exec.output'], limit: 1000 });
+      check(h.events.map((e: any) => e.data));
+      const res = await s.rpc({ jsonrpc: '2.0', id: 1, method: 'events.history', params: { since: lastSeq, patterns: ['exec.output'], limit: 1000 } });
+      check(res.body.result.events.map((e: any) => e.data));
+      await w.waitFor(() => w.notifications.filter((n) => n.method === 'event' && n.params.data?.id === id).map((n) => n.params.data.data).join('').includes('ligne 50'), 15_000, 'subscriber output');
+      check(w.notifications.filter((n) => n.method === 'event' && n.params.topic === 'exec.output').map((n) => n.params.data));
+    } finally {
+      await w.close();
+      await c.close();
+      await s.close();
+    }
+  });
+});
+
 describe('exec flow control', () => {
   it('a client that stops reading pauses the program (its pipes) instead of growing the server; it then catches up whole', async () => {
     const total = 96 * 1024 * 1024;

@@ -30,6 +30,10 @@ export interface BrokerEvent<T = unknown> {
   /** Milliseconds since the epoch. */
   time: number;
   source: EventSource;
+  /**
+   * May be a LazyEventData (its JSON is the value it builds): in-process handlers that read
+   * fields go through `eventData(ev.data)`; encoders need nothing (JSON.stringify calls toJSON).
+   */
   data: T;
 }
 

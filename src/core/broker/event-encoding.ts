@@ -1,6 +1,7 @@
 import { IcpyError } from '../errors.js';
 import { inspectValue, lastApproxBytes, plainJsonBound } from '../value-depth.js';
 import type { BrokerEvent, EventSource } from './broker.js';
+import { LazyEventData } from './lazy-event-data.js';
 
 /** Bounds checked once per event, at publish. */
 export interface EventLimits {
@@ -37,6 +38,11 @@ export function rememberEncoding(ev: BrokerEvent, json: string): void {
 export function checkEvent(topic: string, seq: number, time: number, source: EventSource, data: unknown, limits: EventLimits): string | number {
   // Envelope: topic, seq, time, source (name ≤ 100 chars) — well under this.
   const envelope = topic.length + 6 * (source.name.length + source.connectionId.length) + 160;
+  if (data instanceof LazyEventData) {
+    // Not built here (that is its point): the publisher bounds it; its stated size is checked.
+    if (data.approxBytes + envelope <= limits.maxEventBytes) return data.approxBytes + topic.length + 96;
+    data = data.toJSON();
+  }
   const bound = plainJsonBound(data, limits.maxValueDepth);
   if (bound >= 0 && bound + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
   const shape = inspectValue(data, limits.maxValueDepth);

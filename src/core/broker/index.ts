@@ -23,4 +23,5 @@ export {
   topicMatches,
   type PatternLimits,
 } from './topic-pattern.js';
+export { LazyEventData, eventData } from './lazy-event-data.js';
 export { DEFAULT_EVENT_LIMITS, encodeEvent, encodeEventNotification, type EventLimits } from './event-encoding.js';

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EventSource } from '../../core/broker/index.js';
+import { LazyEventData, type EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
-import { encodeBinaryExecOutput, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
+import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
 import { OutputLog, readText, type OutputStream } from './output-log.js';
 import { processAlive, signalSession } from './process-group.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
@@ -103,8 +103,9 @@ interface Attachment {
 
 /** What one flush encoded, shared by every attachment at the same cursor (and the broker event's text). */
 interface FlushCache {
-  texts: Map<number, string>;
-  frames: Map<string, { frame: string | Uint8Array; end: number }>;
+  /** The exec.output event data published at each offset (its text built once, when first needed). */
+  texts: Map<number, LazyEventData<ExecOutputEvent>>;
+  frames: Map<string, { frame: string | Uint8Array[]; end: number }>;
 }
 
 /** Largest binary frame's data: no JSON escaping to bound, so larger than a JSON batch. */
@@ -315,9 +316,12 @@ export class ExecRun {
     const cache: FlushCache = { texts: new Map(), frames: new Map() };
     while (this.published < this.log.end) {
       const r = this.log.read(this.published, this.opts.batchBytes);
-      const data = readText(r);
-      cache.texts.set(r.offset, data);
-      this.hooks.publish('exec.output', { id: this.id, stream: r.stream, offset: r.offset, data });
+      // The text is decoded only if someone reads the event (a subscriber, events.history, a JSON
+      // attachment): a flood watched over binary frames decodes none of it.
+      const id = this.id;
+      const event = new LazyEventData(r.end - r.offset, () => ({ id, stream: r.stream, offset: r.offset, data: readText(r) }));
+      cache.texts.set(r.offset, event);
+      this.hooks.publish('exec.output', event);
       this.published = r.end;
     }
     for (const a of this.attachments.values()) if (a.ready) this.pump(a, cache);
@@ -381,8 +385,8 @@ export class ExecRun {
       if (!f) {
         const r = this.log.read(a.cursor, binary ? BINARY_BATCH_BYTES : this.opts.batchBytes);
         const frame = binary
-          ? encodeBinaryExecOutput(this.id, r)
-          : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset) ?? readText(r));
+          ? encodeBinaryExecOutputParts(this.id, r)
+          : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset)?.toJSON().data ?? readText(r));
         f = { frame, end: r.end };
         cache?.frames.set(key, f);
       }
@@ -542,6 +546,14 @@ export class ExecRun {
   get alive(): boolean {
     return this.pid !== null && this.status !== 'completed' && processAlive(this.pid);
   }
+}
+
+/** Data of an `exec.output` event. */
+export interface ExecOutputEvent {
+  id: string;
+  stream: OutputStream;
+  offset: number;
+  data: string;
 }
 
 export interface AttachResult {

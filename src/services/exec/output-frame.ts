@@ -20,7 +20,22 @@ export type ExecOutputEncoding = 'json' | 'binary';
 export const BINARY_EXEC_OUTPUT_FRAME = 0x02;
 const HEADER = 11;
 
-/** The binary frame for one read: header + bytes, one copy. */
+/**
+ * The binary frame for one read as parts to send as fragments of one message (Session.sendFrame
+ * with an array): the header, then the log's own Buffers, not copied.
+ */
+export function encodeBinaryExecOutputParts(id: string, r: OutputRead): Uint8Array[] {
+  const idLen = Buffer.byteLength(id, 'latin1');
+  const head = Buffer.allocUnsafe(HEADER + idLen);
+  head[0] = BINARY_EXEC_OUTPUT_FRAME;
+  head[1] = r.stream === 'stdout' ? 0 : 1;
+  head.writeBigUInt64BE(BigInt(r.offset), 2);
+  head[10] = idLen;
+  head.write(id, HEADER, 'latin1');
+  return [head, ...r.parts];
+}
+
+/** The binary frame for one read in one buffer: header + bytes, one copy. */
 export function encodeBinaryExecOutput(id: string, r: OutputRead): Uint8Array {
   const idLen = Buffer.byteLength(id, 'latin1');
   const buf = Buffer.allocUnsafe(HEADER + idLen + (r.end - r.offset));

@@ -109,9 +109,17 @@ export class WsSession implements Session {
     this.send(encodeNotification(method, params));
   }
 
-  sendFrame(frame: string | Uint8Array): boolean {
+  sendFrame(frame: string | Uint8Array | readonly Uint8Array[]): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return true;
-    this.ws.send(frame, { binary: typeof frame !== 'string' }, this.onSent);
+    if (typeof frame === 'string' || !Array.isArray(frame)) {
+      this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, this.onSent);
+    } else {
+      // One message in fragments (ws writes each part as it is, unmasked on the server side:
+      // no copy). All parts go out in this synchronous call, so nothing can interleave.
+      const last = frame.length - 1;
+      for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
+      this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
+    }
     return this.ws.bufferedAmount < this.highWater;
   }
 

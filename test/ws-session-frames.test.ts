@@ -1,0 +1,56 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { encodeBinaryExecOutputParts, decodeBinaryExecOutput } from '../src/services/exec/output-frame.js';
+import { WsSession } from '../src/transports/websocket/ws-gateway.js';
+
+const open: { close(): void }[] = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) x.close();
+});
+
+/** A real server-side ws and a real client over loopback. */
+async function pair(): Promise<{ session: WsSession; client: WebSocket }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  open.push(wss);
+  await once(wss, 'listening');
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: false });
+  open.push({ close: () => client.terminate() });
+  const [server] = (await once(wss, 'connection')) as [WebSocket];
+  open.push({ close: () => server.terminate() });
+  await once(client, 'open');
+  const info = { id: 'c1', kind: 'agent' as const, name: 't', transport: 'ws' as const, connectedAt: Date.now() };
+  return { session: new WsSession(server, info, 1024 * 1024), client };
+}
+
+describe('WsSession.sendFrame with parts', () => {
+  it('an array of parts arrives as one binary message, in order, between the messages around it', async () => {
+    const { session, client } = await pair();
+    const got: { data: Buffer; binary: boolean }[] = [];
+    client.on('message', (data: Buffer, binary: boolean) => got.push({ data, binary }));
+    const big = Buffer.alloc(300 * 1024, 0x61);
+    session.sendFrame('{"before":1}');
+    session.sendFrame([Buffer.from([1, 2, 3]), big, Buffer.from('end')]);
+    session.sendFrame('{"after":1}');
+    while (got.length < 3) await once(client, 'message');
+    expect(got.map((m) => m.binary)).toEqual([false, true, false]);
+    expect(got[1]!.data.equals(Buffer.concat([Buffer.from([1, 2, 3]), big, Buffer.from('end')]))).toBe(true);
+    expect(got[2]!.data.toString()).toBe('{"after":1}');
+  });
+
+  it('an exec output frame sent as parts (header, then the log Buffers uncopied) decodes whole', async () => {
+    const { session, client } = await pair();
+    const parts = [Buffer.from('héllo '), Buffer.from('wörld\n')];
+    const frame = encodeBinaryExecOutputParts('run-7', { stream: 'stderr', offset: 42, parts, end: 42 + parts[0]!.length + parts[1]!.length });
+    // The payload parts are the log's own Buffers, not copies.
+    expect(frame.slice(1)).toEqual(parts);
+    expect(frame[1]).toBe(parts[0]);
+    const msg = once(client, 'message');
+    session.sendFrame(frame);
+    const [data] = (await msg) as [Buffer];
+    const f = decodeBinaryExecOutput(data);
+    expect(f).toMatchObject({ id: 'run-7', stream: 'stderr', offset: 42 });
+    expect(Buffer.from(f.data).toString('utf8')).toBe('héllo wörld\n');
+  });
+});
