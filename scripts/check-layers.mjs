@@ -26,7 +26,7 @@ function* walk(dir) {
 /** The layer key of a src-relative path: 'core', 'services/files', 'transports/http', 'app', ... */
 function layerOf(rel) {
   const [top, second] = rel.split(sep);
-  if (top === 'services' || top === 'transports') return second && !second.endsWith('.ts') ? `${top}/${second}` : top;
+  if (top === 'services' || top === 'transports') return second && !/\.[jt]s$/.test(second) ? `${top}/${second}` : top;
   return top;
 }
 

@@ -1,15 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
-import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
+import { IcpyError, httpStatusOf } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
 import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
-import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
 
 /**
  * Close codes of /api/lsp. A refusal to attach closes with 4000 + its HTTP status (4404 unknown
@@ -49,7 +47,6 @@ export interface LspGatewayOptions {
 /** Messages a client may send while its server starts (a client sends initialize at once). */
 const MAX_EARLY_MESSAGES = 256;
 const MESSAGES_PER_TURN = 8;
-const MAX_REASON_BYTES = 123;
 const LANGUAGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/;
 
 interface Client {
@@ -73,61 +70,21 @@ export class LspGateway implements Disposable {
 
   constructor(private readonly opts: LspGatewayOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
-    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = startHeartbeat(opts.heartbeatMs, () => this.clients);
   }
 
   get connectionCount(): number {
     return this.clients.size;
   }
 
-  private beat(): void {
-    for (const c of this.clients) {
-      if (!c.alive) {
-        c.ws.terminate();
-        continue;
-      }
-      c.alive = false;
-      try {
-        c.ws.ping();
-      } catch {
-        c.ws.terminate();
-      }
-    }
-  }
-
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const host = req.headers.host;
-    const origin = req.headers.origin;
-    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) return refuse(socket, 403, 'Host not allowed');
-    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
-      this.opts.logger.warn('lsp: refused upgrade from foreign origin', { origin });
-      return refuse(socket, 403, 'Origin not allowed');
-    }
-    const refusal = this.opts.admit?.();
-    if (refusal) return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
-    const url = new URL(req.url ?? '/', 'http://x');
-    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (!this.opts.verifyToken(token ?? undefined)) {
-        this.opts.logger.info('lsp: unauthorized', { url: redactToken(req.url ?? '') });
-        return closeSoon(ws, LspClose.Unauthorized, 'Unauthorized');
-      }
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'lsp', (ws, info) => {
       const languageId = languageOf((req.url ?? '').split('?')[0]!, this.opts.prefix);
-      if (languageId instanceof IcpyError) return closeSoon(ws, LspClose.BadRequest, shortReason(languageId.message));
-      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
-      const id = `c-${randomUUID().slice(0, 8)}`;
-      const info: ConnectionInfo = {
-        id,
-        kind,
-        name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
-        transport: 'ws',
-        remoteAddress: req.socket.remoteAddress,
-        connectedAt: Date.now(),
-      };
+      if (languageId instanceof IcpyError) return closeSoon(ws, LspClose.BadRequest, languageId.message);
       this.accept(ws, info, languageId);
     });
   }
+
 
   private accept(ws: WebSocket, info: ConnectionInfo, languageId: string): void {
     const registration = this.opts.onConnection(info);
@@ -228,7 +185,7 @@ export class LspGateway implements Disposable {
   private close(client: Client, code: number, reason: string): void {
     if (client.closed) return;
     client.closed = true;
-    closeSoon(client.ws, code, shortReason(reason));
+    closeSoon(client.ws, code, reason);
   }
 
   /** Close every connection (1001 Going Away), waiting for each close. */
@@ -254,27 +211,3 @@ export function languageOf(pathname: string, prefix: string): string | IcpyError
   return id;
 }
 
-function shortReason(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
-  let out = text.slice(0, MAX_REASON_BYTES);
-  while (Buffer.byteLength(out) > MAX_REASON_BYTES - 3) out = out.slice(0, -1);
-  return out + '...';
-}
-
-function closeSoon(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    ws.terminate();
-    return;
-  }
-  setTimeout(() => ws.terminate(), 1000).unref();
-}
-
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
-
-function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}

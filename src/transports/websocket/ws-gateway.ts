@@ -1,11 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
 import { ByteBudget } from '../../core/byte-budget.js';
-import { IcpyError, toWireError } from '../../core/errors.js';
+import { IcpyError } from '../../core/errors.js';
 import { DisposableStore, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import {
@@ -19,7 +17,7 @@ import {
   type Scope,
   type Session,
 } from '../../core/rpc/index.js';
-import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+import { acceptUpgrade, startHeartbeat } from '../ws-upgrade.js';
 import { MessageTurns } from '../../core/message-turns.js';
 
 /** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
@@ -179,68 +177,18 @@ export class WsGateway implements Disposable {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = startHeartbeat(opts.heartbeatMs, () => this.peers, (p) =>
+      this.opts.logger.info('ws: dropping peer that missed heartbeat', { connection: (p as Peer).session.info.id }),
+    );
   }
 
   get connectionCount(): number {
     return this.peers.size;
   }
 
-  private beat(): void {
-    for (const p of this.peers) {
-      if (!p.alive) {
-        this.opts.logger.info('ws: dropping peer that missed heartbeat', { connection: p.session.info.id });
-        p.ws.terminate();
-        continue;
-      }
-      p.alive = false;
-      try {
-        p.ws.ping();
-      } catch {
-        p.ws.terminate();
-      }
-    }
-  }
-
   /** Handle an HTTP upgrade request for this gateway's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const host = req.headers.host;
-    const origin = req.headers.origin;
-    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) {
-      return refuse(socket, 403, 'Host not allowed');
-    }
-    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
-      this.opts.logger.warn('ws: refused upgrade from foreign origin', { origin });
-      return refuse(socket, 403, 'Origin not allowed');
-    }
-    const refusal = this.opts.admit?.();
-    if (refusal) {
-      this.opts.logger.warn('ws: refused upgrade', { reason: refusal.message });
-      return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
-    }
-    const url = new URL(req.url ?? '/', 'http://x');
-    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (!this.opts.verifyToken(token ?? undefined)) {
-        this.opts.logger.info('ws: unauthorized', { url: redactToken(req.url ?? '') });
-        ws.close(CloseCode.Unauthorized, 'Unauthorized');
-        setTimeout(() => ws.terminate(), 1000).unref();
-        return;
-      }
-      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
-      const id = `c-${randomUUID().slice(0, 8)}`;
-      const name = clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`);
-      const info: ConnectionInfo = {
-        id,
-        kind,
-        name,
-        transport: 'ws',
-        remoteAddress: req.socket.remoteAddress,
-        connectedAt: Date.now(),
-      };
-      this.accept(ws, info);
-    });
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'ws', (ws, info) => this.accept(ws, info));
   }
 
   private accept(ws: WebSocket, info: ConnectionInfo): void {
@@ -355,12 +303,4 @@ export class WsGateway implements Disposable {
     await Promise.all(closing);
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
-}
-
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
-
-function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }

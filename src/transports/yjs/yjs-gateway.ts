@@ -1,18 +1,16 @@
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as Y from 'yjs';
-import { clientKindOf, clientNameOf } from '../../core/broker/index.js';
 import type { DocPeer, DocRoom, DocRooms } from '../../core/docs.js';
-import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
+import { IcpyError, httpStatusOf } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
-import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
 
 /** y-websocket message types (the first varUint of every frame). */
 export const YMessage = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3 } as const;
@@ -70,16 +68,6 @@ export interface YjsGatewayOptions {
 const MAX_EARLY_MESSAGES = 64;
 /** Frames one peer starts per event-loop iteration (see MessageTurns). */
 const MESSAGES_PER_TURN = 8;
-/** Longest WebSocket close reason (RFC 6455: 123 bytes of UTF-8). */
-const MAX_REASON_BYTES = 123;
-
-function shortReason(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
-  let out = text.slice(0, MAX_REASON_BYTES);
-  while (Buffer.byteLength(out) > MAX_REASON_BYTES - 3) out = out.slice(0, -1);
-  return out + '...';
-}
-
 type Decoded =
   | { kind: 'step1' | 'update' | 'awareness'; payload: Uint8Array }
   | { kind: 'query-awareness' | 'refused-edit' | 'ignored' };
@@ -139,60 +127,19 @@ export class YjsGateway implements Disposable {
 
   constructor(private readonly opts: YjsGatewayOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
-    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = startHeartbeat(opts.heartbeatMs, () => this.peers);
   }
 
   get connectionCount(): number {
     return this.peers.size;
   }
 
-  private beat(): void {
-    for (const p of this.peers) {
-      if (!p.alive) {
-        p.ws.terminate();
-        continue;
-      }
-      p.alive = false;
-      try {
-        p.ws.ping();
-      } catch {
-        p.ws.terminate();
-      }
-    }
-  }
-
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const host = req.headers.host;
-    const origin = req.headers.origin;
-    if (!hostAllowed(host, this.opts.boundToLoopback, this.opts.allowedHosts)) return refuse(socket, 403, 'Host not allowed');
-    if (!originAllowed(origin, host, this.opts.allowedOrigins)) {
-      this.opts.logger.warn('yjs: refused upgrade from foreign origin', { origin });
-      return refuse(socket, 403, 'Origin not allowed');
-    }
-    const refusal = this.opts.admit?.();
-    if (refusal) return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
-    const url = new URL(req.url ?? '/', 'http://x');
-    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (!this.opts.verifyToken(token ?? undefined)) {
-        this.opts.logger.info('yjs: unauthorized', { url: redactToken(req.url ?? '') });
-        return closeSoon(ws, YjsClose.Unauthorized, 'Unauthorized');
-      }
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'yjs', (ws, info) => {
       // The raw request path, not URL's: URL would resolve `..` segments before the documents
       // service could refuse them as outside the workspace (4403).
       const path = roomPath((req.url ?? '').split('?')[0]!, this.opts.prefix);
-      if (path instanceof IcpyError) return closeSoon(ws, closeCodeOf(path), shortReason(path.message));
-      const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
-      const id = `c-${randomUUID().slice(0, 8)}`;
-      const info: ConnectionInfo = {
-        id,
-        kind,
-        name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
-        transport: 'ws',
-        remoteAddress: req.socket.remoteAddress,
-        connectedAt: Date.now(),
-      };
+      if (path instanceof IcpyError) return closeSoon(ws, closeCodeOf(path), path.message);
       this.accept(ws, info, path);
     });
   }
@@ -328,7 +275,7 @@ export class YjsGateway implements Disposable {
   private close(peer: YPeer, code: number, reason: string): void {
     if (peer.closed) return;
     peer.closed = true;
-    closeSoon(peer.ws, code, shortReason(reason));
+    closeSoon(peer.ws, code, reason);
   }
 
   /** Close every connection (1001 Going Away), waiting for each close. */
@@ -359,23 +306,4 @@ export function roomPath(pathname: string, prefix: string): string | IcpyError {
   if (!path) return new IcpyError('INVALID_PARAMS', 'No file path after /api/yjs/', { field: 'path' });
   if (path.includes('\0')) return new IcpyError('INVALID_PARAMS', 'The file path contains a NUL character', { field: 'path' });
   return path;
-}
-
-/** Close now; terminate if the peer does not complete the closing handshake within a second. */
-function closeSoon(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    ws.terminate();
-    return;
-  }
-  setTimeout(() => ws.terminate(), 1000).unref();
-}
-
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
-
-function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }

@@ -1,0 +1,135 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { clientKindOf, clientNameOf } from '../core/broker/index.js';
+import { toWireError, type IcpyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ConnectionInfo } from '../core/rpc/index.js';
+import { bearerToken, hostAllowed, originAllowed, redactToken } from '../core/security.js';
+
+/**
+ * What every WebSocket endpoint (/api/ws, /api/yjs, /api/lsp) does alike before a socket is its
+ * own: the upgrade checks in one order — Host (HTTP 403), Origin (HTTP 403, whatever the token),
+ * admission (`maxConnections`, HTTP 429), then the token (close 4401) — the connection's identity
+ * from `?kind=&name=`, the heartbeat, and closing with a bounded reason.
+ */
+export interface UpgradeRules {
+  verifyToken: (token: string | undefined) => boolean;
+  boundToLoopback: boolean;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  admit?: () => IcpyError | undefined;
+  logger: Logger;
+}
+
+/** Close code of a missing or wrong token, on every endpoint. */
+export const UNAUTHORIZED_CLOSE = 4401;
+
+/**
+ * Check an upgrade and, when it passes, accept it and check the token. `onOpen` gets the socket
+ * and the connection's identity (a fresh id, `?kind=` and `?name=` bounded); a bad token is
+ * closed with 4401 before `onOpen` would run. `label` names the endpoint in log lines.
+ */
+export function acceptUpgrade(
+  wss: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  rules: UpgradeRules,
+  label: string,
+  onOpen: (ws: WebSocket, info: ConnectionInfo, url: URL) => void,
+): void {
+  const host = req.headers.host;
+  const origin = req.headers.origin;
+  if (!hostAllowed(host, rules.boundToLoopback, rules.allowedHosts)) return refuse(socket, 403, 'Host not allowed');
+  if (!originAllowed(origin, host, rules.allowedOrigins)) {
+    rules.logger.warn(`${label}: refused upgrade from foreign origin`, { origin });
+    return refuse(socket, 403, 'Origin not allowed');
+  }
+  const refusal = rules.admit?.();
+  if (refusal) {
+    rules.logger.warn(`${label}: refused upgrade`, { reason: refusal.message });
+    return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
+  }
+  const url = new URL(req.url ?? '/', 'http://x');
+  const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    if (!rules.verifyToken(token ?? undefined)) {
+      rules.logger.info(`${label}: unauthorized`, { url: redactToken(req.url ?? '') });
+      return closeSoon(ws, UNAUTHORIZED_CLOSE, 'Unauthorized');
+    }
+    const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
+    const id = `c-${randomUUID().slice(0, 8)}`;
+    const info: ConnectionInfo = {
+      id,
+      kind,
+      name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
+      transport: 'ws',
+      remoteAddress: req.socket.remoteAddress,
+      connectedAt: Date.now(),
+    };
+    onOpen(ws, info, url);
+  });
+}
+
+/** A peer the heartbeat watches: `alive` is set on every pong (and message) and cleared by each beat. */
+export interface Beating {
+  readonly ws: WebSocket;
+  alive: boolean;
+}
+
+/**
+ * Ping every peer each `ms`; a peer that did not answer the previous ping is terminated (so a dead
+ * peer goes within 2 × ms). `onDrop` is told first. The timer does not keep the process alive.
+ */
+export function startHeartbeat(ms: number, peers: () => Iterable<Beating>, onDrop?: (peer: Beating) => void): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    for (const p of peers()) {
+      if (!p.alive) {
+        onDrop?.(p);
+        p.ws.terminate();
+        continue;
+      }
+      p.alive = false;
+      try {
+        p.ws.ping();
+      } catch {
+        p.ws.terminate();
+      }
+    }
+  }, ms);
+  timer.unref();
+  return timer;
+}
+
+/** Longest WebSocket close reason (RFC 6455: 123 bytes of UTF-8). */
+const MAX_REASON_BYTES = 123;
+
+/** A close reason cut to 123 bytes of UTF-8 (with "..." when cut). */
+export function shortReason(text: string): string {
+  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
+  let out = text.slice(0, MAX_REASON_BYTES);
+  while (Buffer.byteLength(out) > MAX_REASON_BYTES - 3) out = out.slice(0, -1);
+  return out + '...';
+}
+
+/** Close now; terminate if the peer does not complete the closing handshake within a second. */
+export function closeSoon(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, shortReason(reason));
+  } catch {
+    ws.terminate();
+    return;
+  }
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 429: 'Too Many Requests' };
+
+/** Answer an upgrade request with an HTTP error instead of accepting it. */
+export function refuse(socket: Duplex, status: number, reason: string, body = JSON.stringify({ error: reason })): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
