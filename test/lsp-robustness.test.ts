@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
-import { liveGroupMembers } from '../src/services/lsp/process-group.js';
+import { liveGroupMembers } from '../src/services/process-tree.js';
 
 const HANGING = fileURLToPath(new URL('./helpers/hanging-lsp.mjs', import.meta.url));
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBinaryOutputFrame } from '../src/services/terminals/output-frame.js';
-import { processAlive } from '../src/services/terminals/process-tree.js';
+import { processAlive } from '../src/services/process-tree.js';
 import { connect, RpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 
 /** A quiet, predictable interactive shell for tests. */

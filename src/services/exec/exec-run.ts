@@ -7,7 +7,7 @@ import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
 import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
 import { OutputLog, readText, type OutputStream } from './output-log.js';
-import { processAlive, signalSession } from './process-group.js';
+import { processAlive, signalSession } from '../process-tree.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
 import type { SandboxProvider } from './sandbox-port.js';
 import { Utf8Cutter } from './utf8-cutter.js';

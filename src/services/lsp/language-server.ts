@@ -11,7 +11,7 @@ import type { InitializeParams, InitializeResult } from 'vscode-languageserver-p
 import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
-import { liveGroupMembers } from './process-group.js';
+import { liveGroupMembers } from '../process-tree.js';
 import { resolveServerCommand, type ServerSpec } from './servers.js';
 
 export type ServerState = 'stopped' | 'starting' | 'ready' | 'restarting' | 'failed';

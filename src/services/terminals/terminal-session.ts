@@ -3,7 +3,7 @@ import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import type { Session } from '../../core/rpc/index.js';
 import { encodeOutputFrame, type OutputEncoding } from './output-frame.js';
-import { processAlive, sessionMembers, signalSession } from './process-tree.js';
+import { processAlive, sessionMembers, signalSession } from '../process-tree.js';
 import { ScrollbackBuffer } from './scrollback-buffer.js';
 
 export interface TerminalSpec {
