@@ -133,3 +133,26 @@ export function refuse(socket: Duplex, status: number, reason: string, body = JS
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
+
+/**
+ * Shut an endpoint down: stop its heartbeat, close every peer with `close` (1001, its own
+ * bookkeeping), wait for each socket's close (at most 2 s), then close the server.
+ */
+export async function shutdownEndpoint<P extends { readonly ws: WebSocket }>(
+  wss: WebSocketServer,
+  heartbeat: NodeJS.Timeout,
+  peers: Iterable<P>,
+  close: (peer: P) => void,
+): Promise<void> {
+  clearInterval(heartbeat);
+  const closing = [...peers].map(
+    (p) =>
+      new Promise<void>((resolve) => {
+        p.ws.once('close', () => resolve());
+        close(p);
+        setTimeout(resolve, 2000).unref();
+      }),
+  );
+  await Promise.all(closing);
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+}

@@ -7,7 +7,7 @@ import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
 import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
-import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
+import { acceptUpgrade, closeSoon, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /**
  * Close codes of /api/lsp. A refusal to attach closes with 4000 + its HTTP status (4404 unknown
@@ -190,18 +190,9 @@ export class LspGateway implements Disposable {
 
   /** Close every connection (1001 Going Away), waiting for each close. */
   async dispose(): Promise<void> {
-    clearInterval(this.heartbeat);
-    const closing = [...this.clients].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          c.ws.once('close', () => resolve());
-          this.close(c, LspClose.GoingAway, 'Server shutting down');
-          setTimeout(resolve, 2000).unref();
-        }),
-    );
-    await Promise.all(closing);
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await shutdownEndpoint(this.wss, this.heartbeat, this.clients, (p) => this.close(p, LspClose.GoingAway, 'Server shutting down'));
   }
+
 }
 
 /** The language id of an upgrade path (`/api/lsp/typescript` → `typescript`), or why it is not one. */

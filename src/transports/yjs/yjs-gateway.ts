@@ -10,7 +10,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
-import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
+import { acceptUpgrade, closeSoon, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /** y-websocket message types (the first varUint of every frame). */
 export const YMessage = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3 } as const;
@@ -280,18 +280,9 @@ export class YjsGateway implements Disposable {
 
   /** Close every connection (1001 Going Away), waiting for each close. */
   async dispose(): Promise<void> {
-    clearInterval(this.heartbeat);
-    const closing = [...this.peers].map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          p.ws.once('close', () => resolve());
-          this.close(p, YjsClose.GoingAway, 'Server shutting down');
-          setTimeout(resolve, 2000).unref();
-        }),
-    );
-    await Promise.all(closing);
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await shutdownEndpoint(this.wss, this.heartbeat, this.peers, (p) => this.close(p, YjsClose.GoingAway, 'Server shutting down'));
   }
+
 }
 
 /** The workspace path of a room URL (`/api/yjs/src/app.py` → `src/app.py`), or why it is not one. */
