@@ -24,6 +24,9 @@ const files: Record<string, string> = {
   'src/rename.ts': 'export const oldName = 1;\nexport const twice = oldName * 2;\n',
   'src/edit.ts': 'export const a: number = 1;\n',
   'app.py': 'print(undefined_name)\n',
+  'src/format.ts': 'export   const  f=( a:number )=>{return a+1}\n',
+  'src/fix.ts': "export function useIt(): string {\n  return missingName;\n}\nexport const missingNames = 'x';\n",
+  'run.sh': '#!/bin/bash\necho $1\n',
 };
 
 beforeAll(async () => {
@@ -91,6 +94,35 @@ describe('lsp.* with the real servers', () => {
     expect(r.applied).toBe(true);
     expect(r.changes[0].path).toBe('src/rename.ts');
     await until(() => c.text.toString() === 'export const newName = 1;\nexport const twice = newName * 2;\n', 'the rename in the Yjs client');
+  }, 60_000);
+
+  it('format with apply: true rewrites the live document (and so an open Yjs client)', async () => {
+    const c = provider(s, 'src/format.ts');
+    clients.push(c);
+    await c.synced();
+    const dry = await ws.call('lsp.format', { path: 'src/format.ts' });
+    expect(dry.applied).toBe(false);
+    expect(dry.edits.length).toBeGreaterThan(0);
+    expect(c.text.toString()).toBe(files['src/format.ts']); // a dry run changes nothing
+    const r = await ws.call('lsp.format', { path: 'src/format.ts', apply: true });
+    expect(r.applied).toBe(true);
+    await until(() => c.text.toString() === 'export const f = (a: number) => { return a + 1 }\n', 'formatted in the Yjs client');
+  }, 60_000);
+
+  it('codeActions on an undefined name offer a fix with edits for the file', async () => {
+    const line = 1;
+    await ws.call('lsp.diagnostics', { path: 'src/fix.ts' }); // opens it on its server
+    await diagnosticEvent('src/fix.ts', (d) => d.some((x) => x.range.start.line === line));
+    const r = await ws.call('lsp.codeActions', { path: 'src/fix.ts', range: { start: { line, character: 9 }, end: { line, character: 20 } } });
+    const fix = r.actions.find((a: any) => /missingNames/.test(a.title));
+    expect(fix, JSON.stringify(r.actions.map((a: any) => a.title))).toBeTruthy();
+    expect(fix.changes[0].path).toBe('src/fix.ts');
+  }, 60_000);
+
+  it('bash-language-server with shellcheck reports an unquoted variable', async () => {
+    await ws.call('lsp.diagnostics', { path: 'run.sh' });
+    const ev = await diagnosticEvent('run.sh', (d) => d.some((x) => /quote/i.test(x.message)));
+    expect(ev.diagnostics.find((x: any) => /quote/i.test(x.message)).range.start.line).toBe(1);
   }, 60_000);
 
   it('an unsaved edit through docs changes the diagnostics with no save', async () => {
