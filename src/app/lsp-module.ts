@@ -29,6 +29,7 @@ export function lspDocsPort(ctx: AppContext, docs: DocService, files: FileServic
   };
   return {
     realRoot: files.guard.realRoot,
+    configuredRoot: ctx.config.root,
     async resolve(path, field = 'path') {
       return (await files.guard.resolve(path, field as 'path')).rel;
     },
@@ -80,7 +81,14 @@ export const lspModule: AppModule = {
     store.add(ctx.registry.register(...createLspMethods(service)));
     store.add(ctx.registry.registerEvents(...lspEvents));
     // Raw LSP (WS /api/lsp/{languageId}) onto the same servers; its sockets close before the servers stop.
-    store.add(mountLspRaw(ctx, docs, { serverFor: (id) => service.serverFor(id), diagnosticsOf: (p) => service.diagnosticsOf(p) }));
+    store.add(
+      mountLspRaw(ctx, docs, {
+        serverFor: (id) => service.serverFor(id),
+        diagnosticsOf: (p) => service.diagnosticsOf(p),
+        pathOf: (uri) => service.pathOf(uri),
+        uriOf: (path) => service.uriOf(path),
+      }),
+    );
     return store;
   },
 };

@@ -1,6 +1,3 @@
-import { realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Disposable } from '../core/lifecycle.js';
 import type { DocService } from '../services/docs/index.js';
 import { RawLspHosts, type RawServer } from '../services/lsp/index.js';
@@ -15,37 +12,9 @@ export interface RawLspSources {
   serverFor(languageId: string): RawServer | Promise<RawServer>;
   /** The last diagnostics a server published for a workspace path. */
   diagnosticsOf?(path: string): { version?: number; diagnostics: unknown[] } | undefined;
-}
-
-/**
- * Workspace path ⇄ `file:` URI. A client may spell the workspace as configured or with symlinks
- * followed; the server is always told the real path (as the document sync does).
- */
-export function workspaceUris(root: string): { pathOf(uri: string): string | undefined; uriOf(path: string): string } {
-  let real = root;
-  try {
-    real = realpathSync(root);
-  } catch {
-    // a root that does not resolve: the configured spelling is all there is
-  }
-  const roots = [...new Set([real, root])];
-  return {
-    pathOf(uri) {
-      if (!uri.startsWith('file:')) return undefined;
-      let abs: string;
-      try {
-        abs = fileURLToPath(uri);
-      } catch {
-        return undefined;
-      }
-      for (const r of roots) {
-        const rel = relative(r, abs);
-        if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
-      }
-      return undefined;
-    },
-    uriOf: (path) => pathToFileURL(join(real, path)).href,
-  };
+  /** Workspace path ⇄ the `file:` URI servers know it by (the language service's). */
+  pathOf(uri: string): string | undefined;
+  uriOf(path: string): string;
 }
 
 /**
@@ -55,7 +24,6 @@ export function workspaceUris(root: string): { pathOf(uri: string): string | und
  */
 export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSources): Disposable {
   const sec = ctx.wsSecurity;
-  const uris = workspaceUris(ctx.config.root);
   const hosts = new RawLspHosts({
     serverFor: (id) => sources.serverFor(id),
     diagnosticsOf: sources.diagnosticsOf ? (p) => sources.diagnosticsOf!(p) : undefined,
@@ -68,8 +36,8 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
       replaceText: (path, text, source) => docs.replaceText(path, text, source),
       applyEdits: (path, edits, opts) => docs.applyEdits(path, edits, opts),
     },
-    pathOf: uris.pathOf,
-    uriOf: uris.uriOf,
+    pathOf: (uri) => sources.pathOf(uri),
+    uriOf: (path) => sources.uriOf(path),
     maxInflight: ctx.config.lsp.maxInflightPerClient,
     canWrite: sec.scopes.has('write'),
     logger: ctx.logger,

@@ -26,6 +26,8 @@ export interface LspTextEdit {
 export interface LspDocs {
   /** The workspace root with symlinks followed: servers get URIs under it. */
   readonly realRoot: string;
+  /** The root as configured, when it is spelled otherwise (a client may use either spelling). */
+  readonly configuredRoot?: string;
   /** Normalise a client's path (workspace-relative) — PATH_OUTSIDE_WORKSPACE / FILE_NOT_FOUND as the files service says. */
   resolve(path: string, field?: string): Promise<string>;
   /** The live document of a path when one is loaded. */

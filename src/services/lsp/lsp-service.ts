@@ -85,17 +85,24 @@ export class LspService implements Disposable {
     return pathToFileURL(join(this.opts.docs.realRoot, path)).href;
   }
 
-  /** The workspace path of a file URI, or undefined when it is outside the workspace (a library). */
+  /**
+   * The workspace path of a file URI, or undefined when it is outside the workspace (a library).
+   * The root may be spelled with symlinks followed (as servers are told) or as configured.
+   */
   pathOf(uri: string): string | undefined {
+    if (!uri.startsWith('file:')) return undefined;
     let abs: string;
     try {
       abs = fileURLToPath(uri);
     } catch {
       return undefined;
     }
-    const rel = relative(this.opts.docs.realRoot, abs);
-    if (!rel || rel.startsWith('..') || isAbsolute(rel)) return undefined;
-    return rel.split(sep).join('/');
+    const { realRoot, configuredRoot } = this.opts.docs;
+    for (const root of configuredRoot && configuredRoot !== realRoot ? [realRoot, configuredRoot] : [realRoot]) {
+      const rel = relative(root, abs);
+      if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
+    }
+    return undefined;
   }
 
   /**
