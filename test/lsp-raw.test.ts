@@ -8,6 +8,7 @@ import { toSocket, WebSocketMessageReader, WebSocketMessageWriter } from 'vscode
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
 import { provider } from './helpers/yjs.js';
+import { offsetOf } from '../src/services/lsp/raw-text.js';
 
 // Real language servers over real sockets: typescript-language-server takes a few seconds to start.
 const SLOW = 120_000;
@@ -142,6 +143,94 @@ describe('WS /api/lsp/{languageId}: raw LSP multiplexed onto the shared server',
         y.destroy();
         a.conn.dispose();
         await closeWs(a.ws);
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    "a raw client declaring workspace.applyEdit is sent a provider's insert as workspace/applyEdit; its echo is not applied twice",
+    async () => {
+      writeFileSync(join(s.root, 'c.ts'), 'export const c = 1;\n');
+      const uriC = pathToFileURL(join(s.root, 'c.ts')).href;
+      const a = await jsonrpcClient(s);
+      const y = provider(s, 'c.ts');
+      const rpc = await connect(s);
+      // The client's buffer, as an editor keeps it: applies pushed edits, then reports them as didChange.
+      let text = 'export const c = 1;\n';
+      let version = 1;
+      const pushes: any[] = [];
+      a.conn.onRequest('workspace/applyEdit', async (p: any) => {
+        pushes.push(p);
+        const change = p.edit.documentChanges[0];
+        if (change.textDocument.uri !== uriC || change.textDocument.version !== version) return { applied: false };
+        const contentChanges = [...change.edits]
+          .sort((x: any, z: any) => offsetOf(text, z.range.start) - offsetOf(text, x.range.start))
+          .map((e: any) => ({ range: e.range, text: e.newText ?? e.text }));
+        for (const c of contentChanges) text = text.slice(0, offsetOf(text, c.range.start)) + c.text + text.slice(offsetOf(text, c.range.end));
+        version++;
+        await a.conn.sendNotification('textDocument/didChange', { textDocument: { uri: uriC, version }, contentChanges });
+        return { applied: true };
+      });
+      try {
+        await y.synced();
+        await a.conn.sendRequest('initialize', { processId: null, rootUri: null, capabilities: { workspace: { applyEdit: true } } });
+        await a.conn.sendNotification('initialized', {});
+        await a.conn.sendNotification('textDocument/didOpen', { textDocument: { uri: uriC, languageId: 'typescript', version, text } });
+        await until(() => y.text.toString() === text && text !== '', 'the provider synced');
+
+        y.doc.transact(() => y.text.insert(y.text.length, 'const d = 2;\n'));
+        const expected = 'export const c = 1;\nconst d = 2;\n';
+        await until(() => text === expected, 'the push in the raw client');
+        expect(pushes[0].edit.documentChanges[0].textDocument).toEqual({ uri: uriC, version: 1 });
+        expect(pushes[0].edit.documentChanges[0].edits).toEqual([{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, newText: 'const d = 2;\n' }]);
+        // The echo settles: live, provider and client agree (nothing doubled).
+        await until(async () => (await rpc.call('docs.get', { path: 'c.ts' })).text === expected && y.text.toString() === expected, 'everyone agrees');
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await rpc.call('docs.get', { path: 'c.ts' })).text).toBe(expected);
+        expect(y.text.toString()).toBe(expected);
+        expect(text).toBe(expected);
+        expect(pushes).toHaveLength(1);
+
+        // One more raw change lands where the client put it.
+        version++;
+        await a.conn.sendNotification('textDocument/didChange', {
+          textDocument: { uri: uriC, version },
+          contentChanges: [{ range: { start: { line: 2, character: 0 }, end: { line: 2, character: 0 } }, text: 'd;\n' }],
+        });
+        text += 'd;\n';
+        await until(() => y.text.toString() === text, 'the raw edit after the push in the provider');
+        expect((await rpc.call('docs.get', { path: 'c.ts' })).text).toBe('export const c = 1;\nconst d = 2;\nd;\n');
+        expect(pushes).toHaveLength(1);
+      } finally {
+        y.destroy();
+        a.conn.dispose();
+        await closeWs(a.ws);
+        await rpc.close();
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'a raw client without workspace.applyEdit is sent no request when others edit its document',
+    async () => {
+      writeFileSync(join(s.root, 'e.ts'), 'export const e = 1;\n');
+      const uriE = pathToFileURL(join(s.root, 'e.ts')).href;
+      const c = await rawClient(s);
+      const rpc = await connect(s);
+      try {
+        await c.call('initialize', { processId: null, rootUri: null, capabilities: {} });
+        c.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri: uriE, languageId: 'typescript', version: 1, text: 'export const e = 1;\n' } } });
+        // Answered after the didOpen reached the live document.
+        await c.call('textDocument/hover', { textDocument: { uri: uriE }, position: { line: 0, character: 14 } });
+        await rpc.call('docs.applyEdits', { path: 'e.ts', edits: [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: 'e;\n' }] });
+        expect((await rpc.call('docs.get', { path: 'e.ts' })).text).toBe('export const e = 1;\ne;\n');
+        await new Promise((r) => setTimeout(r, 200));
+        expect(c.notifications.filter((n: any) => n.method === 'workspace/applyEdit')).toEqual([]);
+      } finally {
+        await c.close();
+        await rpc.close();
       }
     },
     SLOW,

@@ -1,4 +1,4 @@
-import type { Disposable } from '../core/lifecycle.js';
+import { toDisposable, type Disposable } from '../core/lifecycle.js';
 import type { DocService } from '../services/docs/index.js';
 import { RawLspHosts, type RawServer } from '../services/lsp/index.js';
 import { LspGateway } from '../transports/lsp/index.js';
@@ -30,7 +30,20 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
     docs: {
       open: async (path, holder) => {
         const live = await docs.open(path, holder);
-        return { text: live.text.toString(), version: live.version };
+        return {
+          text: live.text.toString(),
+          version: live.version,
+          live: {
+            text: () => live.text.toString(),
+            version: () => live.version,
+            onChange(cb) {
+              // After LiveDoc's own observer (registered first), so live.version is the new one.
+              const h = (): void => cb();
+              live.text.observe(h);
+              return toDisposable(() => live.text.unobserve(h));
+            },
+          },
+        };
       },
       release: (path, holderId) => docs.release(path, holderId),
       replaceText: (path, text, source) => docs.replaceText(path, text, source),

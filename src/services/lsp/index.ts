@@ -1,6 +1,6 @@
 export { LanguageServer, type LanguageServerOptions, type ServerState } from './language-server.js';
 export { ServerTable, builtinServers, resolveServerCommand, serverTable, type LspLanguageConfig, type ServerSpec } from './servers.js';
-export { RawLspHosts, RawSession, RawCode, initializeAnswer, type RawDocs, type RawHostsDeps, type RawServer, type RawSessionDeps } from './raw-session.js';
+export { RawLspHosts, RawSession, RawCode, initializeAnswer, type RawDocs, type RawLiveDoc, type RawHostsDeps, type RawServer, type RawSessionDeps } from './raw-session.js';
 export { LspService, type LspServiceOptions, type DiagnosticsEntry } from './lsp-service.js';
 export { DocumentSync, incrementalChanges } from './document-sync.js';
 export type { LspDocs, LspLiveText, LspTextEdit, TextDeltaOp } from './lsp-docs.js';

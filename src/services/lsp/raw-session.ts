@@ -21,9 +21,16 @@ export interface RawServer {
  * documents: what it opens and types goes into the live documents, and the document-sync layer
  * tells the server what they become (so raw clients, Yjs peers and lsp.* callers agree).
  */
+export interface RawLiveDoc {
+  text(): string;
+  version(): number;
+  /** Called after every change to the text, whatever its origin. */
+  onChange(cb: () => void): Disposable;
+}
+
 export interface RawDocs {
   /** Hold the live document of a workspace path for this connection; its text and version now. */
-  open(path: string, holder: ConnectionInfo): Promise<{ text: string; version: number }>;
+  open(path: string, holder: ConnectionInfo): Promise<{ text: string; version: number; live?: RawLiveDoc }>;
   /** Drop one hold of `open`. */
   release(path: string, holderId: string): void;
   replaceText(path: string, text: string, source: EventSource): Promise<{ version: number }>;
@@ -62,6 +69,12 @@ export const RawCode = {
 const MAX_QUEUED_DOC_OPS = 1024;
 /** Live version → client version pairs kept per document (to translate publishDiagnostics.version). */
 const VERSION_PAIRS = 64;
+/** workspace/applyEdit requests one client may have unanswered (one per document at most). */
+const MAX_PENDING_PUSHES = 64;
+/** Others' changes to one document within this long reach the client as one workspace/applyEdit. */
+const PUSH_COALESCE_MS = 20;
+/** Prefix of icpy's own request ids towards a raw client (never a number, so no clash with its ids' answers). */
+const PUSH_ID_PREFIX = 'icpy-';
 
 type Id = number | string;
 
@@ -73,6 +86,24 @@ interface RawDoc {
   /** Live version the next client change is based on. */
   base: number;
   versions: Map<number, number>;
+  /** The client's version of `text` (the one a workspace/applyEdit is addressed to). */
+  clientVersion: number;
+  live?: RawLiveDoc;
+  watch?: Disposable;
+  timer?: ReturnType<typeof setTimeout>;
+  /** A workspace/applyEdit sent and not yet echoed by the client's didChange. */
+  push?: Push;
+}
+
+interface Push {
+  id: string;
+  /** The text the client has once it applied the edit, and the live version it equals. */
+  text: string;
+  liveVersion: number;
+  /** The client version the edit was addressed to. */
+  clientVersion: number;
+  /** The client said applied: true (a didChange that is not the echo then ends the wait). */
+  answered: boolean;
 }
 
 /** Multiplexes raw LSP clients onto the shared server of their language. */
@@ -91,7 +122,9 @@ export class RawLspHosts implements LspHosts {
  * handled here (the shared server was initialized once, by icpy); other requests go to the server
  * under the server connection's own ids (the client's id is kept here, and `$/cancelRequest`
  * cancels the matching request); document notifications go to the live documents; the server's
- * diagnostics reach the clients that have that document open. Messages are handled in order:
+ * diagnostics reach the clients that have that document open; others' changes to a document it
+ * has open are pushed to it as workspace/applyEdit (when it declared workspace.applyEdit), and
+ * its didChange echoing a push is not applied again. Messages are handled in order:
  * a request is sent only after every earlier document change reached the live document (and so
  * the server).
  */
@@ -106,6 +139,10 @@ export class RawSession implements LspChannel {
   private queued = 0;
   private readonly subscription: Disposable;
   private readonly source: EventSource;
+  /** The client takes workspace/applyEdit (capabilities.workspace.applyEdit in initialize). */
+  private canPush = false;
+  private pushSeq = 0;
+  private readonly pushes = new Map<string, string>(); // request id → path
 
   constructor(
     private readonly server: RawServer,
@@ -125,8 +162,8 @@ export class RawSession implements LspChannel {
     }
     const hasId = typeof msg.id === 'number' || typeof msg.id === 'string';
     if (typeof msg.method !== 'string') {
-      // A response: raw clients are never sent requests (icpy answers the server's), so drop it.
-      if (hasId && ('result' in msg || 'error' in msg)) return;
+      // A response: only to icpy's own workspace/applyEdit pushes (server requests are icpy's to answer).
+      if (hasId && ('result' in msg || 'error' in msg)) return this.onPushAnswer(msg.id as Id, msg as { result?: unknown; error?: unknown });
       return this.reply(hasId ? (msg.id as Id) : null, { code: RawCode.InvalidRequest, message: 'A message needs a method' });
     }
     if ('id' in msg && msg.id !== undefined) {
@@ -143,7 +180,11 @@ export class RawSession implements LspChannel {
     void this.subscription.dispose();
     for (const ctl of this.pending.values()) ctl.abort();
     this.pending.clear();
-    for (const path of this.docs.keys()) this.release(path);
+    this.pushes.clear();
+    for (const [path, entry] of this.docs) {
+      this.unwatch(entry);
+      this.release(path);
+    }
     this.docs.clear();
   }
 
@@ -151,6 +192,8 @@ export class RawSession implements LspChannel {
     if (method === 'initialize') {
       if (this.initialized) return this.reply(id, { code: RawCode.InvalidRequest, message: 'initialize was already sent' });
       this.initialized = true;
+      const caps = (params as { capabilities?: { workspace?: { applyEdit?: unknown } } } | null)?.capabilities;
+      this.canPush = caps?.workspace?.applyEdit === true;
       return this.answer(id, () => initializeAnswer(this.server.initializeResult()));
     }
     if (!this.initialized) return this.reply(id, { code: RawCode.ServerNotInitialized, message: 'Send initialize first' });
@@ -236,10 +279,14 @@ export class RawSession implements LspChannel {
     if (!known) {
       const live = await this.deps.docs.open(path, this.peer.connection);
       if (this.closed) return this.deps.docs.release(path, this.peer.connection.id);
-      this.docs.set(path, { uri: doc.uri, text: live.text, base: live.version, versions: new Map([[live.version, clientVersion]]) });
+      const fresh: RawDoc = { uri: doc.uri, text: live.text, base: live.version, versions: new Map([[live.version, clientVersion]]), clientVersion, live: live.live };
+      if (this.canPush && live.live) fresh.watch = live.live.onChange(() => this.schedulePush(path));
+      this.docs.set(path, fresh);
     }
     const entry = this.docs.get(path)!;
     entry.uri = doc.uri;
+    entry.clientVersion = clientVersion;
+    entry.push = undefined; // a new didOpen states the client's text afresh
     if (entry.text !== doc.text) {
       this.checkWrite();
       // The client is an editor showing this text: the live document becomes it.
@@ -256,10 +303,15 @@ export class RawSession implements LspChannel {
     const path = this.pathOf(doc.uri);
     const entry = this.docs.get(path);
     if (!entry) throw new RawChangeError(`didChange for ${doc.uri}, which this client did not open`);
-    const text = applyContentChanges(entry.text, changes);
-    const edit = singleEdit(entry.text, text);
     const clientVersion = typeof doc.version === 'number' ? doc.version : undefined;
-    if (!edit) return;
+    if (clientVersion !== undefined) entry.clientVersion = clientVersion;
+    const rest = this.takeEcho(path, entry, changes);
+    const text = applyContentChanges(entry.text, rest);
+    const edit = singleEdit(entry.text, text);
+    if (!edit) {
+      if (rest !== changes && clientVersion !== undefined) this.settle(entry, text, entry.base, clientVersion);
+      return;
+    }
     this.checkWrite();
     let version: number;
     try {
@@ -277,7 +329,10 @@ export class RawSession implements LspChannel {
     const doc = td as { uri?: unknown } | null;
     if (!doc || typeof doc.uri !== 'string') throw new RawChangeError('didClose needs textDocument.uri');
     const path = this.pathOf(doc.uri);
-    if (!this.docs.delete(path)) return;
+    const entry = this.docs.get(path);
+    if (!entry) return;
+    this.docs.delete(path);
+    this.unwatch(entry);
     this.release(path);
   }
 
@@ -287,6 +342,96 @@ export class RawSession implements LspChannel {
     if (clientVersion === undefined) return;
     entry.versions.set(liveVersion, clientVersion);
     if (entry.versions.size > VERSION_PAIRS) entry.versions.delete(entry.versions.keys().next().value!);
+  }
+
+  /**
+   * When the first changes of a didChange turn the client's copy into the text icpy pushed, they
+   * are the client applying the push (already in the live document): the client's copy becomes
+   * it, and only the changes after them are the client's own. Returns those.
+   */
+  private takeEcho(path: string, entry: RawDoc, changes: unknown): unknown {
+    const push = entry.push;
+    if (!push || !Array.isArray(changes)) return changes;
+    let text = entry.text;
+    for (let i = 0; i < changes.length; i++) {
+      text = applyContentChanges(text, [changes[i]]);
+      if (text === push.text) {
+        entry.push = undefined;
+        entry.text = push.text;
+        entry.base = push.liveVersion;
+        // Others may have changed it again meanwhile.
+        this.schedulePush(path);
+        return changes.slice(i + 1);
+      }
+    }
+    // Not the echo: once the client said it applied the push, it never will be.
+    if (push.answered) entry.push = undefined;
+    return changes;
+  }
+
+  private schedulePush(path: string): void {
+    const entry = this.docs.get(path);
+    if (!entry || entry.timer || this.closed) return;
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      // In the document chain: the client's copy is settled for every change it sent before.
+      this.chain = this.chain.then(() => {
+        if (!this.closed && this.docs.get(path) === entry) this.push(path, entry);
+      });
+    }, PUSH_COALESCE_MS);
+  }
+
+  /** Tell the client what others made of a document it has open (workspace/applyEdit). */
+  private push(path: string, entry: RawDoc): void {
+    if (!entry.live || entry.push) return; // one at a time: the next is scheduled once it is settled
+    const text = entry.live.text();
+    const edit = singleEdit(entry.text, text);
+    if (!edit) {
+      entry.base = entry.live.version();
+      return;
+    }
+    if (this.pushes.size >= MAX_PENDING_PUSHES) {
+      this.deps.logger.debug('lsp raw: too many unanswered workspace/applyEdit; not pushing', { connection: this.peer.connection.id, path });
+      return;
+    }
+    const id = `${PUSH_ID_PREFIX}${++this.pushSeq}`;
+    entry.push = { id, text, liveVersion: entry.live.version(), clientVersion: entry.clientVersion, answered: false };
+    this.pushes.set(id, path);
+    this.send({
+      jsonrpc: '2.0',
+      id,
+      method: 'workspace/applyEdit',
+      params: { label: 'icpy: changes by others', edit: { documentChanges: [{ textDocument: { uri: entry.uri, version: entry.clientVersion }, edits: [{ range: edit.range, newText: edit.text }] }] } },
+    });
+  }
+
+  private onPushAnswer(id: Id, msg: { result?: unknown; error?: unknown }): void {
+    const path = typeof id === 'string' ? this.pushes.get(id) : undefined;
+    if (path === undefined) return; // not ours (or the document was closed meanwhile): dropped
+    this.pushes.delete(id as string);
+    const entry = this.docs.get(path);
+    if (!entry || entry.push?.id !== id) return;
+    const applied = (msg.result as { applied?: unknown } | undefined)?.applied === true;
+    if (applied) {
+      entry.push.answered = true;
+      return;
+    }
+    // Refused (the client's version moved on, or it cannot): its buffer stays as it is and its
+    // changes keep being rebased; a later change by others tries again.
+    const stale = entry.push.clientVersion !== entry.clientVersion;
+    entry.push = undefined;
+    this.deps.logger.debug('lsp raw: workspace/applyEdit not applied', { connection: this.peer.connection.id, path, error: msg.error, result: msg.result });
+    // Addressed to a version the client had moved past: once more, to the version it has now.
+    if (stale) this.schedulePush(path);
+  }
+
+  private unwatch(entry: RawDoc): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    void entry.watch?.dispose();
+    entry.watch = undefined;
+    if (entry.push) this.pushes.delete(entry.push.id);
+    entry.push = undefined;
   }
 
   private checkWrite(): void {
