@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import { promisify } from 'node:util';
 import { deflate, inflate, constants as zlib } from 'node:zlib';
 import type { EventSource } from '../core/broker/index.js';
 import type { Disposable } from '../core/lifecycle.js';
-import { ensureSelfIgnoringDir } from './state-dir.js';
+import { openDatabase } from './open-database.js';
 
 const deflateAsync = promisify(deflate);
 const inflateAsync = promisify(inflate);
@@ -52,11 +51,7 @@ export class SqliteDocHistory implements Disposable {
   private readonly insertTx: (v: NewVersion, stored: Buffer, retention: Retention) => StoredVersion;
 
   constructor(dir: string, file = 'history.db') {
-    ensureSelfIgnoringDir(dir);
-    this.db = new Database(join(dir, file));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openDatabase(dir, file);
     this.db.exec(`CREATE TABLE IF NOT EXISTS doc_versions (
       path TEXT NOT NULL, version INTEGER NOT NULL, time INTEGER NOT NULL, author TEXT NOT NULL,
       size INTEGER NOT NULL, sha256 TEXT NOT NULL, label TEXT, name TEXT, stored_bytes INTEGER NOT NULL,

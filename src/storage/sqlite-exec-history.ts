@@ -1,7 +1,6 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { Disposable } from '../core/lifecycle.js';
-import { ensureSelfIgnoringDir } from './state-dir.js';
+import { openDatabase } from './open-database.js';
 
 /**
  * exec.history in SQLite (WAL): `<dir>/exec.db`, one row per finished run, the oldest dropped
@@ -21,11 +20,7 @@ export class SqliteExecHistory<RunRecord extends { id: string; finishedAt: numbe
     private readonly maxRuns: number,
     file = 'exec.db',
   ) {
-    ensureSelfIgnoringDir(dir);
-    this.db = new Database(join(dir, file));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openDatabase(dir, file);
     this.db.exec(`CREATE TABLE IF NOT EXISTS exec_runs (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL,

@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { EventSource } from '../core/broker/index.js';
 import type { Disposable } from '../core/lifecycle.js';
-import { ensureSelfIgnoringDir } from './state-dir.js';
+import { openDatabase } from './open-database.js';
 
 /** One persisted key: a JSON value with its version and who wrote it last. */
 export interface StoredRecord {
@@ -30,11 +29,7 @@ export class SqliteStateStore implements Disposable {
     file = 'state.db',
   ) {
     // The folder ignores itself in git (`.gitignore` of `*`), so state never shows in `git status`.
-    ensureSelfIgnoringDir(dir);
-    this.db = new Database(join(dir, file));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
+    this.db = openDatabase(dir, file);
     this.db.exec(`CREATE TABLE IF NOT EXISTS kv (
       ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
       updated_by TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (ns, key))`);
