@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { connect, startServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
 /**

@@ -1,9 +1,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive } from '../src/services/process-tree.js';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
-import { until } from './helpers/until.js';
 
 interface Output {
   id: string;

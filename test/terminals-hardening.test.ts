@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../src/services/process-tree.js';
-import { connect, RpcError, startServer, type TestServer, type WsClient, rpcError } from './helpers/server.js';
+import { connect, startServer, type TestServer, type WsClient, rpcError } from './helpers/server.js';
 
 const BASH = { shell: '/bin/bash', args: ['--norc', '--noprofile'], env: { PS1: '$ ', HISTFILE: '/dev/null' } };
 

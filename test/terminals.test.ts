@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBinaryOutputFrame } from '../src/services/terminals/output-frame.js';
 import { processAlive } from '../src/services/process-tree.js';

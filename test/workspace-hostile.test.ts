@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, RpcError, startServer, type WsClient, rpcError } from './helpers/server.js';
+import { connect, startServer, type WsClient, rpcError } from './helpers/server.js';
 
 /** Names that are members of Object.prototype (or set it): they must be plain data. */
 const PROTO_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__'];

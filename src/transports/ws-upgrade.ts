@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { clientKindOf, clientNameOf } from '../core/broker/index.js';
-import { toWireError, type IcpyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { IcpyError, toWireError } from '../core/errors.js';
+import { describeError, type Logger } from '../core/logger.js';
+import { MessageTurns } from '../core/message-turns.js';
 import type { ConnectionInfo } from '../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../core/security.js';
 
@@ -155,4 +156,34 @@ export async function shutdownEndpoint<P extends { readonly ws: WebSocket }>(
   );
   await Promise.all(closing);
   await new Promise<void>((resolve) => wss.close(() => resolve()));
+}
+
+/**
+ * Fair turns for one socket (core/message-turns.ts): at most `perTurn` frames start per event-loop
+ * iteration, and the socket is not read while frames wait.
+ */
+export function pausingTurns(ws: WebSocket, perTurn: number): MessageTurns {
+  return new MessageTurns(perTurn, (waiting) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (waiting) ws.pause();
+    else ws.resume();
+  });
+}
+
+/** Close code of a refusal to give a socket its resource (a room, a language server): 4000 + the error's HTTP status. */
+export function refusalCode(err: IcpyError): number {
+  return 4000 + err.httpStatus;
+}
+
+/**
+ * How to close a socket whose resource could not be had: an IcpyError is the client's answer
+ * (4000 + its HTTP status, its message; logged at debug), anything else is our bug (1011, logged).
+ */
+export function closeForFailure(err: unknown, logger: Logger, what: string, fields: Record<string, unknown>): { code: number; reason: string } {
+  if (err instanceof IcpyError) {
+    logger.debug(`${what} refused`, { ...fields, code: err.code });
+    return { code: refusalCode(err), reason: err.message };
+  }
+  logger.error(`${what} failed`, { ...fields, ...describeError(err) });
+  return { code: 1011, reason: 'Internal error' };
 }

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { IcpyError } from '../errors.js';
 import type { BrokerEvent } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
-import { topicMatches } from './topic-pattern.js';
 import { encodeEvent, encodeEventNotification } from './event-encoding.js';
 
 describe('topic patterns', () => {

@@ -159,7 +159,7 @@ export class PresenceService implements Disposable {
   private readonly sweepMs: number;
 
   constructor(
-    private readonly docs: PresenceRooms,
+    docs: PresenceRooms,
     private readonly broker: Broker,
     private readonly options: PresenceOptions = {},
   ) {

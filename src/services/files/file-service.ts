@@ -767,20 +767,6 @@ export class FileService {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function existsL(p: string): Promise<boolean> {
-  return lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * `src`, which must deliver `expected` bytes: a file that shrinks while it streams ends the stream
  * with an error instead of short, so the HTTP response is cut (the client sees an aborted body)
@@ -841,14 +827,6 @@ function tempSuffix(): string {
 function statSyncOrThrow(real: string, path: string): BigIntStats {
   try {
     return statSync(real, { bigint: true });
-  } catch (err) {
-    throw fsError(err, path);
-  }
-}
-
-async function statOrThrow(real: string, path: string): Promise<BigIntStats> {
-  try {
-    return await stat(real, { bigint: true });
   } catch (err) {
     throw fsError(err, path);
   }

@@ -7,7 +7,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Session } from '../../core/rpc/index.js';
 import type { OutputEncoding } from './output-frame.js';
-import { TerminalSession, type AttachResult, type DetachReason, type TerminalLimits } from './terminal-session.js';
+import { TerminalSession, type AttachResult, type TerminalLimits } from './terminal-session.js';
 
 export interface TerminalServiceOptions {
   root: string;

@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { IcpyError, httpStatusOf } from '../../core/errors.js';
+import { IcpyError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
-import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
-import { acceptUpgrade, closeSoon, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
+import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /**
  * Close codes of /api/lsp. A refusal to attach closes with 4000 + its HTTP status (4404 unknown
@@ -95,11 +94,7 @@ export class LspGateway implements Disposable {
       close: (code, reason) => this.close(client, code, reason),
     };
     this.clients.add(client);
-    const turns = new MessageTurns(MESSAGES_PER_TURN, (waiting) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (waiting) ws.pause();
-      else ws.resume();
-    });
+    const turns = pausingTurns(ws, MESSAGES_PER_TURN);
     const early: string[] = [];
     ws.on('pong', () => (client.alive = true));
     ws.on('error', (err) => this.opts.logger.debug('lsp: socket error', { connection: info.id, ...describeError(err) }));
@@ -134,13 +129,8 @@ export class LspGateway implements Disposable {
         for (const text of early.splice(0)) turns.run(() => this.onFrame(client, text));
       },
       (err: unknown) => {
-        if (err instanceof IcpyError) {
-          this.opts.logger.debug('lsp: attach refused', { languageId, code: err.code });
-          this.close(client, 4000 + httpStatusOf(err), err.message);
-        } else {
-          this.opts.logger.error('lsp: attaching a raw client failed', { languageId, ...describeError(err) });
-          this.close(client, LspClose.InternalError, 'Internal error');
-        }
+        const { code, reason } = closeForFailure(err, this.opts.logger, 'lsp: attaching a raw client', { languageId });
+        this.close(client, code, reason);
       },
     );
   }

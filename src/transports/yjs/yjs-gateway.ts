@@ -5,12 +5,11 @@ import * as encoding from 'lib0/encoding';
 import { WebSocketServer, type WebSocket } from 'ws';
 import * as Y from 'yjs';
 import type { DocPeer, DocRoom, DocRooms } from '../../core/docs.js';
-import { IcpyError, httpStatusOf } from '../../core/errors.js';
+import { IcpyError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
-import { MessageTurns } from '../../core/message-turns.js';
 import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
-import { acceptUpgrade, closeSoon, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
+import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, refusalCode, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /** y-websocket message types (the first varUint of every frame). */
 export const YMessage = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3 } as const;
@@ -36,9 +35,7 @@ export const YjsClose = {
   ReadOnly: 4403,
 } as const;
 
-export function closeCodeOf(err: IcpyError): number {
-  return 4000 + httpStatusOf(err);
-}
+export const closeCodeOf = refusalCode;
 
 export interface YjsGatewayOptions {
   rooms: DocRooms;
@@ -156,11 +153,7 @@ export class YjsGateway implements Disposable {
       close: (code, reason) => this.close(peer, code, reason),
     };
     this.peers.add(peer);
-    const turns = new MessageTurns(MESSAGES_PER_TURN, (waiting) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (waiting) ws.pause();
-      else ws.resume();
-    });
+    const turns = pausingTurns(ws, MESSAGES_PER_TURN);
     const early: Buffer[] = [];
     ws.on('pong', () => (peer.alive = true));
     ws.on('error', (err) => this.opts.logger.debug('yjs: socket error', { connection: info.id, ...describeError(err) }));
@@ -202,13 +195,8 @@ export class YjsGateway implements Disposable {
         for (const data of early.splice(0)) turns.run(() => this.onFrame(peer, data));
       },
       (err: unknown) => {
-        if (err instanceof IcpyError) {
-          this.opts.logger.debug('yjs: room refused', { path, code: err.code });
-          this.close(peer, closeCodeOf(err), err.message);
-        } else {
-          this.opts.logger.error('yjs: joining a room failed', { path, ...describeError(err) });
-          this.close(peer, YjsClose.InternalError, 'Internal error');
-        }
+        const { code, reason } = closeForFailure(err, this.opts.logger, 'yjs: joining a room', { path });
+        this.close(peer, code, reason);
       },
     );
   }
