@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
 import { userKeyedRecord } from '../../core/user-keys.js';
 import { MAX_MEMORY_MB, type ExecService } from './exec-service.js';
-import { historyEntrySchema, runSummarySchema } from './exec.schemas.js';
+import { completionSchema, historyEntrySchema, runSummarySchema } from './exec.schemas.js';
 
 /** Largest `code` (characters); a bigger program belongs in a workspace file (`path`). */
 export const MAX_CODE_CHARS = 1024 * 1024;
@@ -16,20 +16,8 @@ const envSchema = userKeyedRecord(z.string().max(1024).regex(/^[A-Za-z_][A-Za-z0
   { message: 'more than 1024 variables' },
 );
 
-const waitResult = z.object({
-  id: z.string(),
-  exitCode: z.number().int().nullable(),
-  signal: z.string().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
-  durationMs: z.number(),
-  timedOut: z.boolean(),
-  cancelled: z.boolean(),
-  truncated: z.boolean(),
-  cpuMs: z.number().int().nullable(),
-  maxRssKb: z.number().int().nullable(),
-  error: z.string().nullable(),
-});
+/** `wait: true`: the completion (without the output offsets) and the output itself. */
+const waitResult = completionSchema.omit({ bytes: true, droppedBytes: true }).extend({ stdout: z.string(), stderr: z.string() });
 
 export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
   const run = defineMethod({
