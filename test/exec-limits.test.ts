@@ -2,32 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../src/services/process-tree.js';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { completed, eventsOf, joinOutputs, type Output } from './helpers/exec.js';
 
-interface Output {
-  id: string;
-  stream: 'stdout' | 'stderr';
-  offset: number;
-  data: string;
-}
-
-function joinOutputs(outs: Output[], from = 0): { text: string; end: number } {
-  let expected = from;
-  let text = '';
-  for (const o of outs) {
-    expect(o.offset, 'outputs must be contiguous').toBe(expected);
-    text += o.data;
-    expected += Buffer.byteLength(o.data);
-  }
-  return { text, end: expected };
-}
-
-function eventsOf(c: WsClient, topic: string, id: string): any[] {
-  return c.events().filter((e) => e.topic === topic && e.data.id === id).map((e) => e.data);
-}
-
-function completed(c: WsClient, id: string, timeoutMs = 20_000): Promise<any> {
-  return c.waitFor(() => eventsOf(c, 'exec.completed', id)[0], timeoutMs, `exec.completed of ${id}`);
-}
 
 /** A grandchild that ignores SIGTERM and prints its pid; the parent waits for it. */
 const STUBBORN = `bash -c 'trap "" TERM; echo "grandchild $$"; while :; do sleep 0.1; done' & wait`;

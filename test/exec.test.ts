@@ -1,34 +1,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
-
-interface Output {
-  id: string;
-  stream: 'stdout' | 'stderr';
-  offset: number;
-  data: string;
-}
-
-/** Concatenate outputs, asserting each starts where the previous ended (no gap, no duplicate). */
-function joinOutputs(outs: Output[], from = 0): { text: string; end: number } {
-  let expected = from;
-  let text = '';
-  for (const o of outs) {
-    expect(o.offset, 'outputs must be contiguous').toBe(expected);
-    text += o.data;
-    expected += Buffer.byteLength(o.data);
-  }
-  return { text, end: expected };
-}
-
-function eventsOf(c: WsClient, topic: string, id: string): any[] {
-  return c.events().filter((e) => e.topic === topic && e.data.id === id).map((e) => e.data);
-}
-
-async function completed(c: WsClient, id: string, timeoutMs = 15_000): Promise<any> {
-  return c.waitFor(() => eventsOf(c, 'exec.completed', id)[0], timeoutMs, `exec.completed of ${id}`);
-}
+import { connect, rpcError, startServer, type TestServer } from './helpers/server.js';
+import { completed, eventsOf, joinOutputs, type Output } from './helpers/exec.js';
 
 describe('exec.run: languages', () => {
   let s: TestServer;
