@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
-import { awarenessFrame, closeOf, percentile, prng, provider, rawUpgrade, rawYjs, sleep, synced, syncStep1, updateFrame, type Client, type RawYjs } from './helpers/yjs.js';
+import { applyReceived, awarenessFrame, closeOf, percentile, prng, provider, rawUpgrade, rawYjs, sleep, synced, syncStep1, updateFrame, type Client, type RawYjs } from './helpers/yjs.js';
 
 const SMALL = 256 * 1024;
 
@@ -293,6 +293,28 @@ describe('attacks on /api/yjs: hostile frames in a shared room', () => {
   // ~256 KiB of awareness state from one peer, under the 512 KiB frame limit: kept or relayed, it
   // would cost every peer of the room that much per update.
   const hugeAwareness = () => awarenessOf(31337, 1, JSON.stringify({ user: { name: 'flood', blob: 'q'.repeat(SMALL) } }));
+
+  it('many small updates cannot grow a document past maxDocBytes: the sender is closed with 4413, the room keeps working', async () => {
+    const r = await attacker();
+    const mine = new Y.Doc();
+    applyReceived(mine, r.messages);
+    await until(() => mine.getText('content').toString().length > 0, 'the raw peer has the text');
+    const chunk = 'x'.repeat(16 * 1024); // each update is well under the frame bound
+    let sent = 0;
+    for (let i = 0; i < 40; i++) {
+      const sv = Y.encodeStateVector(mine);
+      mine.getText('content').insert(0, chunk);
+      r.send(updateFrame(Y.encodeStateAsUpdate(mine, sv)));
+      sent += chunk.length;
+      await sleep(5);
+      if (r.ws.readyState !== r.ws.OPEN) break;
+    }
+    expect(sent, "the server closed the sender before it sent all 640 KiB").toBeLessThan(40 * chunk.length);
+    const { code } = await r.closed;
+    expect(code).toBe(4413);
+    expect((await s.call('docs.get', { path: 'shared.txt' })).text.length).toBeLessThanOrEqual(SMALL);
+    await roomIntact('growth past maxDocBytes');
+  });
 
   it('a huge awareness state is not relayed to the other peers, and the room keeps working', async () => {
     const r = await attacker();

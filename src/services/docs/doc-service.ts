@@ -330,6 +330,7 @@ export class DocService implements DocRooms, Disposable {
       startVersion: this.startVersionFor(disk.path, disk.version),
       // an update carrying a whole document: its text plus Yjs ids (the gateway's frame bound)
       maxUpdateBytes: 2 * this.options.limits.maxDocBytes,
+      maxTextLength: this.options.limits.maxDocBytes,
       ...(this.options.screenAwareness ? { screenAwareness: this.options.screenAwareness } : {}),
       onChange: (doc, origin) => this.changed(doc, origin),
       onLeave: (doc, peer) => this.left(doc, peer),

@@ -33,6 +33,11 @@ export interface LiveDocOptions {
   startVersion: number;
   /** Largest Yjs update a peer may send (bytes). */
   maxUpdateBytes: number;
+  /**
+   * Longest text (UTF-16 units) updates from peers may grow the document to (maxDocBytes): an
+   * update whose inserted text would pass it is refused before it is applied. Unset = no bound.
+   */
+  maxTextLength?: number;
   /** After every transaction that changed the text. */
   onChange?: (doc: LiveDoc, origin: unknown) => void;
   /** After a peer left (its awareness states are gone). */
@@ -144,10 +149,24 @@ export class LiveDoc implements DocRoom {
     }
     // Yjs can throw halfway through, or silently corrupt the document, on garbage: decode the
     // whole update first, and apply only what decodes.
+    let decoded: ReturnType<typeof Y.decodeUpdate>;
     try {
-      Y.decodeUpdate(update);
+      decoded = Y.decodeUpdate(update);
     } catch (err) {
       throw new IcpyError('INVALID_PARAMS', 'Malformed Yjs update', { field: 'update' }, { cause: err });
+    }
+    const max = this.options.maxTextLength;
+    if (max !== undefined) {
+      // Counted before deletions, so a large replace near the bound is refused too (conservative).
+      let inserted = 0;
+      for (const s of decoded.structs) if (s instanceof Y.Item && s.content instanceof Y.ContentString) inserted += s.length;
+      if (inserted && this.text.length + inserted > max) {
+        throw new IcpyError('FILE_TOO_LARGE', `This edit would make '${this.path}' longer than a live document may be (maxDocBytes = ${max})`, {
+          path: this.path,
+          limit: 'maxDocBytes',
+          max,
+        });
+      }
     }
     try {
       Y.applyUpdate(this.doc, update, from);
