@@ -15,7 +15,7 @@ import { DocService } from '../src/services/docs/index.js';
 import { FileService } from '../src/services/files/index.js';
 
 const LIMITS = { maxOpenDocs: 16, maxDocBytes: 1 << 20, maxDocsPerConnection: 16, maxEditsPerCall: 100 };
-const holder: ConnectionInfo = { id: 'c1', kind: 'browser', name: 'typist', transport: 'ws', connectedAt: 0 };
+const holder: ConnectionInfo = { id: 'c1', kind: 'browser', name: 'typist', transport: 'ws', principalId: 'owner', connectedAt: 0 };
 
 interface Hooks {
   /** After the version check, before the rename. */

@@ -20,7 +20,7 @@ async function pair(): Promise<{ session: WsSession; client: WebSocket }> {
   const [server] = (await once(wss, 'connection')) as [WebSocket];
   open.push({ close: () => server.terminate() });
   await once(client, 'open');
-  const info = { id: 'c1', kind: 'agent' as const, name: 't', transport: 'ws' as const, connectedAt: Date.now() };
+  const info = { id: 'c1', kind: 'agent' as const, name: 't', transport: 'ws' as const, principalId: 'owner', connectedAt: Date.now() };
   return { session: new WsSession(server, info, 1024 * 1024), client };
 }
 

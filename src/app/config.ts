@@ -53,6 +53,57 @@ export interface IcpyConfig {
   exec: IcpyExecConfig;
   /** Language servers (issue 12). */
   lsp: IcpyLspConfig;
+  /** Agents (issue 13): credentials, MCP, workflows and their model. */
+  agents: IcpyAgentsConfig;
+}
+
+/**
+ * Agents: MCP sessions, workflow runs and the model they call. Env `ICPY_AGENTS_<SNAKE>`; the
+ * model endpoint also falls back to the OpenAI SDK's own `OPENAI_BASE_URL` / `OPENAI_API_KEY`.
+ */
+export interface IcpyAgentsConfig {
+  /** OpenAI-compatible base URL (`http://127.0.0.1:11434/v1`). '' = none configured: agents.run answers MODEL_UNAVAILABLE. Env ICPY_AGENTS_BASE_URL, else OPENAI_BASE_URL. */
+  baseUrl: string;
+  /** API key sent to the model endpoint. Env ICPY_AGENTS_API_KEY, else OPENAI_API_KEY. Never logged. */
+  apiKey: string;
+  /** Model name workflows use unless they name one. Env ICPY_AGENTS_MODEL. Default gpt-4o-mini. */
+  model: string;
+  /** Workflow runs at once; more are LIMIT_EXCEEDED. Default 4. */
+  maxConcurrentRuns: number;
+  /** Model turns one run may take before it fails. Default 20. */
+  maxTurns: number;
+  /** Wall-clock bound of one run (ms). Default 10 min. */
+  runTimeoutMs: number;
+  /** Agent activity rows kept in SQLite (oldest dropped first). Default 10,000. */
+  activityRows: number;
+  /** Open MCP sessions on /mcp; one more is LIMIT_EXCEEDED (HTTP 429). Default 64. */
+  maxMcpSessions: number;
+  /** An MCP session with no request for this long (ms) is closed. Default 30 min. */
+  mcpSessionIdleMs: number;
+}
+
+export const DEFAULT_AGENTS: IcpyAgentsConfig = {
+  baseUrl: '',
+  apiKey: '',
+  model: 'gpt-4o-mini',
+  maxConcurrentRuns: 4,
+  maxTurns: 20,
+  runTimeoutMs: 10 * 60 * 1000,
+  activityRows: 10_000,
+  maxMcpSessions: 64,
+  mcpSessionIdleMs: 30 * 60 * 1000,
+};
+
+function resolveAgents(input: Partial<IcpyAgentsConfig> = {}): IcpyAgentsConfig {
+  const out = { ...DEFAULT_AGENTS };
+  for (const key of ['maxConcurrentRuns', 'maxTurns', 'runTimeoutMs', 'activityRows', 'maxMcpSessions', 'mcpSessionIdleMs'] as const) {
+    out[key] = input[key] ?? envInt(envName(key, 'ICPY_AGENTS_')) ?? DEFAULT_AGENTS[key];
+  }
+  out.baseUrl = input.baseUrl ?? (process.env.ICPY_AGENTS_BASE_URL || process.env.OPENAI_BASE_URL || '');
+  out.apiKey = input.apiKey ?? (process.env.ICPY_AGENTS_API_KEY || process.env.OPENAI_API_KEY || '');
+  out.model = input.model ?? (process.env.ICPY_AGENTS_MODEL || DEFAULT_AGENTS.model);
+  if (out.baseUrl !== '' && !/^https?:\/\//.test(out.baseUrl)) throw new Error(`agents.baseUrl (ICPY_AGENTS_BASE_URL) must be an http(s) URL, got '${out.baseUrl}'`);
+  return out;
 }
 
 /** Language servers: lifetimes and bounds. Env `ICPY_LSP_<SNAKE>`. */
@@ -358,12 +409,13 @@ function resolveLimits(input: Partial<IcpyLimits> = {}): IcpyLimits {
   return out;
 }
 
-export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec' | 'lsp'>> & {
+export type IcpyConfigInput = Partial<Omit<IcpyConfig, 'limits' | 'docs' | 'exec' | 'lsp' | 'agents'>> & {
   root?: string;
   limits?: Partial<IcpyLimits>;
   docs?: Partial<IcpyDocsConfig>;
   exec?: Partial<IcpyExecConfig>;
   lsp?: Partial<IcpyLspConfig>;
+  agents?: Partial<IcpyAgentsConfig>;
 };
 
 function envInt(name: string): number | undefined {
@@ -410,6 +462,7 @@ export function resolveConfig(input: IcpyConfigInput = {}): IcpyConfig {
     docs: resolveDocs(input.docs),
     exec: resolveExec(input.exec),
     lsp: resolveLsp(input.lsp),
+    agents: resolveAgents(input.agents),
   };
 }
 

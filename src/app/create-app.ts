@@ -4,7 +4,8 @@ import { MemoryBroker, type Broker } from '../core/broker/index.js';
 import { ByteBudget } from '../core/byte-budget.js';
 import { DisposableStore, toDisposable, type Disposable } from '../core/lifecycle.js';
 import { describeError, type Logger } from '../core/logger.js';
-import { Dispatcher, MethodRegistry, type Scope } from '../core/rpc/index.js';
+import { ALL_SCOPES, READ_ONLY_SCOPES, ownerPrincipal, type Authenticator } from '../core/principal.js';
+import { Dispatcher, MethodRegistry } from '../core/rpc/index.js';
 import { createTokenVerifier, isLoopbackHost } from '../core/security.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
 import { createEventsMethods, createEventsOperations, eventsLagged } from '../services/events/index.js';
@@ -44,8 +45,6 @@ export interface CreateAppOptions {
   logger?: Logger;
 }
 
-const ALL_SCOPES: ReadonlySet<Scope> = new Set(['read', 'write', 'execute', 'admin']);
-const READ_ONLY_SCOPES: ReadonlySet<Scope> = new Set(['read']);
 
 /** Reads one server may queue waiting for its budget; one more is LIMIT_EXCEEDED. */
 const MAX_WAITING_READS = 4096;
@@ -86,6 +85,10 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   registry.registerOperations(...createEventsOperations(broker, { maxQueue: config.subscriptionQueue }));
 
   const verifyToken = createTokenVerifier(config.token);
+  const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
+  const owner = ownerPrincipal(ownerScopes);
+  // The server token is the owner; agent credentials (issue 13) are looked up after it.
+  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : undefined);
   const boundToLoopback = isLoopbackHost(config.host);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
@@ -95,8 +98,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const common = {
     dispatcher,
     logger,
-    verifyToken,
-    scopes: config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES,
+    authenticate,
     readBudgets,
     boundToLoopback,
     allowedHosts: config.allowedHosts,
@@ -149,13 +151,13 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     addOpenApiPaths: (paths) => Object.assign(openApiExtra, paths),
     addUpgrade: (prefix, handler) => void upgrades.push([prefix, handler]),
     wsSecurity: {
-      verifyToken,
+      authenticate,
       boundToLoopback,
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
       admit: common.admit,
       heartbeatMs: config.heartbeatMs,
-      scopes: common.scopes,
+      ownerScopes,
     },
     shared: {},
   };

@@ -52,14 +52,14 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
     pathOf: (uri) => sources.pathOf(uri),
     uriOf: (path) => sources.uriOf(path),
     maxInflight: ctx.config.lsp.maxInflightPerClient,
-    canWrite: sec.scopes.has('write'),
+    canWrite: sec.ownerScopes.has('write'),
     logger: ctx.logger,
   });
   const gateway = new LspGateway({
     hosts,
     logger: ctx.logger,
     prefix: LSP_PREFIX,
-    verifyToken: sec.verifyToken,
+    authenticate: sec.authenticate,
     boundToLoopback: sec.boundToLoopback,
     allowedHosts: sec.allowedHosts,
     allowedOrigins: sec.allowedOrigins,

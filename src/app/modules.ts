@@ -3,6 +3,7 @@ import type { Broker } from '../core/broker/index.js';
 import type { Disposable } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
 import type { IcpyError } from '../core/errors.js';
+import type { Authenticator } from '../core/principal.js';
 import type { Dispatcher, MethodRegistry, Scope } from '../core/rpc/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -42,14 +43,15 @@ export interface AppContext {
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface WsSecurity {
-  verifyToken: (token: string | undefined) => boolean;
+  authenticate: Authenticator;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
   /** LIMIT_EXCEEDED when maxConnections is reached (refuse the upgrade with its HTTP status). */
   admit: () => IcpyError | undefined;
   heartbeatMs: number;
-  scopes: ReadonlySet<Scope>;
+  /** What the server token grants (all scopes, or read only with --read-only). */
+  ownerScopes: ReadonlySet<Scope>;
 }
 
 /**

@@ -43,6 +43,11 @@ export const ERROR_TABLE = {
   EXEC_FINISHED: { rpc: -32053, http: 409, message: 'Run has finished' },
   LSP_SERVER_UNAVAILABLE: { rpc: -32060, http: 503, message: 'Language server unavailable' },
   LSP_SERVER_ERROR: { rpc: -32061, http: 502, message: 'Language server error' },
+  CREDENTIAL_NOT_FOUND: { rpc: -32070, http: 404, message: 'Credential not found' },
+  WORKFLOW_NOT_FOUND: { rpc: -32071, http: 404, message: 'Workflow not found' },
+  AGENT_RUN_NOT_FOUND: { rpc: -32072, http: 404, message: 'Agent run not found' },
+  MODEL_UNAVAILABLE: { rpc: -32073, http: 503, message: 'No model configured' },
+  MODEL_ERROR: { rpc: -32074, http: 502, message: 'Model error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -6,6 +6,7 @@ import { clientKindOf, clientNameOf } from '../core/broker/index.js';
 import { IcpyError, toWireError } from '../core/errors.js';
 import { describeError, type Logger } from '../core/logger.js';
 import { MessageTurns } from '../core/message-turns.js';
+import type { Authenticator, Principal } from '../core/principal.js';
 import type { ConnectionInfo } from '../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../core/security.js';
 
@@ -16,7 +17,7 @@ import { bearerToken, hostAllowed, originAllowed, redactToken } from '../core/se
  * from `?kind=&name=`, the heartbeat, and closing with a bounded reason.
  */
 export interface UpgradeRules {
-  verifyToken: (token: string | undefined) => boolean;
+  authenticate: Authenticator;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
@@ -28,9 +29,10 @@ export interface UpgradeRules {
 export const UNAUTHORIZED_CLOSE = 4401;
 
 /**
- * Check an upgrade and, when it passes, accept it and check the token. `onOpen` gets the socket
- * and the connection's identity (a fresh id, `?kind=` and `?name=` bounded); a bad token is
- * closed with 4401 before `onOpen` would run. `label` names the endpoint in log lines.
+ * Check an upgrade and, when it passes, accept it and check the token. `onOpen` gets the socket,
+ * the connection's identity (a fresh id, `?kind=` and `?name=` bounded; an agent credential's
+ * connections are always kind `agent`, named after the credential) and the principal; a bad token
+ * is closed with 4401 before `onOpen` would run. `label` names the endpoint in log lines.
  */
 export function acceptUpgrade(
   wss: WebSocketServer,
@@ -39,7 +41,7 @@ export function acceptUpgrade(
   head: Buffer,
   rules: UpgradeRules,
   label: string,
-  onOpen: (ws: WebSocket, info: ConnectionInfo, url: URL) => void,
+  onOpen: (ws: WebSocket, info: ConnectionInfo, url: URL, principal: Principal) => void,
 ): void {
   const host = req.headers.host;
   const origin = req.headers.origin;
@@ -56,22 +58,42 @@ export function acceptUpgrade(
   const url = new URL(req.url ?? '/', 'http://x');
   const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
   wss.handleUpgrade(req, socket, head, (ws) => {
-    if (!rules.verifyToken(token ?? undefined)) {
+    const principal = rules.authenticate(token);
+    if (!principal) {
       rules.logger.info(`${label}: unauthorized`, { url: redactToken(req.url ?? '') });
       return closeSoon(ws, UNAUTHORIZED_CLOSE, 'Unauthorized');
     }
-    const kind = clientKindOf(url.searchParams.get('kind'), 'browser');
     const id = `c-${randomUUID().slice(0, 8)}`;
-    const info: ConnectionInfo = {
-      id,
-      kind,
-      name: clientNameOf(url.searchParams.get('name'), `${kind}-${id.slice(2, 6)}`),
-      transport: 'ws',
-      remoteAddress: req.socket.remoteAddress,
-      connectedAt: Date.now(),
-    };
-    onOpen(ws, info, url);
+    const info = connectionIdentity(id, 'ws', principal, url.searchParams.get('kind'), url.searchParams.get('name'), 'browser', req.socket.remoteAddress);
+    onOpen(ws, info, url, principal);
   });
+}
+
+/**
+ * A connection's identity from what it claims (`kind`, `name`) and who it authenticated as. The
+ * owner may claim any kind (a browser, the CLI, an agent acting with the owner's token); an agent
+ * credential's connections are kind `agent` and carry the credential's name, whatever they claim.
+ */
+export function connectionIdentity(
+  id: string,
+  transport: ConnectionInfo['transport'],
+  principal: Principal,
+  claimedKind: unknown,
+  claimedName: unknown,
+  fallbackKind: 'browser' | 'cli' | 'agent',
+  remoteAddress?: string,
+): ConnectionInfo {
+  const agent = principal.kind === 'agent';
+  const kind = agent ? 'agent' : clientKindOf(claimedKind, fallbackKind);
+  return {
+    id,
+    kind,
+    name: agent ? principal.name : clientNameOf(claimedName, `${kind}-${id.slice(2, 6)}`),
+    transport,
+    principalId: principal.id,
+    remoteAddress,
+    connectedAt: Date.now(),
+  };
 }
 
 /** A peer the heartbeat watches: `alive` is set on every pong (and message) and cleared by each beat. */

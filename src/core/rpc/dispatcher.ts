@@ -1,4 +1,5 @@
 import { IcpyError } from '../errors.js';
+import { checkPathUses, hasScope, type PathUse, type Principal } from '../principal.js';
 import { findTooDeep } from '../value-depth.js';
 import type { MethodContext, OperationDefinition, Scope } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
@@ -44,7 +45,9 @@ export class Dispatcher {
     this.checkDepth(params);
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
-    const result = await this.invoke(method, def.handler, parsed.data, ctx);
+    checkPaths(method, def, parsed.data, ctx.principal);
+    let result = await this.invoke(method, def.handler, parsed.data, ctx);
+    if (ctx.principal.paths && def.visible) result = def.visible(result, ctx.principal);
     if (this.options.checkResults) {
       const checked = def.result.safeParse(result);
       if (!checked.success) {
@@ -69,6 +72,7 @@ export class Dispatcher {
     // a body stream, callbacks), not client JSON; a stream's own state would read as "deep".
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
+    checkPaths(name, def, parsed.data, ctx.principal);
     return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;
   }
 
@@ -98,7 +102,25 @@ export class Dispatcher {
 
 /** The one scope rule for every call: the declared scope, or admin. */
 function checkScope(name: string, scope: Scope, ctx: MethodContext): void {
-  if (!ctx.scopes.has(scope) && !ctx.scopes.has('admin')) {
-    throw new IcpyError('FORBIDDEN', `${name} needs the '${scope}' scope`, { scope });
+  const p = ctx.principal;
+  if (!hasScope(p, scope)) {
+    const has = [...p.scopes].join(', ') || 'none';
+    throw new IcpyError('FORBIDDEN', `${name} needs the '${scope}' scope; ${p.name} has ${has}`, { reason: 'scope', scope, method: name });
   }
+}
+
+/**
+ * The one path rule: a path-limited principal may call a method only when it declares the paths
+ * it names (each checked here) or declares itself path-free. Closed by default, so a new method
+ * is never a way around the limits.
+ */
+function checkPaths(name: string, def: { paths?: (p: any) => PathUse[]; pathFree?: true }, params: unknown, p: Principal): void {
+  if (!p.paths) return;
+  if (def.paths) return checkPathUses(p, def.paths(params));
+  if (def.pathFree) return;
+  throw new IcpyError('FORBIDDEN', `${name} is not available to ${p.name}: its credential is limited to some paths and this method is not`, {
+    reason: 'paths',
+    method: name,
+    paths: [...p.paths.globs],
+  });
 }

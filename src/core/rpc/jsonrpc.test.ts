@@ -9,8 +9,8 @@ import { MethodRegistry } from './method-registry.js';
 const parse = (t: string | Buffer | undefined): any => JSON.parse(String(t));
 
 const ctx: MethodContext = {
-  connection: { id: 'c-test', kind: 'cli', name: 'test', transport: 'internal', connectedAt: 0 },
-  scopes: new Set(['read']),
+  connection: { id: 'c-test', kind: 'cli', name: 'test', transport: 'internal', principalId: 'test', connectedAt: 0 },
+  principal: { id: 'test', kind: 'agent', name: 'test', scopes: new Set(['read']) },
 };
 
 function setup() {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ClientKind, EventSource } from '../broker/broker.js';
 import type { BudgetLease } from '../byte-budget.js';
 import type { DisposableStore } from '../lifecycle.js';
+import type { PathUse, Principal } from '../principal.js';
 
 export type Scope = 'read' | 'write' | 'execute' | 'admin';
 export const SCOPES: readonly Scope[] = ['read', 'write', 'execute', 'admin'];
@@ -14,6 +15,8 @@ export interface ConnectionInfo {
   kind: ClientKind;
   name: string;
   transport: TransportKind;
+  /** The principal this connection authenticated as (`owner`, `agent:<id>`); revocation closes its connections. */
+  principalId: string;
   remoteAddress?: string;
   connectedAt: number;
 }
@@ -50,13 +53,13 @@ export interface ReadBudget {
 }
 
 /**
- * What every call carries, whatever the transport: who calls (connection), what it may do
- * (scopes), and a signal that fires when the caller goes away (WebSocket closed, HTTP client
+ * What every call carries, whatever the transport: who calls (connection), for whom and what it
+ * may do (principal: scopes and path limits), and a signal that fires when the caller goes away (WebSocket closed, HTTP client
  * disconnected before its reply, SSE stream closed). Transports always set `signal`.
  */
 export interface MethodContext {
   connection: ConnectionInfo;
-  scopes: ReadonlySet<Scope>;
+  principal: Principal;
   session?: Session;
   signal?: AbortSignal;
   /** Bounds file bytes this caller reads at once (limits.maxInflightReadBytes*); absent = unbounded (internal callers). */
@@ -91,6 +94,16 @@ export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.Z
   params: P;
   result: R;
   scope: Scope;
+  /**
+   * The workspace paths this call names (issue 13). For a path-limited principal the dispatcher
+   * checks each before the handler runs (and the files service checks resolved links again).
+   * A method that declares neither `paths` nor `pathFree` is refused to path-limited principals.
+   */
+  paths?: (params: z.output<P>) => PathUse[];
+  /** Takes out of a result what a path-limited principal may not see (listing entries, search hits). */
+  visible?: (result: z.input<R>, principal: Principal) => z.input<R>;
+  /** Names and reveals no workspace path (server.info, terminal.write…): path-limited principals may call it. */
+  pathFree?: true;
   /** Needs a Session (a WebSocket); HTTP callers get a clear error. */
   requiresSession?: boolean;
   /**
@@ -127,6 +140,9 @@ export interface OperationDefinition<P extends z.ZodType = z.ZodType, R = unknow
   name: string;
   scope: Scope;
   params: P;
+  /** As for methods. */
+  paths?: (params: z.output<P>) => PathUse[];
+  pathFree?: true;
   handler: (params: z.output<P>, ctx: MethodContext) => R | Promise<R>;
 }
 
@@ -139,6 +155,14 @@ export interface EventDefinition<D extends z.ZodType = z.ZodType> {
   topic: string;
   description: string;
   data: D;
+  /**
+   * The workspace paths an event is about (issue 13): a path-limited principal receives it only
+   * when every one is inside its limits. An event that declares neither `paths` nor `pathFree`
+   * is not delivered to path-limited principals.
+   */
+  paths?: (data: z.output<D>) => (string | undefined)[];
+  /** About no workspace path: delivered to every principal that may read events. */
+  pathFree?: true;
 }
 
 export function defineEvent<D extends z.ZodType>(def: EventDefinition<D>): EventDefinition<D> {

@@ -67,7 +67,7 @@ export class ConnectionManager implements Disposable {
 }
 
 function publicInfo(info: ConnectionInfo) {
-  return { id: info.id, kind: info.kind, name: info.name, transport: info.transport, connectedAt: info.connectedAt };
+  return { id: info.id, kind: info.kind, name: info.name, transport: info.transport, principalId: info.principalId, connectedAt: info.connectedAt };
 }
 
 function sourceFor(info: ConnectionInfo) {

@@ -118,7 +118,7 @@ type Changes = { added: number[]; updated: number[]; removed: number[] };
 
 let n = 0;
 function conn(kind: ConnectionInfo['kind'], transport: ConnectionInfo['transport'] = 'ws', name = `${kind}-${++n}`): ConnectionInfo {
-  return { id: `c-${++n}`, kind, name, transport, connectedAt: Date.now() };
+  return { id: `c-${++n}`, kind, name, transport, principalId: 'owner', connectedAt: Date.now() };
 }
 
 const cleanup: (() => void)[] = [];

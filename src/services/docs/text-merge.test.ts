@@ -46,7 +46,7 @@ describe('LiveDoc', () => {
   it('relays updates to other peers, counts versions, and rebases old-version edits', () => {
     const live = new LiveDoc('f.txt', 'hello', { startVersion: 5, maxUpdateBytes: 1 << 20 });
     const sent: Uint8Array[] = [];
-    const conn = { id: 'c1', kind: 'browser' as const, name: 'a', transport: 'ws' as const, connectedAt: 0 };
+    const conn = { id: 'c1', kind: 'browser' as const, name: 'a', transport: 'ws' as const, principalId: 'owner', connectedAt: 0 };
     const peerA = { connection: conn, sendUpdate: (u: Uint8Array) => sent.push(u), sendAwareness() {}, close() {} };
     const peerB = { connection: { ...conn, id: 'c2' }, sendUpdate: (u: Uint8Array) => sent.push(u), sendAwareness() {}, close() {} };
     live.addPeer(peerA);

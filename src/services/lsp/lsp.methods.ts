@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+import { hasScope } from '../../core/principal.js';
 import { IcpyError } from '../../core/errors.js';
 import type { LspService } from './lsp-service.js';
 import type { LanguageServer } from './language-server.js';
@@ -231,7 +232,7 @@ export function createLspMethods(lsp: LspService) {
 }
 
 function requireWrite(ctx: MethodContext): void {
-  if (!ctx.scopes.has('write')) throw new IcpyError('FORBIDDEN', 'Applying edits needs the write scope', { scope: 'write' });
+  if (!hasScope(ctx.principal, 'write')) throw new IcpyError('FORBIDDEN', 'Applying edits needs the write scope', { scope: 'write' });
 }
 
 /** Hover contents (MarkupContent, MarkedString or an array of them) as one string. */

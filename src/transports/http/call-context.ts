@@ -2,8 +2,8 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ByteBudget } from '../../core/byte-budget.js';
 import { IcpyError } from '../../core/errors.js';
-import type { MethodContext, ReadBudget, Scope } from '../../core/rpc/index.js';
-import { httpClientOf } from './http-client.js';
+import type { MethodContext, ReadBudget } from '../../core/rpc/index.js';
+import { httpClientOf, principalOf } from './http-client.js';
 
 export interface HttpReadBudgets {
   /** limits.maxInflightReadBytesPerConnection: one budget per keep-alive socket. */
@@ -23,10 +23,7 @@ export const MAX_WAITING_READS_PER_CONNECTION = 256;
 export class HttpCallContexts {
   private readonly budgets = new WeakMap<Socket, ByteBudget>();
 
-  constructor(
-    private readonly scopes: ReadonlySet<Scope>,
-    private readonly read: HttpReadBudgets | undefined,
-  ) {}
+  constructor(private readonly read: HttpReadBudgets | undefined) {}
 
   /**
    * `signal` fires when the client goes away before its reply has been written (the response
@@ -38,7 +35,7 @@ export class HttpCallContexts {
     const self = this;
     return {
       connection: httpClientOf(req),
-      scopes: this.scopes,
+      principal: principalOf(req),
       get signal(): AbortSignal {
         if (!controller) {
           controller = new AbortController();

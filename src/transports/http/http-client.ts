@@ -1,22 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { clientKindOf, clientNameOf, type EventSource } from '../../core/broker/index.js';
+import type { EventSource } from '../../core/broker/index.js';
+import type { Principal } from '../../core/principal.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
+import { connectionIdentity } from '../ws-upgrade.js';
+
+const principals = new WeakMap<FastifyRequest['raw'], Principal>();
+
+/** Set by the server's auth hook once the request's token is checked. */
+export function setPrincipalOf(req: FastifyRequest, p: Principal): void {
+  principals.set(req.raw, p);
+}
+
+/** The principal an authenticated request acts for (throws on a public route: a bug). */
+export function principalOf(req: FastifyRequest): Principal {
+  const p = principals.get(req.raw);
+  if (!p) throw new Error('principalOf: the request was not authenticated');
+  return p;
+}
 
 /**
  * Who an HTTP request comes from: headers `X-Icpy-Client-Kind` (default cli) and
- * `X-Icpy-Client-Name`; each request (or SSE stream) gets its own `h-…` id.
+ * `X-Icpy-Client-Name` (an agent credential's requests are kind agent, named after it); each
+ * request (or SSE stream) gets its own `h-…` id.
  */
 export function httpClientOf(req: FastifyRequest): ConnectionInfo {
-  const kind = clientKindOf(req.headers['x-icpy-client-kind'], 'cli');
-  return {
-    id: `h-${randomUUID().slice(0, 8)}`,
-    kind,
-    name: clientNameOf(req.headers['x-icpy-client-name'], `${kind}-http`),
-    transport: 'http',
-    remoteAddress: req.ip,
-    connectedAt: Date.now(),
-  };
+  return connectionIdentity(
+    `h-${randomUUID().slice(0, 8)}`,
+    'http',
+    principalOf(req),
+    req.headers['x-icpy-client-kind'],
+    req.headers['x-icpy-client-name'],
+    'cli',
+    req.ip,
+  );
 }
 
 /** The event source for a change made by this request. */

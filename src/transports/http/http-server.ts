@@ -9,21 +9,21 @@ import {
   type ConnectionInfo,
   type Dispatcher,
   type JsonRpcOptions,
-  type Scope,
 } from '../../core/rpc/index.js';
+import type { Authenticator } from '../../core/principal.js';
 import { bearerToken, hostAllowed, redactToken } from '../../core/security.js';
 import { HttpCallContexts, setHttpContexts, type HttpReadBudgets } from './call-context.js';
 import { renderDocsPage } from './docs-page.js';
 import { renderHomePage, tokenQuery } from './home-page.js';
 import { buildOpenApi, type ExtraPaths } from './openapi.js';
+import { setPrincipalOf } from './http-client.js';
 import { openSseStream } from './sse.js';
 
 export interface HttpServerOptions {
   dispatcher: Dispatcher;
   broker: Broker;
   logger: Logger;
-  verifyToken: (token: string | undefined) => boolean;
-  scopes: ReadonlySet<Scope>;
+  authenticate: Authenticator;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   maxMessageBytes: number;
@@ -79,7 +79,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   const publicPaths = new Set(['/api/health', '/', ...(opts.publicPaths ?? [])]);
-  const contexts = new HttpCallContexts(opts.scopes, opts.readBudgets);
+  const contexts = new HttpCallContexts(opts.readBudgets);
   setHttpContexts(app, contexts);
 
   app.addHook('onRequest', async (req, reply) => {
@@ -88,10 +88,12 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     const path = req.url.split('?')[0]!;
     if (publicPaths.has(path)) return;
-    if (!opts.verifyToken(tokenOf(req))) {
+    const principal = opts.authenticate(tokenOf(req));
+    if (!principal) {
       reply.header('WWW-Authenticate', 'Bearer');
       return sendError(reply, new IcpyError('UNAUTHORIZED', 'Missing or wrong token'));
     }
+    setPrincipalOf(req, principal);
   });
 
   if (opts.logRequests) {
@@ -128,7 +130,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // The page is public (it is the printed URL); its links carry the token only when it was
     // opened with a valid ?token=.
     const q = (req.query as Record<string, unknown> | undefined)?.token;
-    const token = typeof q === 'string' && opts.verifyToken(q) ? q : undefined;
+    const token = typeof q === 'string' && opts.authenticate(q) ? q : undefined;
     return reply
       .type('text/html; charset=utf-8')
       .header('Content-Security-Policy', PAGE_CSP)

@@ -6,6 +6,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
+import type { Authenticator } from '../../core/principal.js';
 import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /**
@@ -30,7 +31,7 @@ export interface LspGatewayOptions {
   logger: Logger;
   /** Upgrades under this prefix are raw LSP: `/api/lsp/` + the language id. */
   prefix: string;
-  verifyToken: (token: string | undefined) => boolean;
+  authenticate: Authenticator;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];

@@ -17,6 +17,7 @@ import {
   type Scope,
   type Session,
 } from '../../core/rpc/index.js';
+import type { Authenticator, Principal } from '../../core/principal.js';
 import { acceptUpgrade, startHeartbeat } from '../ws-upgrade.js';
 import { MessageTurns } from '../../core/message-turns.js';
 
@@ -38,8 +39,7 @@ export const UPGRADE_LIMIT_STATUS = 429;
 export interface WsGatewayOptions {
   dispatcher: Dispatcher;
   logger: Logger;
-  verifyToken: (token: string | undefined) => boolean;
-  scopes: ReadonlySet<Scope>;
+  authenticate: Authenticator;
   /** Listening on loopback turns on the Host-header check (DNS rebinding). */
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
@@ -188,10 +188,10 @@ export class WsGateway implements Disposable {
 
   /** Handle an HTTP upgrade request for this gateway's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    acceptUpgrade(this.wss, req, socket, head, this.opts, 'ws', (ws, info) => this.accept(ws, info));
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'ws', (ws, info, _url, principal) => this.accept(ws, info, principal));
   }
 
-  private accept(ws: WebSocket, info: ConnectionInfo): void {
+  private accept(ws: WebSocket, info: ConnectionInfo, principal: Principal): void {
     const session = new WsSession(ws, info, this.opts.highWaterBytes);
     const holds = new Set<string>();
     const hold = (reason: string, on: boolean) => {
@@ -213,7 +213,7 @@ export class WsGateway implements Disposable {
     const readBudget = rb
       ? new ByteBudget({ max: rb.perConnection, limitName: 'maxInflightReadBytesPerConnection', maxWaiting: MAX_WAITING_READS_PER_CONNECTION, parent: rb.server })
       : undefined;
-    const ctxBase: Omit<MethodContext, 'afterReply'> = { connection: info, scopes: this.opts.scopes, session, signal: gone.signal, readBudget };
+    const ctxBase: Omit<MethodContext, 'afterReply'> = { connection: info, principal, session, signal: gone.signal, readBudget };
 
     ws.on('pong', () => {
       peer.alive = true;

@@ -9,6 +9,7 @@ import { IcpyError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
+import { hasScope, type Authenticator, type Principal } from '../../core/principal.js';
 import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, refusalCode, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /** y-websocket message types (the first varUint of every frame). */
@@ -42,8 +43,7 @@ export interface YjsGatewayOptions {
   logger: Logger;
   /** Upgrades under this path prefix are rooms: `/api/yjs/` + the percent-encoded file path. */
   prefix: string;
-  verifyToken: (token: string | undefined) => boolean;
-  scopes: ReadonlySet<Scope>;
+  authenticate: Authenticator;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
@@ -106,6 +106,8 @@ function isEmptyUpdate(update: Uint8Array): boolean {
 
 interface YPeer extends DocPeer {
   readonly ws: WebSocket;
+  /** Who this peer authenticated as: a peer without `write` may not send updates (4403). */
+  readonly principal: Principal;
   alive: boolean;
   room?: DocRoom;
   closed: boolean;
@@ -132,20 +134,21 @@ export class YjsGateway implements Disposable {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    acceptUpgrade(this.wss, req, socket, head, this.opts, 'yjs', (ws, info) => {
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'yjs', (ws, info, _url, principal) => {
       // The raw request path, not URL's: URL would resolve `..` segments before the documents
       // service could refuse them as outside the workspace (4403).
       const path = roomPath((req.url ?? '').split('?')[0]!, this.opts.prefix);
       if (path instanceof IcpyError) return closeSoon(ws, closeCodeOf(path), path.message);
-      this.accept(ws, info, path);
+      this.accept(ws, info, path, principal);
     });
   }
 
-  private accept(ws: WebSocket, info: ConnectionInfo, path: string): void {
+  private accept(ws: WebSocket, info: ConnectionInfo, path: string, principal: Principal): void {
     const registration = this.opts.onConnection(info);
     const peer: YPeer = {
       ws,
       connection: info,
+      principal,
       alive: true,
       closed: false,
       sendUpdate: (update) => this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))),
@@ -210,7 +213,7 @@ export class YjsGateway implements Disposable {
     if (!room || peer.closed) return;
     let msg: Decoded;
     try {
-      msg = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), !this.opts.scopes.has('write'));
+      msg = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), !hasScope(peer.principal, 'write'));
     } catch (err) {
       this.close(peer, YjsClose.BadRequest, err instanceof IcpyError ? err.message : 'Malformed y-websocket message');
       return;
