@@ -26,3 +26,4 @@ export {
 } from './jsonrpc.js';
 export { buildOpenRpc, exampleName, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
 export { invalidParams, formatPath } from './validation.js';
+export { isTool, methodOfTool, principalMayCall, toolNameOf, toolOf, toolsFor, type ToolSpec } from './tools.js';

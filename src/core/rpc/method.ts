@@ -104,6 +104,12 @@ export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.Z
   visible?: (result: z.input<R>, principal: Principal) => z.input<R>;
   /** Names and reveals no workspace path (server.info, terminal.write…): path-limited principals may call it. */
   pathFree?: true;
+  /**
+   * Tool hints (MCP annotations): a write/execute method is taken as destructive and not
+   * idempotent unless it says otherwise (`files.mkdir` is idempotent, `docs.save` is not destructive).
+   */
+  destructive?: boolean;
+  idempotent?: boolean;
   /** Needs a Session (a WebSocket); HTTP callers get a clear error. */
   requiresSession?: boolean;
   /**
