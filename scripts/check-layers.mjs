@@ -5,6 +5,7 @@
 //   storage/     imports core/ and storage/
 //   transports/X imports core/ and its own folder transports/X/
 //   plugins/     imports core/ and plugins/
+//   agents/      imports core/ and agents/ (agent frameworks and workflows, like a service)
 //   app/         may import anything
 // Exits 1 listing each offending import.
 import { readdirSync, readFileSync, statSync } from 'node:fs';

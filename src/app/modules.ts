@@ -13,6 +13,7 @@ import type { FileService } from '../services/files/index.js';
 import type { LspService } from '../services/lsp/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
 import type { IcpyConfig } from './config.js';
+import { agentsModule } from './agents-module.js';
 import { docsModule } from './docs-module.js';
 import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
@@ -66,5 +67,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsModule];
 }
