@@ -1,0 +1,230 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../src/core/principal.js';
+import type { Principal } from '../src/core/principal.js';
+import type { Scope } from '../src/core/rpc/index.js';
+import { startModelServer, type ModelServer, type ScriptedTurn } from './helpers/model-server.js';
+import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
+
+/** The agents.run.* events of one run, as [topic suffix, event]. */
+function runEvents(c: WsClient, runId: string): any[] {
+  return c.events().filter((e) => e.topic.startsWith('agents.run.') && e.data.runId === runId);
+}
+
+function ended(c: WsClient, runId: string, timeoutMs = 30_000): Promise<any> {
+  return c.waitFor(
+    () => runEvents(c, runId).find((e) => e.topic === 'agents.run.completed' || e.topic === 'agents.run.failed'),
+    timeoutMs,
+    `run ${runId} to end`,
+  );
+}
+
+/** The two-step fix: read app.py, write the fix, say so. */
+const FIX_SCRIPT: ScriptedTurn[] = [
+  { toolCalls: [{ name: 'files_read', arguments: { path: 'app.py' } }] },
+  { toolCalls: [{ name: 'files_write', arguments: { path: 'app.py', content: "print('hi')\n" } }] },
+  { text: 'Fixed the typo: pritn → print in app.py.' },
+];
+
+describe('agent frameworks and workflows (agents.run)', () => {
+  let model: ModelServer | undefined;
+  let s: TestServer | undefined;
+  let watch: WsClient | undefined;
+
+  async function setup(script: ConstructorParameters<never>[0] | ScriptedTurn[] | ((req: any, i: number) => ScriptedTurn), agents: Record<string, unknown> = {}) {
+    model = await startModelServer(script as any);
+    s = await startServer({ agents: { baseUrl: model.baseUrl, apiKey: model.apiKey, model: 'scripted-model', ...agents } });
+    writeFileSync(join(s.root, 'app.py'), "pritn('hi')\n");
+    watch = await connect(s, { kind: 'browser', name: 'human' });
+    await watch.call('events.subscribe', { patterns: ['agents.run.**', 'fs.**'] });
+    return { model, s, watch };
+  }
+
+  afterEach(async () => {
+    await watch?.close();
+    await s?.close();
+    await model?.close();
+    watch = s = model = undefined;
+  });
+
+  for (const workflow of ['fix-file', 'fix-file-graph']) {
+    it(`${workflow}: reads the file with the error, writes the fix, streams agents.run.* in order, attributed to the agent`, async () => {
+      const { model, s, watch } = await setup(FIX_SCRIPT);
+      const { runId } = await watch.call('agents.run', { workflow, input: 'Fix the error in app.py' });
+      const end = await ended(watch, runId);
+      expect(end.topic, JSON.stringify(end.data)).toBe('agents.run.completed');
+      expect(end.data.output).toContain('pritn → print');
+      expect(readFileSync(join(s.root, 'app.py'), 'utf8')).toBe("print('hi')\n");
+
+      const evs = runEvents(watch, runId);
+      const kinds = evs.map((e) => e.topic.slice('agents.run.'.length) + (e.data.tool ? `:${e.data.tool}` : ''));
+      // started → step → tool(read) → step → tool(write) → step → deltas… → completed, nothing else between
+      const squashed = kinds.filter((k, i) => k !== 'message.delta' || kinds[i - 1] !== 'message.delta');
+      expect(squashed).toEqual(['started', 'step', 'tool.called:files_read', 'step', 'tool.called:files_write', 'step', 'message.delta', 'completed']);
+      expect(evs.filter((e) => e.topic === 'agents.run.message.delta').map((e) => e.data.delta).join('')).toBe('Fixed the typo: pritn → print in app.py.');
+      const seqs = evs.map((e) => e.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      const read = evs.find((e) => e.data.tool === 'files_read');
+      // The paths the call names, from files.read's declaration ('' = undeclared: only unlimited principals see it).
+      const declared = s.app.registry.get('files.read')!.paths ? ['app.py'] : [''];
+      expect(read.data).toMatchObject({ ok: true, method: 'files.read', args: { path: 'app.py' }, paths: declared });
+      expect(evs.every((e) => e.source.kind === 'agent' && e.source.name === workflow)).toBe(true);
+
+      // The write's fs event is attributed to the agent run.
+      const write = await watch.waitFor(
+        () => watch.events().find((e) => e.topic.startsWith('fs.file.') && e.data.paths.includes('app.py') && e.source.kind === 'agent'),
+        10_000,
+        'fs event of the write',
+      );
+      expect(write.source.name).toBe(workflow);
+
+      // The real request path: streamed chat completions with our tools, the key sent, and the
+      // tool results sent back to the model.
+      expect(model.requests).toHaveLength(3);
+      const first = model.requests[0]!;
+      expect(first.body.model).toBe('scripted-model');
+      expect(first.headers.authorization).toBe(`Bearer ${model.apiKey}`);
+      expect(first.body.stream).toBe(true);
+      const toolNames = first.body.tools.map((t: any) => t.function.name);
+      expect(toolNames).toEqual(expect.arrayContaining(['files_read', 'files_write']));
+      expect(first.body.tools.find((t: any) => t.function.name === 'files_write').function.parameters.properties.content).toBeTruthy();
+      const toolMsgs = (i: number) => model.requests[i]!.body.messages.filter((m: any) => m.role === 'tool');
+      expect(JSON.stringify(toolMsgs(1))).toContain("pritn('hi')");
+      expect(toolMsgs(2)).toHaveLength(2);
+      expect(JSON.stringify(toolMsgs(2)[1])).toContain('version');
+    }, 60_000);
+  }
+
+  it('cancel mid-run aborts the model request: agents.run.failed (cancelled), no write', async () => {
+    const { model, s, watch } = await setup([FIX_SCRIPT[0]!, { ...FIX_SCRIPT[1]!, delayMs: 60_000 }, FIX_SCRIPT[2]!]);
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'Fix app.py' });
+    await model.waitForRequest(2);
+    expect(await watch.call('agents.cancel', { runId })).toEqual({ cancelled: true });
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.failed');
+    expect(end.data).toMatchObject({ reason: 'cancelled', code: null });
+    await until(() => model.requests[1]!.aborted, 'the model request to be aborted');
+    expect(readFileSync(join(s.root, 'app.py'), 'utf8')).toBe("pritn('hi')\n");
+    expect(model.requests).toHaveLength(2);
+    expect(runEvents(watch, runId).some((e) => e.data.tool === 'files_write')).toBe(false);
+    const again = await rpcError(watch.call('agents.cancel', { runId }));
+    expect(again.data).toMatchObject({ runId });
+    expect(again.message).toContain('No running workflow run');
+  }, 60_000);
+
+  it('a refused tool call goes back to the model as readable text, and the run still ends', async () => {
+    const { model, s, watch } = await setup([
+      { toolCalls: [{ name: 'files_write', arguments: { path: '../outside.py', content: 'x' } }] },
+      { text: 'I may not write there.' },
+    ]);
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'Write ../outside.py' });
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.completed');
+    const call = runEvents(watch, runId).find((e) => e.topic === 'agents.run.tool.called');
+    expect(call.data).toMatchObject({ tool: 'files_write', ok: false, error: { code: 'PATH_OUTSIDE_WORKSPACE' } });
+    const toolMsg = model.requests[1]!.body.messages.find((m: any) => m.role === 'tool');
+    expect(toolMsg.content).toMatch(/^Error PATH_OUTSIDE_WORKSPACE: /);
+    void s;
+  }, 60_000);
+
+  it("tools are the caller's: a principal without 'write' is not offered files_write, and its run is attributed to it", async () => {
+    const { model, s, watch } = await setup([{ text: 'Nothing to do.' }]);
+    const principal: Principal = { id: 'agent:ro', kind: 'agent', name: 'reader', scopes: new Set<Scope>(['read', 'execute']) };
+    const { runId } = (await s.app.dispatcher.call('agents.run', { workflow: 'fix-file', input: 'look' }, {
+      connection: { id: 'c-ro', kind: 'agent', name: 'reader', transport: 'internal', principalId: principal.id, connectedAt: Date.now() },
+      principal,
+    })) as { runId: string };
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.completed');
+    const names = model.requests[0]!.body.tools.map((t: any) => t.function.name);
+    expect(names).toContain('files_read');
+    expect(names).not.toContain('files_write');
+    // A caller without 'execute' may not start runs at all (the method's scope).
+    const ro: Principal = { ...principal, scopes: new Set<Scope>(['read']) };
+    const err = await s.app.dispatcher
+      .call('agents.run', { workflow: 'fix-file', input: 'x' }, { connection: { id: 'c2', kind: 'agent', name: 'r', transport: 'internal', principalId: 'agent:r', connectedAt: 0 }, principal: ro })
+      .catch((e) => e);
+    expect(err.code).toBe('FORBIDDEN');
+    expect(err.data).toMatchObject({ reason: 'scope', scope: 'execute', method: 'agents.run' });
+    void ALL_SCOPES;
+  }, 60_000);
+
+  it('the model endpoint answering an error → agents.run.failed MODEL_ERROR with its message', async () => {
+    const { watch } = await setup([{ status: 500 }]);
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file-graph', input: 'Fix app.py' });
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.failed');
+    expect(end.data).toMatchObject({ reason: 'error', code: 'MODEL_ERROR' });
+    expect(end.data.message).toContain('HTTP 500');
+  }, 60_000);
+
+  it('maxConcurrentRuns: one more run is LIMIT_EXCEEDED', async () => {
+    const { model, watch } = await setup(() => ({ text: 'slow', delayMs: 60_000 }), { maxConcurrentRuns: 1 });
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'a' });
+    const err = await rpcError(watch.call('agents.run', { workflow: 'fix-file', input: 'b' }));
+    expect(err.code).toBe(-32008);
+    expect(err.data).toMatchObject({ limit: "agents.maxConcurrentRuns", max: 1 });
+    await model.waitForRequest(1);
+    await watch.call('agents.cancel', { runId });
+    await ended(watch, runId);
+  }, 60_000);
+
+  it('runTimeoutMs: a run that takes too long fails with TIMEOUT', async () => {
+    const { watch } = await setup(() => ({ text: 'slow', delayMs: 60_000 }), { runTimeoutMs: 300 });
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'a' });
+    const end = await ended(watch, runId);
+    expect(end.data).toMatchObject({ reason: 'timeout', code: 'TIMEOUT' });
+  }, 60_000);
+
+  it('a workspace workflow in .icpy/agents/ is listed and runs with its own instructions and tools', async () => {
+    const { model, s, watch } = await setup([{ text: 'Listed.' }]);
+    mkdirSync(join(s.root, '.icpy', 'agents'), { recursive: true });
+    writeFileSync(
+      join(s.root, '.icpy', 'agents', 'lister.mjs'),
+      "export default { name: 'lister', description: 'Lists the root', framework: 'langgraph', instructions: 'List the workspace root with files_list.', tools: ['files_list'] };\n",
+    );
+    writeFileSync(join(s.root, '.icpy', 'agents', 'broken.mjs'), 'export default { name: 42 };\n');
+    const list = await watch.call('agents.workflows', {});
+    expect(list.map((w: any) => [w.name, w.framework, w.from])).toEqual([
+      ['fix-file', 'openai-agents', 'builtin'],
+      ['fix-file-graph', 'langgraph', 'builtin'],
+      ['lister', 'langgraph', 'workspace'],
+    ]);
+    expect(list[2].file).toBe('.icpy/agents/lister.mjs');
+    const { runId } = await watch.call('agents.run', { workflow: 'lister', input: 'go' });
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.completed');
+    const body = model.requests[0]!.body;
+    expect(body.tools.map((t: any) => t.function.name)).toEqual(['files_list']);
+    expect(body.messages[0]).toMatchObject({ role: 'system', content: 'List the workspace root with files_list.' });
+    const missing = await rpcError(watch.call('agents.run', { workflow: 'nope', input: 'x' }));
+    expect(missing.code).toBe(-32071);
+    expect(missing.data.available).toEqual(['fix-file', 'fix-file-graph', 'lister']);
+  }, 60_000);
+});
+
+describe('agents.run without a model endpoint', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ agents: { baseUrl: '', apiKey: '' } });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('is MODEL_UNAVAILABLE, naming the setting', async () => {
+    const { body } = await s.rpc({ jsonrpc: '2.0', id: 1, method: 'agents.run', params: { workflow: 'fix-file', input: 'x' } });
+    expect(body.error.code).toBe(-32073);
+    expect(body.error.message).toContain('ICPY_AGENTS_BASE_URL');
+    expect(body.error.data).toMatchObject({ setting: "agents.baseUrl" });
+  });
+});
+
+async function until(pred: () => unknown, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
