@@ -150,6 +150,24 @@ describe('agent frameworks and workflows (agents.run)', () => {
     void ALL_SCOPES;
   }, 60_000);
 
+  for (const workflow of ['fix-file', 'fix-file-graph']) {
+    it(`${workflow}: malformed tool arguments and an invented tool end the run cleanly; the server goes on`, async () => {
+      const { s, watch } = await setup([
+        { toolCalls: [{ name: 'files_read', arguments: '{"path": "app.py"' }] },
+        { toolCalls: [{ name: 'no_such_tool', arguments: {} }] },
+        { text: 'Giving up.' },
+      ]);
+      const { runId } = await watch.call('agents.run', { workflow, input: 'Fix app.py' });
+      const end = await ended(watch, runId);
+      // Either the model reads the errors and finishes, or the SDK refuses the answer (MODEL_ERROR):
+      // never INTERNAL_ERROR, never a crash.
+      if (end.topic === 'agents.run.failed') expect(end.data).toMatchObject({ reason: 'error', code: 'MODEL_ERROR' });
+      else expect(end.data.output).toBe('Giving up.');
+      expect((await watch.call('server.info', {})).pid).toBe(process.pid);
+      expect(readFileSync(join(s.root, 'app.py'), 'utf8')).toBe("pritn('hi')\n");
+    }, 60_000);
+  }
+
   it('the model endpoint answering an error → agents.run.failed MODEL_ERROR with its message', async () => {
     const { watch } = await setup([{ status: 500 }]);
     const { runId } = await watch.call('agents.run', { workflow: 'fix-file-graph', input: 'Fix app.py' });
