@@ -1,13 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_SCOPES } from '../src/core/principal.js';
 import type { Principal } from '../src/core/principal.js';
 import type { Scope } from '../src/core/rpc/index.js';
 import { startModelServer, type ModelServer, type ScriptedTurn } from './helpers/model-server.js';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 
-/** The agents.run.* events of one run, as [topic suffix, event]. */
+/** The agents.run.* events of one run, in arrival order. */
 function runEvents(c: WsClient, runId: string): any[] {
   return c.events().filter((e) => e.topic.startsWith('agents.run.') && e.data.runId === runId);
 }
@@ -32,8 +31,8 @@ describe('agent frameworks and workflows (agents.run)', () => {
   let s: TestServer | undefined;
   let watch: WsClient | undefined;
 
-  async function setup(script: ConstructorParameters<never>[0] | ScriptedTurn[] | ((req: any, i: number) => ScriptedTurn), agents: Record<string, unknown> = {}) {
-    model = await startModelServer(script as any);
+  async function setup(script: Parameters<typeof startModelServer>[0], agents: Record<string, unknown> = {}) {
+    model = await startModelServer(script);
     s = await startServer({ agents: { baseUrl: model.baseUrl, apiKey: model.apiKey, model: 'scripted-model', ...agents } });
     writeFileSync(join(s.root, 'app.py'), "pritn('hi')\n");
     watch = await connect(s, { kind: 'browser', name: 'human' });
@@ -114,7 +113,7 @@ describe('agent frameworks and workflows (agents.run)', () => {
   }, 60_000);
 
   it('a refused tool call goes back to the model as readable text, and the run still ends', async () => {
-    const { model, s, watch } = await setup([
+    const { model, watch } = await setup([
       { toolCalls: [{ name: 'files_write', arguments: { path: '../outside.py', content: 'x' } }] },
       { text: 'I may not write there.' },
     ]);
@@ -125,7 +124,6 @@ describe('agent frameworks and workflows (agents.run)', () => {
     expect(call.data).toMatchObject({ tool: 'files_write', ok: false, error: { code: 'PATH_OUTSIDE_WORKSPACE' } });
     const toolMsg = model.requests[1]!.body.messages.find((m: any) => m.role === 'tool');
     expect(toolMsg.content).toMatch(/^Error PATH_OUTSIDE_WORKSPACE: /);
-    void s;
   }, 60_000);
 
   it("tools are the caller's: a principal without 'write' is not offered files_write, and its run is attributed to it", async () => {
@@ -144,10 +142,9 @@ describe('agent frameworks and workflows (agents.run)', () => {
     const ro: Principal = { ...principal, scopes: new Set<Scope>(['read']) };
     const err = await s.app.dispatcher
       .call('agents.run', { workflow: 'fix-file', input: 'x' }, { connection: { id: 'c2', kind: 'agent', name: 'r', transport: 'internal', principalId: 'agent:r', connectedAt: 0 }, principal: ro })
-      .catch((e) => e);
+      .catch((e: any) => e);
     expect(err.code).toBe('FORBIDDEN');
     expect(err.data).toMatchObject({ reason: 'scope', scope: 'execute', method: 'agents.run' });
-    void ALL_SCOPES;
   }, 60_000);
 
   for (const workflow of ['fix-file', 'fix-file-graph']) {
