@@ -140,7 +140,7 @@ describe('agent frameworks and workflows (agents.run)', () => {
     expect(names).not.toContain('files_write');
     // A caller without 'execute' may not start runs at all (the method's scope).
     const ro: Principal = { ...principal, scopes: new Set<Scope>(['read']) };
-    const err = await s.app.dispatcher
+    const err: any = await s.app.dispatcher
       .call('agents.run', { workflow: 'fix-file', input: 'x' }, { connection: { id: 'c2', kind: 'agent', name: 'r', transport: 'internal', principalId: 'agent:r', connectedAt: 0 }, principal: ro })
       .catch((e: any) => e);
     expect(err.code).toBe('FORBIDDEN');
