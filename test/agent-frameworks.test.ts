@@ -172,7 +172,35 @@ describe('agent frameworks and workflows (agents.run)', () => {
     expect(end.topic).toBe('agents.run.failed');
     expect(end.data).toMatchObject({ reason: 'error', code: 'MODEL_ERROR' });
     expect(end.data.message).toContain('HTTP 500');
+    expect(end.data.data).toEqual({ status: 500, message: 'scripted failure 500' });
+    expect(end.data.message).not.toContain(model!.apiKey);
   }, 60_000);
+
+  it('an endpoint that cannot be reached → agents.run.failed MODEL_UNAVAILABLE', async () => {
+    const { s: first } = await setup([]);
+    const gone = model!.baseUrl;
+    await watch!.close();
+    await first.close();
+    await model!.close();
+    model = undefined;
+    s = await startServer({ agents: { baseUrl: gone, apiKey: 'k' } });
+    watch = await connect(s);
+    await watch.call('events.subscribe', { patterns: ['agents.run.**'] });
+    const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'x' });
+    const end = await ended(watch, runId);
+    expect(end.data).toMatchObject({ reason: 'error', code: 'MODEL_UNAVAILABLE' });
+    expect(end.data.message).toContain(gone);
+  }, 60_000);
+
+  for (const workflow of ['fix-file', 'fix-file-graph']) {
+    it(`${workflow}: maxTurns bounds the model requests of a run (LIMIT_EXCEEDED)`, async () => {
+      const { model, watch } = await setup(() => ({ toolCalls: [{ name: 'files_stat', arguments: { path: 'app.py' } }] }), { maxTurns: 2 });
+      const { runId } = await watch.call('agents.run', { workflow, input: 'loop' });
+      const end = await ended(watch, runId);
+      expect(end.data).toMatchObject({ reason: 'error', code: 'LIMIT_EXCEEDED' });
+      expect(model.requests.length).toBeLessThanOrEqual(2);
+    }, 60_000);
+  }
 
   it('maxConcurrentRuns: one more run is LIMIT_EXCEEDED', async () => {
     const { model, watch } = await setup(() => ({ text: 'slow', delayMs: 60_000 }), { maxConcurrentRuns: 1 });

@@ -50,8 +50,15 @@ export const agentRunEvents = [
   defineEvent({
     topic: 'agents.run.failed',
     description:
-      'The run ended without an answer: reason cancelled (agents.cancel, a revoked credential, shutdown; code null), timeout (code TIMEOUT, agents.runTimeoutMs) or error (code MODEL_ERROR, LIMIT_EXCEEDED for agents.maxTurns, INTERNAL_ERROR…).',
-    data: z.object({ ...run, reason: z.enum(['cancelled', 'timeout', 'error']), code: z.string().nullable(), message: z.string(), ...tally }),
+      'The run ended without an answer: reason cancelled (agents.cancel, a revoked credential, shutdown; code null), timeout (code TIMEOUT, agents.runTimeoutMs) or error (code MODEL_ERROR with data {status, message}, MODEL_UNAVAILABLE when the endpoint cannot be reached, LIMIT_EXCEEDED for agents.maxTurns, INTERNAL_ERROR…).',
+    data: z.object({
+      ...run,
+      reason: z.enum(['cancelled', 'timeout', 'error']),
+      code: z.string().nullable(),
+      message: z.string(),
+      data: z.object({ status: z.number().int(), message: z.string() }).optional().describe("MODEL_ERROR: the endpoint's HTTP status and error message"),
+      ...tally,
+    }),
     pathFree: true,
   }),
 ];

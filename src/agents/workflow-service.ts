@@ -189,23 +189,35 @@ export class WorkflowService {
     if (ended?.icpyEnd === 'timeout') {
       return { reason: 'timeout' as const, code: 'TIMEOUT', message: `The run took longer than agents.runTimeoutMs (${this.o.runTimeoutMs} ms)` };
     }
-    if (err instanceof IcpyError) return { reason: 'error' as const, code: err.code, message: err.message };
+    // Ours (maxTurns at the model fetch…), possibly wrapped by the SDKs as a cause.
+    const own = icpyErrorIn(err);
+    if (own) return { reason: 'error' as const, code: own.code, message: own.message };
     const name = (err as { name?: string } | null)?.name ?? '';
     if (name === 'MaxTurnsExceededError' || name === 'GraphRecursionError') {
       return { reason: 'error' as const, code: 'LIMIT_EXCEEDED', message: `The run took more than agents.maxTurns (${this.o.maxTurns}) model turns` };
     }
     if (httpError) {
-      return { reason: 'error' as const, code: 'MODEL_ERROR', message: `The model endpoint answered HTTP ${httpError.status}: ${modelMessage(httpError.body)}` };
+      const message = modelMessage(httpError.body);
+      return { reason: 'error' as const, code: 'MODEL_ERROR', message: `The model endpoint answered HTTP ${httpError.status}: ${message}`, data: { status: httpError.status, message } };
     }
-    // Model-side failures the SDKs raise (connection refused, a malformed or refused answer, a
-    // tool the model invented) are the model's; anything else is our bug and logged.
     const text = err instanceof Error ? err.message : String(err);
-    if (/^(APIConnectionError|APIError|ModelBehaviorError|ModelRefusalError|ModelTimeoutError|AgentsError|APIUserAbortError|ToolCallError|TypeError)$/.test(name) || /fetch failed|ECONNREFUSED/.test(text)) {
+    const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+    if (name === 'APIConnectionError' || /fetch failed|ECONNREFUSED|ENOTFOUND/.test(`${text} ${cause?.code ?? ''} ${cause?.message ?? ''}`)) {
+      return { reason: 'error' as const, code: 'MODEL_UNAVAILABLE', message: `The model endpoint ${this.o.endpoint.baseUrl} cannot be reached: ${(cause?.message ?? text).slice(0, 300)}` };
+    }
+    // Other model-side failures the SDKs raise (a malformed or refused answer, a tool the model
+    // invented) are the model's; anything else is our bug and logged.
+    if (/^(APIError|ModelBehaviorError|ModelRefusalError|ModelTimeoutError|AgentsError|ToolCallError)$/.test(name)) {
       return { reason: 'error' as const, code: 'MODEL_ERROR', message: `The model call failed: ${text.slice(0, 500)}` };
     }
     this.o.logger.error('agents: workflow run crashed', { workflow, err: err instanceof Error ? err.stack : String(err) });
     return { reason: 'error' as const, code: 'INTERNAL_ERROR', message: 'The workflow failed inside icpy (logged on the server)' };
   }
+}
+
+function icpyErrorIn(err: unknown): IcpyError | undefined {
+  for (let e = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++) if (e instanceof IcpyError) return e;
+  return undefined;
 }
 
 function endReason(icpyEnd: EndReason, why = 'agents.cancel') {
