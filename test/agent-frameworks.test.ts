@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/core/principal.js';
+import { compilePathRule, type Principal } from '../src/core/principal.js';
 import type { Scope } from '../src/core/rpc/index.js';
 import { startModelServer, type ModelServer, type ScriptedTurn } from './helpers/model-server.js';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
@@ -36,7 +36,7 @@ describe('agent frameworks and workflows (agents.run)', () => {
     s = await startServer({ agents: { baseUrl: model.baseUrl, apiKey: model.apiKey, model: 'scripted-model', ...agents } });
     writeFileSync(join(s.root, 'app.py'), "pritn('hi')\n");
     watch = await connect(s, { kind: 'browser', name: 'human' });
-    await watch.call('events.subscribe', { patterns: ['agents.run.**', 'fs.**'] });
+    await watch.call('events.subscribe', { patterns: ['agents.run.**', 'fs.**', 'connection.**'] });
     return { model, s, watch };
   }
 
@@ -77,6 +77,10 @@ describe('agent frameworks and workflows (agents.run)', () => {
         'fs event of the write',
       );
       expect(write.source.name).toBe(workflow);
+      // The run is a collaborator: a connection of kind agent, named after the workflow, gone when it ends.
+      const conn = (t: string) => watch.events().find((e) => e.topic === t && e.data.kind === 'agent' && e.data.name === workflow);
+      expect(conn('connection.opened')?.data).toMatchObject({ transport: 'internal', id: write.source.connectionId });
+      await watch.waitFor(() => conn('connection.closed'), 5000, 'the run connection to close');
 
       // The real request path: streamed chat completions with our tools, the key sent, and the
       // tool results sent back to the model.
@@ -164,6 +168,24 @@ describe('agent frameworks and workflows (agents.run)', () => {
       expect(readFileSync(join(s.root, 'app.py'), 'utf8')).toBe("pritn('hi')\n");
     }, 60_000);
   }
+
+  it('a path-limited caller: a read outside its paths goes back to the model as FORBIDDEN text', async (t) => {
+    const { model, s, watch } = await setup([
+      { toolCalls: [{ name: 'files_read', arguments: { path: 'app.py' } }] },
+      { text: 'Not mine to read.' },
+    ]);
+    if (!s.app.registry.get('files.read')!.paths) return t.skip(); // path declarations land with the "paths" slice
+    const principal: Principal = { id: 'agent:src', kind: 'agent', name: 'src-only', scopes: new Set<Scope>(['read', 'write', 'execute']), paths: compilePathRule(['src/**']) };
+    const { runId } = (await s.app.dispatcher.call('agents.run', { workflow: 'fix-file-graph', input: 'Fix app.py' }, {
+      connection: { id: 'c-src', kind: 'agent', name: 'src-only', transport: 'internal', principalId: principal.id, connectedAt: Date.now() },
+      principal,
+    })) as { runId: string };
+    const end = await ended(watch, runId);
+    expect(end.topic).toBe('agents.run.completed');
+    const toolMsg = model.requests[1]!.body.messages.find((m: any) => m.role === 'tool');
+    expect(toolMsg.content).toMatch(/^Error FORBIDDEN: /);
+    expect(toolMsg.content).toContain('src/**');
+  }, 60_000);
 
   it('the model endpoint answering an error → agents.run.failed MODEL_ERROR with its message', async () => {
     const { watch } = await setup([{ status: 500 }]);
