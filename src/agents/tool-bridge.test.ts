@@ -11,6 +11,7 @@ function setup(principal: Principal, allow?: string[], signal = new AbortControl
   r.register(
     defineMethod({ name: 'files.read', description: 'read', params: z.strictObject({ path: z.string() }), result: z.any(), scope: 'read', ...withPath, handler: (p) => ({ content: p.path === 'big' ? 'x'.repeat(MAX_TOOL_OUTPUT_CHARS + 10) : 'hi' }) }),
     defineMethod({ name: 'files.write', description: 'write', params: z.strictObject({ path: z.string() }), result: z.any(), scope: 'write', ...withPath, handler: () => { throw new IcpyError('VERSION_CONFLICT', 'file changed', { currentVersion: 'v2' }); } }),
+    defineMethod({ name: 'agents.run', description: 'run', params: z.strictObject({}), result: z.any(), scope: 'execute', pathFree: true, handler: () => ({}) }),
     defineMethod({ name: 'server.info', description: 'info', params: z.strictObject({}), result: z.any(), scope: 'read', pathFree: true, handler: () => { throw new Error('boom'); } }),
   );
   const reports: ToolCallReport[] = [];
@@ -25,6 +26,8 @@ describe('ToolBridge', () => {
     expect(setup(ownerPrincipal()).bridge.specs.map((t) => t.name)).toEqual(['files_read', 'files_write', 'server_info']);
     expect(setup(ownerPrincipal(READ_ONLY_SCOPES)).bridge.specs.map((t) => t.name)).toEqual(['files_read', 'server_info']);
     expect(setup(ownerPrincipal(), ['files_write']).bridge.specs.map((t) => t.name)).toEqual(['files_write']);
+    // A run starts runs only when its workflow lists agents_run.
+    expect(setup(ownerPrincipal(), ['agents_run', 'files_read']).bridge.specs.map((t) => t.name)).toEqual(['agents_run', 'files_read']);
   });
 
   it('answers results as JSON text (cut past the bound), errors as readable text, and reports each call with its paths', async () => {

@@ -13,6 +13,12 @@ export interface ToolCallReport {
   paths: string[];
 }
 
+/**
+ * Tools a workflow gets only when it lists them: a run starting runs is an orchestrator's choice,
+ * not a default (each still counts against agents.maxConcurrentRuns).
+ */
+const ONLY_WHEN_LISTED: ReadonlySet<string> = new Set(['agents.run', 'agents.cancel']);
+
 /** A text a model reads is at most this long (a tool result beyond it is cut, and says so). */
 export const MAX_TOOL_OUTPUT_CHARS = 64 * 1024;
 
@@ -35,7 +41,7 @@ export class ToolBridge {
     private readonly report: (r: ToolCallReport) => void,
   ) {
     const allowed = allow ? new Set(allow) : undefined;
-    this.specs = toolsFor(registry, ctx.principal).filter((t) => !allowed || allowed.has(t.name));
+    this.specs = toolsFor(registry, ctx.principal).filter((t) => (allowed ? allowed.has(t.name) : !ONLY_WHEN_LISTED.has(t.method)));
     this.byName = new Map(this.specs.map((t) => [t.name, t]));
   }
 
