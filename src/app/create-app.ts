@@ -129,6 +129,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     onConnection: (info) => connections.open(info),
     extraOpenApiPaths: () => openApiExtra,
     logRequests: logger.enabled?.('debug') ?? true,
+    // /mcp checks Origin before the token and answers in JSON-RPC envelopes (app/mcp-mount.ts).
+    publicPaths: ['/mcp'],
   });
   const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
   http.server.on('upgrade', (req, socket, head) => {

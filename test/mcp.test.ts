@@ -1,0 +1,250 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema, ResourceListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { READ_ONLY_SCOPES, type Principal } from '../src/core/principal.js';
+import { defineMethod } from '../src/core/rpc/index.js';
+import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { until } from './helpers/until.js';
+
+const clients: Client[] = [];
+const sockets: WsClient[] = [];
+
+async function mcpClient(server: TestServer, opts: { token?: string | null; name?: string; headers?: Record<string, string> } = {}): Promise<Client> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const token = opts.token === undefined ? server.token : opts.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } });
+  const client = new Client({ name: opts.name ?? 'test-agent', version: '1.0.0' });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+/** A raw POST to /mcp (status codes of refusals). */
+async function post(server: TestServer, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${server.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* SSE */
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+const initialize = (name = 'raw') => ({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name, version: '1' } },
+});
+
+function textOf(result: any): string {
+  return (result.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+  for (const s of sockets.splice(0)) await s.close().catch(() => undefined);
+});
+
+describe('MCP over Streamable HTTP at /mcp', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('lists the registry as tools with schemas and annotations from each scope', async () => {
+    const client = await mcpClient(server);
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    const read = byName.get('files_read')!;
+    expect(read.inputSchema.type).toBe('object');
+    expect(Object.keys(read.inputSchema.properties ?? {})).toContain('path');
+    expect(read.outputSchema?.type).toBe('object');
+    expect(read.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(byName.get('files_delete')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+    expect(byName.get('terminal_run')).toBeDefined();
+    // Socket-only methods are not tools.
+    expect(byName.has('events_subscribe')).toBe(false);
+    expect(byName.has('terminal_attach')).toBe(false);
+    expect(client.getServerCapabilities()).toMatchObject({ tools: { listChanged: true }, resources: { subscribe: true, listChanged: true } });
+  });
+
+  it('files_write and terminal_run: results, and events attributed to the agent on a watching WebSocket', async () => {
+    const watch = await connect(server, { kind: 'browser', name: 'human' });
+    sockets.push(watch);
+    await watch.call('events.subscribe', { patterns: ['**'] });
+    const client = await mcpClient(server, { name: 'claude-test' });
+
+    const wrote = await client.callTool({ name: 'files_write', arguments: { path: 'agent/hello.txt', content: 'hi from mcp\n', mkdirs: true } });
+    expect(wrote.isError).toBeFalsy();
+    expect(wrote.structuredContent).toMatchObject({ path: 'agent/hello.txt', created: true });
+    expect(JSON.parse(textOf(wrote))).toMatchObject({ path: 'agent/hello.txt' });
+    expect(readFileSync(join(server.root, 'agent/hello.txt'), 'utf8')).toBe('hi from mcp\n');
+
+    const ran = await client.callTool({ name: 'terminal_run', arguments: { command: 'echo mcp-$((6*7)); exit 3', timeout: 20_000 } });
+    expect(ran.isError).toBeFalsy();
+    expect(ran.structuredContent).toMatchObject({ exitCode: 3, timedOut: false });
+    expect((ran.structuredContent as { output: string }).output).toContain('mcp-42');
+
+    const fsEv = await watch.waitFor(() =>
+      watch.events().find((e) => e.topic.startsWith('fs.file.') && e.data.paths?.includes('agent/hello.txt')),
+    );
+    expect(fsEv.source).toMatchObject({ kind: 'agent', name: 'claude-test' });
+    const termEv = await watch.waitFor(() => watch.events().find((e) => e.topic === 'terminal.created'));
+    expect(termEv.source).toMatchObject({ kind: 'agent', name: 'claude-test' });
+    const conn = await watch.waitFor(() => watch.events().find((e) => e.topic === 'connection.opened' && e.data.transport === 'mcp'));
+    expect(conn.data).toMatchObject({ kind: 'agent', name: 'claude-test', principalId: 'owner' });
+  });
+
+  it('a failed call is a tool error a model can read (isError, code, message, data), not a protocol error', async () => {
+    const client = await mcpClient(server);
+    const res = await client.callTool({ name: 'files_read', arguments: { path: 'does/not/exist.txt' } });
+    expect(res.isError).toBe(true);
+    expect(textOf(res)).toMatch(/files\.read failed: FILE_NOT_FOUND/);
+    const bad = await client.callTool({ name: 'files_read', arguments: { path: 42 } });
+    expect(bad.isError).toBe(true);
+    expect(textOf(bad)).toMatch(/INVALID_PARAMS/);
+    await expect(client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/Unknown tool/);
+  });
+
+  it('resources: list, read, subscribe → updated after another client writes the file; list_changed on create', async () => {
+    writeFileSync(join(server.root, 'watched.md'), '# one\n');
+    const client = await mcpClient(server);
+    const all: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listResources(cursor ? { cursor } : {});
+      all.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(all).toContain('file:///watched.md');
+    const read = await client.readResource({ uri: 'file:///watched.md' });
+    expect(read.contents[0]).toMatchObject({ uri: 'file:///watched.md', text: '# one\n', mimeType: 'text/markdown' });
+
+    const updated: string[] = [];
+    let listChanged = 0;
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void listChanged++);
+    await client.subscribeResource({ uri: 'file:///watched.md' });
+    // Another client (plain HTTP JSON-RPC) changes it.
+    await server.call('files.write', { path: 'watched.md', content: '# two\n' });
+    await until(() => updated.includes('file:///watched.md'), 'resources/updated');
+    await server.call('files.write', { path: 'brand-new.txt', content: 'x' });
+    await until(() => listChanged > 0, 'resources/list_changed');
+    await client.unsubscribeResource({ uri: 'file:///watched.md' });
+    await expect(client.readResource({ uri: 'https://example.com/x' })).rejects.toThrow(/file:\/\/\//);
+  });
+
+  it('tools/list_changed when a method is registered at runtime', async () => {
+    const client = await mcpClient(server);
+    let changed = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
+    const reg = server.app.registry.register(
+      defineMethod({
+        name: 'test.ping',
+        description: 'Answer pong.',
+        params: z.strictObject({}),
+        result: z.object({ pong: z.boolean() }),
+        scope: 'read',
+        pathFree: true,
+        handler: () => ({ pong: true }),
+      }),
+    );
+    try {
+      await until(() => changed > 0, 'tools/list_changed');
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('test_ping');
+      expect((await client.callTool({ name: 'test_ping', arguments: {} })).structuredContent).toEqual({ pong: true });
+    } finally {
+      await reg.dispose();
+    }
+  });
+
+  it('refuses a foreign Origin (403), a foreign Host (403), a missing or wrong token (401 + WWW-Authenticate)', async () => {
+    const auth = { authorization: `Bearer ${server.token}` };
+    expect((await post(server, initialize(), { ...auth, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post(server, initialize(), { origin: 'https://evil.example' })).status).toBe(403);
+    // fetch does not let a caller set Host: a raw request does.
+    expect(await rawHostStatus(server, 'evil.example')).toBe(403);
+    const missing = await post(server, initialize());
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(missing.body.error.data.code).toBe('UNAUTHORIZED');
+    expect((await post(server, initialize(), { authorization: 'Bearer wrong' })).status).toBe(401);
+    await expect(mcpClient(server, { token: 'wrong' })).rejects.toThrow();
+    // Same-origin browsers are fine.
+    const ok = await post(server, initialize(), { ...auth, origin: server.url });
+    expect(ok.status).toBe(200);
+    await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': ok.headers.get('mcp-session-id')! } });
+  });
+
+  it('a crewAI-style client (MCPServerAdapter: Streamable HTTP + Authorization header) lists tools and calls one', async () => {
+    // crewAI's MCPServerAdapter({"url": ".../mcp", "transport": "streamable-http", "headers": {"Authorization": "Bearer T"}})
+    // speaks exactly this: initialize, tools/list, tools/call over Streamable HTTP.
+    writeFileSync(join(server.root, 'crew.txt'), 'crew input\n');
+    const client = await mcpClient(server, { name: 'crewai' });
+    const { tools } = await client.listTools();
+    expect(tools.some((t) => t.name === 'files_read')).toBe(true);
+    const res = await client.callTool({ name: 'files_read', arguments: { path: 'crew.txt' } });
+    expect(res.structuredContent).toMatchObject({ content: 'crew input\n', encoding: 'utf8' });
+  });
+});
+
+async function rawHostStatus(server: TestServer, host: string): Promise<number> {
+  const { request } = await import('node:http');
+  const u = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: '/mcp', method: 'POST', headers: { host, authorization: `Bearer ${server.token}`, 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
+describe('MCP sessions: principals and bounds', () => {
+  let server: TestServer;
+  const agents = new Map<string, Principal>();
+  beforeAll(async () => {
+    server = await startServer({ agents: { maxMcpSessions: 3 } });
+    void agents;
+    void READ_ONLY_SCOPES;
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('too many sessions → 429 LIMIT_EXCEEDED (maxMcpSessions); a closed one frees its place', async () => {
+    const auth = { authorization: `Bearer ${server.token}` };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await post(server, initialize(`s${i}`), auth);
+      expect(r.status).toBe(200);
+      ids.push(r.headers.get('mcp-session-id')!);
+    }
+    const over = await post(server, initialize('s3'), auth);
+    expect(over.status).toBe(429);
+    expect(over.body.error.data).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxMcpSessions', max: 3 });
+    const del = await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': ids[0]! } });
+    expect(del.status).toBe(200);
+    const again = await post(server, initialize('s4'), auth);
+    expect(again.status).toBe(200);
+    ids.push(again.headers.get('mcp-session-id')!);
+    for (const id of ids.slice(1)) await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': id } });
+  });
+});
