@@ -10,7 +10,7 @@ import { defineMethod } from '../src/core/rpc/index.js';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
-const clients: Client[] = [];
+const clients: { client: Client; transport: StreamableHTTPClientTransport }[] = [];
 const sockets: WsClient[] = [];
 
 async function mcpClient(server: TestServer, opts: { token?: string | null; name?: string; headers?: Record<string, string> } = {}): Promise<Client> {
@@ -20,7 +20,7 @@ async function mcpClient(server: TestServer, opts: { token?: string | null; name
   const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } });
   const client = new Client({ name: opts.name ?? 'test-agent', version: '1.0.0' });
   await client.connect(transport);
-  clients.push(client);
+  clients.push({ client, transport });
   return client;
 }
 
@@ -53,7 +53,11 @@ function textOf(result: any): string {
 }
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+  // A client that goes away ends its session (DELETE /mcp), as well-behaved MCP clients do.
+  for (const c of clients.splice(0)) {
+    await c.transport.terminateSession().catch(() => undefined);
+    await c.client.close().catch(() => undefined);
+  }
   for (const s of sockets.splice(0)) await s.close().catch(() => undefined);
 });
 
@@ -219,14 +223,51 @@ async function rawHostStatus(server: TestServer, host: string): Promise<number> 
 
 describe('MCP sessions: principals and bounds', () => {
   let server: TestServer;
-  const agents = new Map<string, Principal>();
+  const reader: Principal = { id: 'agent:ro1', kind: 'agent', name: 'reader-bot', scopes: READ_ONLY_SCOPES };
+  const other: Principal = { id: 'agent:ro2', kind: 'agent', name: 'other-bot', scopes: READ_ONLY_SCOPES };
+  const agents = new Map<string, Principal>([
+    ['ro-token-1', reader],
+    ['ro-token-2', other],
+  ]);
   beforeAll(async () => {
-    server = await startServer({ agents: { maxMcpSessions: 3 } });
-    void agents;
-    void READ_ONLY_SCOPES;
+    server = await startServer({ agents: { maxMcpSessions: 3 } }, { authenticate: (t) => (t ? agents.get(t) : undefined) });
   });
   afterAll(async () => {
     await server.close();
+  });
+
+  it('a read-only agent credential: no write tools listed, a write is refused with a readable FORBIDDEN, and it is named after the credential', async () => {
+    const watch = await connect(server);
+    sockets.push(watch);
+    await watch.call('events.subscribe', { patterns: ['connection.**'] });
+    const client = await mcpClient(server, { token: 'ro-token-1', name: 'claims-another-name' });
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toContain('files_read');
+    expect(names).not.toContain('files_write');
+    expect(names).not.toContain('terminal_run');
+    const res = await client.callTool({ name: 'files_write', arguments: { path: 'nope.txt', content: 'x' } });
+    expect(res.isError).toBe(true);
+    expect(textOf(res)).toMatch(/FORBIDDEN/);
+    expect(textOf(res)).toMatch(/"reason":"scope"/);
+    expect(textOf(res)).toMatch(/"scope":"write"/);
+    await expect(server.call('files.stat', { path: 'nope.txt' })).rejects.toThrow(/does not exist/);
+    const opened = await watch.waitFor(() => watch.events().find((e) => e.topic === 'connection.opened' && e.data.transport === 'mcp'));
+    expect(opened.data).toMatchObject({ kind: 'agent', name: 'reader-bot', principalId: 'agent:ro1' });
+  });
+
+  it('a session is bound to the principal that initialized it: another token on its Mcp-Session-Id → 404', async () => {
+    const init = await post(server, initialize('bound'), { authorization: 'Bearer ro-token-1' });
+    expect(init.status).toBe(200);
+    const sid = init.headers.get('mcp-session-id')!;
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
+    const headers = (t: string) => ({ authorization: `Bearer ${t}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+    expect((await post(server, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers('ro-token-1'))).status).toBe(202);
+    expect((await post(server, list, headers('ro-token-2'))).status).toBe(404);
+    expect((await post(server, list, headers(server.token))).status).toBe(404);
+    const own = await post(server, list, headers('ro-token-1'));
+    expect(own.status).toBe(200);
+    await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: headers('ro-token-1') });
   });
 
   it('too many sessions → 429 LIMIT_EXCEEDED (maxMcpSessions); a closed one frees its place', async () => {

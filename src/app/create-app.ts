@@ -43,6 +43,8 @@ export interface App extends Disposable {
 
 export interface CreateAppOptions {
   logger?: Logger;
+  /** More principals than the owner (tests; agent credentials): asked when the token is not the server token. */
+  authenticate?: Authenticator;
 }
 
 
@@ -88,7 +90,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
   const owner = ownerPrincipal(ownerScopes);
   // The server token is the owner; agent credentials (issue 13) are looked up after it.
-  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : undefined);
+  const extraAuth = options.authenticate;
+  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : extraAuth?.(token));
   const boundToLoopback = isLoopbackHost(config.host);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
