@@ -1,8 +1,12 @@
-import { writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema, ResourceListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { READ_ONLY_SCOPES, type Principal } from '../src/core/principal.js';
@@ -287,5 +291,79 @@ describe('MCP sessions: principals and bounds', () => {
     expect(again.status).toBe(200);
     ids.push(again.headers.get('mcp-session-id')!);
     for (const id of ids.slice(1)) await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': id } });
+  });
+});
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'icpy.js');
+
+/** The environment of a CLI child: no ICPY_* of ours, its own runtime folder. */
+function cliEnv(runtimeDir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ICPY_')) env[k] = v;
+  return { ...env, ICPY_RUNTIME_DIR: runtimeDir };
+}
+
+describe('icpy mcp (stdio, bridged to /mcp of the server for the current folder)', () => {
+  let server: TestServer;
+  let rt: string;
+  beforeAll(async () => {
+    server = await startServer();
+    rt = mkdtempSync(join(tmpdir(), 'icpy-mcp-rt-'));
+    // The runtime file `icpy serve` writes: the CLI finds the server serving its folder from it.
+    writeFileSync(join(rt, `server-${process.pid}.json`), JSON.stringify({ url: server.url, token: server.token, root: server.root, pid: process.pid, startedAt: Date.now(), version: 'test' }), { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(rt, { recursive: true, force: true });
+  });
+
+  it('an MCP SDK client over stdio lists tools, calls files_write and terminal_run; a watcher sees the agent', async () => {
+    const watch = await connect(server, { kind: 'browser', name: 'human' });
+    sockets.push(watch);
+    await watch.call('events.subscribe', { patterns: ['**'] });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: server.root, env: cliEnv(rt), stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (d) => (stderr += d));
+    const client = new Client({ name: 'stdio-agent', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      const names = tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['files_read', 'files_write', 'terminal_run']));
+      expect(tools.find((t) => t.name === 'files_read')!.annotations?.readOnlyHint).toBe(true);
+      const wrote = await client.callTool({ name: 'files_write', arguments: { path: 'from-stdio.txt', content: 'stdio\n' } });
+      expect(wrote.structuredContent).toMatchObject({ path: 'from-stdio.txt', created: true });
+      expect(readFileSync(join(server.root, 'from-stdio.txt'), 'utf8')).toBe('stdio\n');
+      const ran = await client.callTool({ name: 'terminal_run', arguments: { command: 'echo via-stdio; exit 5', timeout: 20_000 } });
+      expect(ran.structuredContent).toMatchObject({ exitCode: 5 });
+      expect((ran.structuredContent as { output: string }).output).toContain('via-stdio');
+      const ev = await watch.waitFor(() => watch.events().find((e) => e.topic.startsWith('fs.file.') && e.data.paths?.includes('from-stdio.txt')));
+      expect(ev.source).toMatchObject({ kind: 'agent', name: 'stdio-agent' });
+      const term = await watch.waitFor(() => watch.events().find((e) => e.topic === 'terminal.created' && e.source.name === 'stdio-agent'));
+      expect(term.source.kind).toBe('agent');
+    } finally {
+      await client.close();
+    }
+    // stdin closed → the bridge ends its session (DELETE /mcp) and exits.
+    await until(() => server.app.connections.list().every((c) => c.transport !== 'mcp'), 'the stdio session closed');
+    expect(stderr).toBe('');
+  });
+
+  it('no server for this folder: exit 3, a hint on stderr, nothing on stdout', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'icpy-mcp-none-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'mcp'], { cwd: empty, env: cliEnv(empty), stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      expect(code).toBe(3);
+      expect(out).toBe('');
+      expect(err).toMatch(/icpy serve/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
