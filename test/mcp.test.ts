@@ -294,6 +294,26 @@ describe('MCP sessions: principals and bounds', () => {
   });
 });
 
+describe('MCP session idle close', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ agents: { mcpSessionIdleMs: 300 } });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('a session with no request for mcpSessionIdleMs is closed: its id answers 404 and its connection is gone', async () => {
+    const auth = { authorization: `Bearer ${server.token}` };
+    const init = await post(server, initialize('idler'), auth);
+    const sid = init.headers.get('mcp-session-id')!;
+    expect(server.app.connections.list().some((c) => c.transport === 'mcp' && c.name === 'idler')).toBe(true);
+    await until(() => server.app.connections.list().every((c) => c.transport !== 'mcp'), 'idle session closed');
+    const list = await post(server, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+    expect(list.status).toBe(404);
+  });
+});
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'icpy.js');
 
