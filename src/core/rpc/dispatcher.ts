@@ -93,8 +93,23 @@ export class Dispatcher {
   private async checkPaths(name: string, def: { paths?: (p: any) => PathUse[]; pathFree?: true }, params: unknown, p: Principal): Promise<void> {
     const rule = p.paths;
     if (!rule) return;
-    if (def.paths) {
-      const uses = def.paths(params);
+    if (def.paths) return this.assertPaths(p, def.paths(params));
+    if (def.pathFree) return;
+    throw new IcpyError('FORBIDDEN', `${name} is not available to ${p.name}: its credential is limited to some paths and this method is not`, {
+      reason: 'paths',
+      method: name,
+      paths: [...rule.globs],
+    });
+  }
+
+  /**
+   * The path check of `call`, for entry points that are not methods (a Yjs room): each use
+   * lexically, then as resolved through symlinks. Throws the readable FORBIDDEN.
+   */
+  async assertPaths(p: Principal, uses: readonly PathUse[]): Promise<void> {
+    const rule = p.paths;
+    if (!rule) return;
+    {
       checkPathUses(p, uses);
       const realPath = this.options.realPath;
       if (!realPath) return;
@@ -111,14 +126,7 @@ export class Dispatcher {
           { reason: 'paths', field: u.field, path: rel, real, paths: globs },
         );
       }
-      return;
     }
-    if (def.pathFree) return;
-    throw new IcpyError('FORBIDDEN', `${name} is not available to ${p.name}: its credential is limited to some paths and this method is not`, {
-      reason: 'paths',
-      method: name,
-      paths: [...rule.globs],
-    });
   }
 
   /** No param value nested deeper than maxValueDepth reaches zod or a handler (checked without recursion). */
