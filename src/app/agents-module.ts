@@ -17,9 +17,9 @@ export const agentsModule: AppModule = {
       maxConcurrentRuns: a.maxConcurrentRuns,
       maxTurns: a.maxTurns,
       runTimeoutMs: a.runTimeoutMs,
-      // A run is a live connection (presence, attribution). Once ConnectionManager.open takes a
-      // close callback (credentials slice), a revoked principal's runs are cancelled through it.
-      openConnection: (info, _close) => ctx.connections.open(info),
+      // A run is a live connection (presence, attribution); closing it from the server's side
+      // (a revoked or expired credential) cancels the run.
+      openConnection: (info, close) => ctx.connections.open(info, () => 0, (_code, reason) => close(reason)),
     });
     const methods = ctx.registry.register(...createAgentRunMethods(service));
     const events = ctx.registry.registerEvents(...agentRunEvents);

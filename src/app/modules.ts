@@ -18,6 +18,7 @@ import { docsModule } from './docs-module.js';
 import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
 import { lspModule } from './lsp-module.js';
+import { mcpModule } from './mcp-mount.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
 
@@ -67,5 +68,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsModule, mcpModule];
 }
