@@ -31,9 +31,9 @@ describe('agent frameworks and workflows (agents.run)', () => {
   let s: TestServer | undefined;
   let watch: WsClient | undefined;
 
-  async function setup(script: Parameters<typeof startModelServer>[0], agents: Record<string, unknown> = {}) {
+  async function setup(script: Parameters<typeof startModelServer>[0], agents: Record<string, unknown> = {}, authenticate?: (t: string | null | undefined) => Principal | undefined) {
     model = await startModelServer(script);
-    s = await startServer({ agents: { baseUrl: model.baseUrl, apiKey: model.apiKey, model: 'scripted-model', ...agents } });
+    s = await startServer({ agents: { baseUrl: model.baseUrl, apiKey: model.apiKey, model: 'scripted-model', ...agents } }, authenticate ? { authenticate } : {});
     writeFileSync(join(s.root, 'app.py'), "pritn('hi')\n");
     watch = await connect(s, { kind: 'browser', name: 'human' });
     await watch.call('events.subscribe', { patterns: ['agents.run.**', 'fs.**', 'connection.**'] });
@@ -185,6 +185,34 @@ describe('agent frameworks and workflows (agents.run)', () => {
     const toolMsg = model.requests[1]!.body.messages.find((m: any) => m.role === 'tool');
     expect(toolMsg.content).toMatch(/^Error FORBIDDEN: /);
     expect(toolMsg.content).toContain('src/**');
+  }, 60_000);
+
+  it("a path-limited watcher receives a run's progress but no tool.called naming paths outside its limits", async () => {
+    const limited: Principal = { id: 'agent:w', kind: 'agent', name: 'src-watcher', scopes: new Set<Scope>(['read']), paths: compilePathRule(['src/**']) };
+    const { s, watch } = await setup(
+      [
+        { toolCalls: [{ name: 'files_read', arguments: { path: 'src/ok.py' } }] },
+        { toolCalls: [{ name: 'files_read', arguments: { path: 'app.py' } }] },
+        { text: 'Read both.' },
+      ],
+      {},
+      (t) => (t === 'limited-token' ? limited : undefined),
+    );
+    mkdirSync(join(s.root, 'src'));
+    writeFileSync(join(s.root, 'src', 'ok.py'), 'ok\n');
+    const lw = await connect(s, { token: 'limited-token' });
+    try {
+      await lw.call('events.subscribe', { patterns: ['agents.run.**'] });
+      const { runId } = await watch.call('agents.run', { workflow: 'fix-file', input: 'read' });
+      await ended(watch, runId);
+      await ended(lw, runId);
+      const seen = runEvents(lw, runId);
+      expect(seen.filter((e) => e.topic === 'agents.run.tool.called').map((e) => e.data.args.path)).toEqual(['src/ok.py']);
+      expect(runEvents(watch, runId).filter((e) => e.topic === 'agents.run.tool.called').map((e) => e.data.args.path)).toEqual(['src/ok.py', 'app.py']);
+      expect(seen.map((e) => e.topic)).toEqual(expect.arrayContaining(['agents.run.started', 'agents.run.step', 'agents.run.completed']));
+    } finally {
+      await lw.close();
+    }
   }, 60_000);
 
   it('the model endpoint answering an error → agents.run.failed MODEL_ERROR with its message', async () => {
