@@ -37,15 +37,16 @@ export const agentRunEvents = [
   }),
   defineEvent({
     topic: 'agents.run.message.delta',
-    description: "A piece of the model's text as it streams.",
-    data: z.object({ ...run, step: z.number().int(), delta: z.string() }),
-    pathFree: true,
+    description:
+      "A piece of the model's text as it streams. paths: every path the run's successful tool calls named so far (the text may quote them); delivered to path-limited principals only when all are theirs.",
+    data: z.object({ ...run, step: z.number().int(), delta: z.string(), paths: z.array(z.string()) }),
+    paths: (d) => d.paths,
   }),
   defineEvent({
     topic: 'agents.run.completed',
-    description: "The run ended with the model's final answer (output, cut at 16 KiB).",
-    data: z.object({ ...run, output: z.string(), ...tally }),
-    pathFree: true,
+    description: "The run ended with the model's final answer (output, cut at 16 KiB). paths as for message.delta.",
+    data: z.object({ ...run, output: z.string(), paths: z.array(z.string()), ...tally }),
+    paths: (d) => d.paths,
   }),
   defineEvent({
     topic: 'agents.run.failed',

@@ -41,6 +41,8 @@ const RUNNERS: Record<Framework, () => Promise<FrameworkRunner>> = {
 
 /** Text put in an event is at most this long (final output, input echo). */
 const MAX_EVENT_TEXT = 16 * 1024;
+/** Distinct paths a run's text events name; past it they name the root (unlimited readers only). */
+const MAX_REACH_PATHS = 32;
 /** A string argument of a tool call is echoed in agents.run.tool.called up to this length. */
 const MAX_EVENT_ARG_CHARS = 1024;
 
@@ -155,9 +157,14 @@ export class WorkflowService {
     let httpError: { status: number; body: string } | undefined;
     const base = { runId: run.id, workflow: workflow.name };
     const ctx: MethodContext = { connection, principal, signal };
-    const tools = new ToolBridge(this.o.registry, this.o.dispatcher, ctx, workflow.tools, (r: ToolCallReport) =>
-      broker.publish('agents.run.tool.called', { ...base, step, tool: r.tool, method: r.method, args: clipArgs(r.args), ok: r.ok, error: r.error, paths: r.paths }, source),
-    );
+    // The model's text can quote what its tools returned: its deltas and output name every path a
+    // successful tool call named, so they reach only who may read all of them.
+    const reach = new Set<string>();
+    const reachPaths = () => (reach.size > MAX_REACH_PATHS ? [''] : [...reach]);
+    const tools = new ToolBridge(this.o.registry, this.o.dispatcher, ctx, workflow.tools, (r: ToolCallReport) => {
+      if (r.ok) for (const p of r.paths) reach.add(p);
+      broker.publish('agents.run.tool.called', { ...base, step, tool: r.tool, method: r.method, args: clipArgs(r.args), ok: r.ok, error: r.error, paths: r.paths }, source);
+    });
     const fetchFn = modelFetch(signal, this.o.maxTurns, {
       onRequest: (n) => {
         step = n;
@@ -177,9 +184,9 @@ export class WorkflowService {
         tools,
         signal,
         maxTurns: this.o.maxTurns,
-        onDelta: (delta) => broker.publish('agents.run.message.delta', { ...base, step, delta }, source),
+        onDelta: (delta) => broker.publish('agents.run.message.delta', { ...base, step, delta, paths: reachPaths() }, source),
       });
-      broker.publish('agents.run.completed', { ...base, output: clipText(output), steps: step, toolCalls: tools.calls, durationMs: Date.now() - started }, source);
+      broker.publish('agents.run.completed', { ...base, output: clipText(output), paths: reachPaths(), steps: step, toolCalls: tools.calls, durationMs: Date.now() - started }, source);
     } catch (err) {
       const failure = this.failureOf(err, signal, httpError, workflow.name);
       broker.publish('agents.run.failed', { ...base, ...failure, steps: step, toolCalls: tools.calls, durationMs: Date.now() - started }, source);
