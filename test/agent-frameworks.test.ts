@@ -288,6 +288,9 @@ describe('agent frameworks and workflows (agents.run)', () => {
       "export default { name: 'lister', description: 'Lists the root', framework: 'langgraph', instructions: 'List the workspace root with files_list.', tools: ['files_list'] };\n",
     );
     writeFileSync(join(s.root, '.icpy', 'agents', 'broken.mjs'), 'export default { name: 42 };\n');
+    writeFileSync(join(s.root, '.icpy', 'agents', 'throws.mjs'), "throw new Error('no');\n");
+    // Past MAX_WORKFLOW_FILE_BYTES: not loaded (never run).
+    writeFileSync(join(s.root, '.icpy', 'agents', 'huge.mjs'), `globalThis.hugeRan = true; export default { name: 'huge', framework: 'langgraph', instructions: 'x' };\n//${'x'.repeat(64 * 1024)}\n`);
     const list = await watch.call('agents.workflows', {});
     expect(list.map((w: any) => [w.name, w.framework, w.from])).toEqual([
       ['fix-file', 'openai-agents', 'builtin'],
@@ -295,6 +298,7 @@ describe('agent frameworks and workflows (agents.run)', () => {
       ['lister', 'langgraph', 'workspace'],
     ]);
     expect(list[2].file).toBe('.icpy/agents/lister.mjs');
+    expect((globalThis as any).hugeRan).toBeUndefined();
     const { runId } = await watch.call('agents.run', { workflow: 'lister', input: 'go' });
     const end = await ended(watch, runId);
     expect(end.topic).toBe('agents.run.completed');
