@@ -95,6 +95,7 @@ export class WorkflowService {
         available: all.map((w) => w.name),
       });
     }
+    if (this.disposed) throw new IcpyError('UNAVAILABLE', 'The server is shutting down');
     const max = this.o.maxConcurrentRuns;
     if (this.runs.size >= max) {
       throw new IcpyError('LIMIT_EXCEEDED', `${this.runs.size} workflow runs are going, the maximum (agents.maxConcurrentRuns = ${max}); cancel one or wait`, {
@@ -117,7 +118,11 @@ export class WorkflowService {
     const source: EventSource = { connectionId: connection.id, kind: 'agent', name: workflow.name };
     const model = params.model ?? this.o.endpoint.model;
     this.o.broker.publish('agents.run.started', { runId: id, workflow: workflow.name, framework: workflow.framework, model, input: clipText(params.input) }, source);
-    run.done = this.execute(run, workflow, params.input, model, ctx.principal, connection, source).finally(() => this.runs.delete(id));
+    run.done = this.execute(run, workflow, params.input, model, ctx.principal, connection, source)
+      // execute() reports its own failures as agents.run.failed; this only keeps a bug in that
+      // reporting from becoming an unhandled rejection (which would end the process).
+      .catch((err) => this.o.logger.error('agents: workflow run bookkeeping failed', { runId: id, err: err instanceof Error ? err.stack : String(err) }))
+      .finally(() => this.runs.delete(id));
     return { runId: id };
   }
 
