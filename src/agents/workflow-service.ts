@@ -154,30 +154,32 @@ export class WorkflowService {
     source: EventSource,
   ): Promise<void> {
     const started = Date.now();
-    const { broker, logger } = this.o;
+    const { broker } = this.o;
     const signal = run.controller.signal;
     const timer = setTimeout(() => run.controller.abort(endReason('timeout')), this.o.runTimeoutMs);
-    const conn = this.o.openConnection(connection, (why) => run.controller.abort(endReason('cancelled', why)));
+    let conn: { dispose(): void } | undefined;
+    let tools: ToolBridge | undefined;
     let step = 0;
     let httpError: { status: number; body: string } | undefined;
     const base = { runId: run.id, workflow: workflow.name };
-    const ctx: MethodContext = { connection, principal, signal };
-    // The model's text can quote what its tools returned: its deltas and output name every path a
-    // successful tool call named, so they reach only who may read all of them.
-    const reach = new Set<string>();
-    const reachPaths = () => (reach.size > MAX_REACH_PATHS ? [''] : [...reach]);
-    const tools = new ToolBridge(this.o.registry, this.o.dispatcher, ctx, workflow.tools, (r: ToolCallReport) => {
-      if (r.ok) for (const p of r.paths) reach.add(p);
-      broker.publish('agents.run.tool.called', { ...base, step, tool: r.tool, method: r.method, args: clipArgs(r.args), ok: r.ok, error: r.error, paths: r.paths }, source);
-    });
-    const fetchFn = modelFetch(signal, this.o.maxTurns, {
-      onRequest: (n) => {
-        step = n;
-        broker.publish('agents.run.step', { ...base, step: n }, source);
-      },
-      onHttpError: (status, body) => (httpError = { status, body }),
-    });
     try {
+      conn = this.o.openConnection(connection, (why) => run.controller.abort(endReason('cancelled', why)));
+      const ctx: MethodContext = { connection, principal, signal };
+      // The model's text can quote what its tools returned: its deltas and output name every path a
+      // successful tool call named, so they reach only who may read all of them.
+      const reach = new Set<string>();
+      const reachPaths = () => (reach.size > MAX_REACH_PATHS ? [''] : [...reach]);
+      tools = new ToolBridge(this.o.registry, this.o.dispatcher, ctx, workflow.tools, (r: ToolCallReport) => {
+        if (r.ok) for (const p of r.paths) reach.add(p);
+        broker.publish('agents.run.tool.called', { ...base, step, tool: r.tool, method: r.method, args: clipArgs(r.args), ok: r.ok, error: r.error, paths: r.paths }, source);
+      });
+      const fetchFn = modelFetch(signal, this.o.maxTurns, {
+        onRequest: (n) => {
+          step = n;
+          broker.publish('agents.run.step', { ...base, step: n }, source);
+        },
+        onHttpError: (status, body) => (httpError = { status, body }),
+      });
       // Yield first: the caller gets {runId} before the model is asked anything.
       await new Promise((r) => setImmediate(r));
       const runner = await RUNNERS[workflow.framework]();
@@ -194,10 +196,10 @@ export class WorkflowService {
       broker.publish('agents.run.completed', { ...base, output: clipText(output), paths: reachPaths(), steps: step, toolCalls: tools.calls, durationMs: Date.now() - started }, source);
     } catch (err) {
       const failure = this.failureOf(err, signal, httpError, workflow.name);
-      broker.publish('agents.run.failed', { ...base, ...failure, steps: step, toolCalls: tools.calls, durationMs: Date.now() - started }, source);
+      broker.publish('agents.run.failed', { ...base, ...failure, steps: step, toolCalls: tools?.calls ?? 0, durationMs: Date.now() - started }, source);
     } finally {
       clearTimeout(timer);
-      conn.dispose();
+      conn?.dispose();
     }
   }
 
