@@ -12,7 +12,7 @@ export type {
   TransportKind,
 } from './method.js';
 export { MethodRegistry } from './method-registry.js';
-export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { Dispatcher, type CalledInfo, type DispatcherOptions } from './dispatcher.js';
 export {
   handleJsonRpc,
   handleJsonRpcText,
