@@ -67,13 +67,16 @@ export const agentsContextModule: AppModule = {
       }
     };
     store.add(
-      ctx.dispatcher.onDidCall((call) => {
-        try {
-          onCall(call);
-        } catch (err) {
-          ctx.logger.warn('agents: activity not recorded', { method: call.name, ...describeError(err) });
-        }
-      }),
+      ctx.dispatcher.onDidCall(
+        (call) => {
+          try {
+            onCall(call);
+          } catch (err) {
+            ctx.logger.warn('agents: activity not recorded', { method: call.name, ...describeError(err) });
+          }
+        },
+        (c) => c.connection.kind === 'agent',
+      ),
     );
     store.add(ctx.registry.register(...createAgentsContextMethods(contextPorts(ctx), activity)));
     return store;

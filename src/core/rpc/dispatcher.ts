@@ -37,7 +37,7 @@ export interface CalledInfo {
  * optional result check. Every transport goes through `call`.
  */
 export class Dispatcher {
-  private listeners: readonly ((call: CalledInfo) => void)[] = [];
+  private listeners: readonly { fn: (call: CalledInfo) => void; when?: (ctx: MethodContext) => boolean }[] = [];
 
   constructor(
     readonly registry: MethodRegistry,
@@ -47,17 +47,24 @@ export class Dispatcher {
   /**
    * See every call once it finished — success, refusal or failure alike (agents.activity records
    * agents' calls). Listeners run synchronously on the call path, so they must be cheap and must
-   * not do I/O inline; one that throws is ignored. With none, calls pay nothing.
+   * not do I/O inline; one that throws is ignored. `when` picks the calls it wants by their context
+   * (checked first): a call no listener wants is not timed or wrapped at all.
    */
-  onDidCall(listener: (call: CalledInfo) => void): Disposable {
-    this.listeners = [...this.listeners, listener];
+  onDidCall(listener: (call: CalledInfo) => void, when?: (ctx: MethodContext) => boolean): Disposable {
+    const entry = when ? { fn: listener, when } : { fn: listener };
+    this.listeners = [...this.listeners, entry];
     return toDisposable(() => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
+      this.listeners = this.listeners.filter((l) => l !== entry);
     });
   }
 
+  private observes(ctx: MethodContext): boolean {
+    for (const l of this.listeners) if (!l.when || l.when(ctx)) return true;
+    return false;
+  }
+
   async call(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
-    if (this.listeners.length === 0) return this.callInner(method, params, ctx);
+    if (!this.observes(ctx)) return this.callInner(method, params, ctx);
     return this.observed('method', method, params, ctx, (seen) => this.callInner(method, params, ctx, seen));
   }
 
@@ -74,8 +81,9 @@ export class Dispatcher {
       const info: CalledInfo = { kind, name, params: seen.params, ctx, ms: performance.now() - started };
       if (error !== undefined) info.error = error;
       for (const l of this.listeners) {
+        if (l.when && !l.when(ctx)) continue;
         try {
-          l(info);
+          l.fn(info);
         } catch {
           // an observer's bug never changes a call's outcome
         }
@@ -122,7 +130,7 @@ export class Dispatcher {
    * transport declares that shape, the service's declaration satisfies it.
    */
   async run<R>(name: string, params: unknown, ctx: MethodContext): Promise<R> {
-    if (this.listeners.length === 0) return this.runInner<R>(name, params, ctx);
+    if (!this.observes(ctx)) return this.runInner<R>(name, params, ctx);
     return this.observed('operation', name, params, ctx, (seen) => this.runInner<R>(name, params, ctx, seen));
   }
 
