@@ -17,6 +17,7 @@ import { docsModule } from './docs-module.js';
 import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
 import { lspModule } from './lsp-module.js';
+import { mcpModule } from './mcp-mount.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
 import { agentsContextModule } from './agents-context-module.js';
@@ -67,5 +68,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsContextModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsContextModule, mcpModule];
 }

@@ -12,7 +12,7 @@ export interface ConnectionSummary extends Omit<ConnectionInfo, 'remoteAddress'>
  * opening and closing publish `connection.opened` / `connection.closed` (the basis of presence).
  */
 export class ConnectionManager implements Disposable {
-  private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number }>();
+  private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number; close?: (code: number, reason: string) => void }>();
   private disposed = false;
 
   constructor(
@@ -39,9 +39,10 @@ export class ConnectionManager implements Disposable {
     this.live.clear();
   }
 
-  open(info: ConnectionInfo, subscriptions: () => number = () => 0): Disposable {
+  /** `close` ends the connection from the server's side (a revoked or expired credential). */
+  open(info: ConnectionInfo, subscriptions: () => number = () => 0, close?: (code: number, reason: string) => void): Disposable {
     if (this.disposed) return toDisposable(() => {});
-    this.live.set(info.id, { info, subscriptions });
+    this.live.set(info.id, { info, subscriptions, close });
     this.broker.publish('connection.opened', publicInfo(info), sourceFor(info));
     return toDisposable(() => this.close(info.id));
   }
