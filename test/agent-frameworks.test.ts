@@ -81,6 +81,16 @@ describe('agent frameworks and workflows (agents.run)', () => {
       const conn = (t: string) => watch.events().find((e) => e.topic === t && e.data.kind === 'agent' && e.data.name === workflow);
       expect(conn('connection.opened')?.data).toMatchObject({ transport: 'internal', id: write.source.connectionId });
       await watch.waitFor(() => conn('connection.closed'), 5000, 'the run connection to close');
+      // …and what it did is in agents.activity under its name.
+      let activity: any[] = [];
+      await until(async () => {
+        activity = (await watch.call('agents.activity', { agent: workflow })).entries;
+        return activity.length >= 2;
+      }, 'the run in agents.activity');
+      expect(activity.map((a) => [a.method, a.outcome, a.transport])).toEqual([
+        ['files.read', 'ok', 'internal'],
+        ['files.write', 'ok', 'internal'],
+      ]);
 
       // The real request path: streamed chat completions with our tools, the key sent, and the
       // tool results sent back to the model.
@@ -330,7 +340,7 @@ describe('agents.run without a model endpoint', () => {
 
 async function until(pred: () => unknown, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
