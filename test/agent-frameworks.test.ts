@@ -126,6 +126,21 @@ describe('agent frameworks and workflows (agents.run)', () => {
     expect(again.message).toContain('No running workflow run');
   }, 60_000);
 
+  it("revoking the caller's credential cancels its runs (the model request is aborted)", async (t) => {
+    const { model, s, watch } = await setup(() => ({ text: 'slow', delayMs: 60_000 }));
+    if (!s.app.registry.get('agents.tokens.create')) return t.skip(); // credentials land with the "credentials" slice
+    const cred = await watch.call('agents.tokens.create', { name: 'runner', scopes: ['read', 'write', 'execute'] });
+    const agent = await connect(s, { token: cred.token });
+    const { runId } = await agent.call('agents.run', { workflow: 'fix-file', input: 'Fix app.py' });
+    await model.waitForRequest(1);
+    await watch.call('agents.tokens.revoke', { id: cred.id });
+    const end = await ended(watch, runId);
+    expect(end.data).toMatchObject({ reason: 'cancelled', code: null });
+    expect(end.data.message).toMatch(/revoked/i);
+    await until(() => model.requests[0]!.aborted, 'the model request to be aborted');
+    expect(await agent.closed).toBe(4401);
+  }, 60_000);
+
   it('a refused tool call goes back to the model as readable text, and the run still ends', async () => {
     const { model, watch } = await setup([
       { toolCalls: [{ name: 'files_write', arguments: { path: '../outside.py', content: 'x' } }] },
