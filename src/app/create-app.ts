@@ -15,7 +15,9 @@ import { WsGateway } from '../transports/websocket/index.js';
 import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
 import { createLogger } from './logger.js';
 import { acquireServerLock } from './server-lock.js';
-import { ensureStateDir } from '../storage/index.js';
+import { SqliteCredentials, ensureStateDir } from '../storage/index.js';
+import { CredentialService, authEvents, createAuthMethods } from '../services/auth/index.js';
+import { UNAUTHORIZED_CLOSE } from '../transports/ws-upgrade.js';
 import { loadModules, type AppContext, type UpgradeHandler } from './modules.js';
 
 export const VERSION: string = (() => {
@@ -55,7 +57,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const logger = options.logger ?? createLogger(config.logLevel, config.token);
   const store = new DisposableStore();
   // First in, last out: the folder stays locked until every module (and its state) is closed.
-  const lock = store.add(acquireServerLock(ensureStateDir(config.root), config.root));
+  const stateDir = ensureStateDir(config.root);
+  const lock = store.add(acquireServerLock(stateDir, config.root));
 
   const broker = store.add(
     new MemoryBroker({
@@ -87,8 +90,20 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const verifyToken = createTokenVerifier(config.token);
   const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
   const owner = ownerPrincipal(ownerScopes);
-  // The server token is the owner; agent credentials (issue 13) are looked up after it.
-  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : undefined);
+  // Agent credentials (<root>/.icpy/credentials.db); one that is revoked or expires has its open
+  // connections closed at once (4401), every transport's alike.
+  const credentials = store.add(
+    new CredentialService({
+      store: store.add(new SqliteCredentials(stateDir)),
+      broker,
+      ceiling: ownerScopes,
+      onEnd: (principalId, why) => connections.closePrincipal(principalId, UNAUTHORIZED_CLOSE, why === 'expired' ? 'Credential expired' : 'Credential revoked'),
+    }),
+  );
+  registry.register(...createAuthMethods(credentials));
+  registry.registerEvents(...authEvents);
+  // The server token is the owner; else an agent credential; else nobody (401 / 4401).
+  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : credentials.authenticate(token));
   const boundToLoopback = isLoopbackHost(config.host);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
@@ -118,7 +133,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     allowedOrigins: config.allowedOrigins,
     hardMaxMessageBytes: Math.max(config.maxMessageBytes * 2, config.maxMessageBytes + 1024 * 1024),
     heartbeatMs: config.heartbeatMs,
-    onConnection: (info, session) => connections.open(info, () => session.handles.size),
+    onConnection: (info, session) => connections.open(info, () => session.handles.size, (code, reason) => session.close(code, reason)),
   });
   const openApiExtra: ExtraPaths = {};
   const http = createHttpServer({
@@ -126,7 +141,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     broker,
     sseKeepaliveMs: config.sseKeepaliveMs,
     info: { title: 'icpy', version: VERSION },
-    onConnection: (info) => connections.open(info),
+    onConnection: (info, close) => connections.open(info, undefined, close),
     extraOpenApiPaths: () => openApiExtra,
     logRequests: logger.enabled?.('debug') ?? true,
   });

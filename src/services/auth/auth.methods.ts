@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { IcpyError } from '../../core/errors.js';
+import { MAX_PATH_GLOBS, MAX_PATH_GLOB_LENGTH } from '../../core/principal.js';
+import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+import type { CredentialService } from './credential-service.js';
+
+const scopeSchema = z.enum(['read', 'write', 'execute', 'admin']);
+
+export const credentialSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(scopeSchema),
+  paths: z.array(z.string()).nullable(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int().nullable(),
+});
+
+/**
+ * Only the owner (the server token) manages credentials: an agent credential never mints, lists
+ * or revokes one, whatever its scopes (admin included) — so a credential cannot outlive or widen
+ * what the owner gave it.
+ */
+function ownerOnly(method: string, ctx: MethodContext): void {
+  const p = ctx.principal;
+  if (p.kind === 'owner') return;
+  throw new IcpyError(
+    'FORBIDDEN',
+    `${method} is for the owner only: ${p.name} is an agent credential, and agent credentials never create, list or revoke credentials, whatever their scopes; ask the owner (icpy agent-token …)`,
+    { reason: 'owner-only', method },
+  );
+}
+
+export function createAuthMethods(creds: CredentialService) {
+  return [
+    defineMethod({
+      name: 'agents.tokens.create',
+      description:
+        'Create an agent credential (owner only): a token `icpy_agent_<id>_<secret>` that acts as agent NAME with these scopes, optionally limited to workspace path globs and expiring after expiresIn (30m, 12h, 7d, or milliseconds). The token is in this reply only; the server keeps a SHA-256 of it.',
+      params: z.strictObject({
+        name: z.string().min(1).max(200),
+        scopes: z.array(scopeSchema).min(1).max(4),
+        paths: z.array(z.string().max(MAX_PATH_GLOB_LENGTH)).min(1).max(MAX_PATH_GLOBS).optional(),
+        expiresIn: z.union([z.string().max(40), z.number().int()]).optional(),
+      }),
+      result: credentialSummarySchema.extend({ token: z.string() }),
+      scope: 'admin',
+      pathFree: true,
+      idempotent: false,
+      handler: (p, ctx) => {
+        ownerOnly('agents.tokens.create', ctx);
+        return creds.create(p, sourceOf(ctx));
+      },
+    }),
+    defineMethod({
+      name: 'agents.tokens.list',
+      description: 'The live agent credentials (owner only): id, name, scopes, paths, createdAt, expiresAt — never the token.',
+      params: z.strictObject({}),
+      result: z.array(credentialSummarySchema),
+      scope: 'admin',
+      pathFree: true,
+      handler: (_p, ctx) => {
+        ownerOnly('agents.tokens.list', ctx);
+        return creds.list();
+      },
+    }),
+    defineMethod({
+      name: 'agents.tokens.revoke',
+      description:
+        'Revoke an agent credential by id or name (owner only): it stops authenticating at once, and its open connections (WebSocket, Yjs, LSP, SSE, MCP) are closed within a second (WebSocket close 4401 "Credential revoked").',
+      params: z
+        .strictObject({ id: z.string().min(1).max(64).optional(), name: z.string().min(1).max(200).optional() })
+        .refine((p) => (p.id === undefined) !== (p.name === undefined), { message: 'give exactly one of id or name', path: ['id'] }),
+      result: credentialSummarySchema,
+      scope: 'admin',
+      pathFree: true,
+      destructive: true,
+      handler: (p, ctx) => {
+        ownerOnly('agents.tokens.revoke', ctx);
+        return creds.revoke(p, sourceOf(ctx));
+      },
+    }),
+  ];
+}
