@@ -67,16 +67,15 @@ export function createAuthMethods(creds: CredentialService) {
       name: 'agents.tokens.revoke',
       description:
         'Revoke an agent credential by id or name (owner only): it stops authenticating at once, and its open connections (WebSocket, Yjs, LSP, SSE, MCP) are closed within a second (WebSocket close 4401 "Credential revoked").',
-      params: z
-        .strictObject({ id: z.string().min(1).max(64).optional(), name: z.string().min(1).max(200).optional() })
-        .refine((p) => (p.id === undefined) !== (p.name === undefined), { message: 'give exactly one of id or name', path: ['id'] }),
+      // Exactly one of id or name (a union, so the JSON Schema says so too).
+      params: z.union([z.strictObject({ id: z.string().min(1).max(64) }), z.strictObject({ name: z.string().min(1).max(200) })]),
       result: credentialSummarySchema,
       scope: 'admin',
       pathFree: true,
       destructive: true,
       handler: (p, ctx) => {
         ownerOnly('agents.tokens.revoke', ctx);
-        return creds.revoke(p, sourceOf(ctx));
+        return creds.revoke('id' in p ? { id: p.id } : { name: p.name }, sourceOf(ctx));
       },
     }),
   ];

@@ -10,7 +10,7 @@ function memoryStore(): CredentialStore & { rows: Map<string, StoredCredentialRo
   return { rows, load: () => [...rows.values()], insert: (r) => void rows.set(r.id, r), delete: (id) => void rows.delete(id) };
 }
 
-function service(opts: Partial<ConstructorParameters<typeof CredentialService>[0]> = {}) {
+function service(opts: Partial<ConstructorParameters<typeof CredentialService>[0]> & { store?: ReturnType<typeof memoryStore> } = {}) {
   const events: { topic: string; data: any }[] = [];
   const ended: [string, string][] = [];
   const store = opts.store ?? memoryStore();
