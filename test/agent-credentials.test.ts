@@ -9,6 +9,8 @@ import WebSocket from 'ws';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
 import { provider } from './helpers/yjs.js';
+import { ALL_SCOPES, ownerPrincipal } from '../src/core/principal.js';
+import { toolsFor } from '../src/core/rpc/tools.js';
 
 /**
  * Agent credentials end to end (issue 13): minted by the owner, stored hashed, acting as a named
@@ -337,6 +339,12 @@ describe('agent credentials', () => {
       await ws.close();
     }
     expect((await s.call('agents.tokens.list', {})).some((x: any) => x.id === c.id)).toBe(true);
+    // Nor are they tools for an agent (MCP, the framework adapters), while the owner has them.
+    const agentTools = toolsFor(s.app.registry, { id: 'agent:x', kind: 'agent', name: 'x', scopes: ALL_SCOPES }).map((t) => t.method);
+    const ownerTools = toolsFor(s.app.registry, ownerPrincipal()).map((t) => t.method);
+    expect(ownerTools).toContain('agents.tokens.create');
+    expect(agentTools).toContain('files.write');
+    expect(agentTools.filter((m) => m.startsWith('agents.tokens.'))).toEqual([]);
   });
 
   it('icpy agent-token create | list | revoke, and the printed token works with ICPY_TOKEN', async () => {
@@ -363,7 +371,7 @@ describe('agent credentials', () => {
     // The agent itself may not manage credentials (exit 1, the refusal says why).
     const self = await icpy(['agent-token', 'list'], { ...env, ICPY_TOKEN: token }, s.root);
     expect(self.code).toBe(1);
-    expect(self.stderr).toContain('FORBIDDEN');
+    expect(self.stderr).toContain('for the owner only');
 
     const bad = await icpy(['agent-token', 'create', '--name', 'x y', '--scopes', 'read'], env, s.root);
     expect(bad.code).toBe(2);

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { IcpyError } from '../../core/errors.js';
 import { MAX_PATH_GLOBS, MAX_PATH_GLOB_LENGTH } from '../../core/principal.js';
-import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf } from '../../core/rpc/index.js';
 import type { CredentialService } from './credential-service.js';
 
 const scopeSchema = z.enum(['read', 'write', 'execute', 'admin']);
@@ -14,21 +13,6 @@ export const credentialSummarySchema = z.object({
   createdAt: z.number().int(),
   expiresAt: z.number().int().nullable(),
 });
-
-/**
- * Only the owner (the server token) manages credentials: an agent credential never mints, lists
- * or revokes one, whatever its scopes (admin included) — so a credential cannot outlive or widen
- * what the owner gave it.
- */
-function ownerOnly(method: string, ctx: MethodContext): void {
-  const p = ctx.principal;
-  if (p.kind === 'owner') return;
-  throw new IcpyError(
-    'FORBIDDEN',
-    `${method} is for the owner only: ${p.name} is an agent credential, and agent credentials never create, list or revoke credentials, whatever their scopes; ask the owner (icpy agent-token …)`,
-    { reason: 'owner-only', method },
-  );
-}
 
 export function createAuthMethods(creds: CredentialService) {
   return [
@@ -45,9 +29,10 @@ export function createAuthMethods(creds: CredentialService) {
       result: credentialSummarySchema.extend({ token: z.string() }),
       scope: 'admin',
       pathFree: true,
+      // An agent credential never manages credentials, whatever its scopes (checked by the dispatcher).
+      ownerOnly: true,
       idempotent: false,
       handler: (p, ctx) => {
-        ownerOnly('agents.tokens.create', ctx);
         return creds.create(p, sourceOf(ctx));
       },
     }),
@@ -58,10 +43,9 @@ export function createAuthMethods(creds: CredentialService) {
       result: z.array(credentialSummarySchema),
       scope: 'admin',
       pathFree: true,
-      handler: (_p, ctx) => {
-        ownerOnly('agents.tokens.list', ctx);
-        return creds.list();
-      },
+      // An agent credential never manages credentials, whatever its scopes (checked by the dispatcher).
+      ownerOnly: true,
+      handler: () => creds.list(),
     }),
     defineMethod({
       name: 'agents.tokens.revoke',
@@ -72,9 +56,10 @@ export function createAuthMethods(creds: CredentialService) {
       result: credentialSummarySchema,
       scope: 'admin',
       pathFree: true,
+      // An agent credential never manages credentials, whatever its scopes (checked by the dispatcher).
+      ownerOnly: true,
       destructive: true,
       handler: (p, ctx) => {
-        ownerOnly('agents.tokens.revoke', ctx);
         return creds.revoke('id' in p ? { id: p.id } : { name: p.name }, sourceOf(ctx));
       },
     }),
