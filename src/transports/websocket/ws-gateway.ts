@@ -225,6 +225,8 @@ export class WsGateway implements Disposable {
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       peer.alive = true;
+      // Closing (a revoked credential, shutdown): frames still arriving are not calls any more.
+      if (ws.readyState !== ws.OPEN) return;
       if (isBinary) {
         session.send(JSON.stringify(errorResponse(null, new IcpyError('INVALID_REQUEST', 'Binary frames are not accepted on this endpoint'))));
         return;
