@@ -350,7 +350,7 @@ describe('agent credentials', () => {
   it('icpy agent-token create | list | revoke, and the printed token works with ICPY_TOKEN', async () => {
     const env = cleanEnv({ ICPY_RUNTIME_DIR: runtimeDir });
     const name = uniq('cli-bot');
-    const made = await icpy(['agent-token', 'create', '--name', name, '--scopes', 'read', '--paths', 'src/**', '--paths', 'docs/*.md', '--expires', '7d'], env, s.root);
+    const made = await icpy(['agent-token', 'create', '--name', name, '--scopes', 'read', '--paths', 'src/**', '--paths', 'docs/*.md,tests/**', '--expires', '7d'], env, s.root);
     expect(made.code).toBe(0);
     const token = /icpy_agent_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(made.stdout)?.[0];
     expect(token).toBeDefined();
@@ -363,10 +363,10 @@ describe('agent credentials', () => {
     const listed = await icpy(['agent-token', 'list'], env, s.root);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(name);
-    expect(listed.stdout).toContain('src/** docs/*.md');
+    expect(listed.stdout).toContain('src/** docs/*.md tests/**');
     expect(listed.stdout).not.toContain(token!);
     const json = JSON.parse((await icpy(['--json', 'agent-token', 'list'], env, s.root)).stdout);
-    expect(json.find((x: any) => x.name === name)).toMatchObject({ scopes: ['read'], paths: ['src/**', 'docs/*.md'] });
+    expect(json.find((x: any) => x.name === name)).toMatchObject({ scopes: ['read'], paths: ['src/**', 'docs/*.md', 'tests/**'] });
 
     // The agent itself may not manage credentials (exit 1, the refusal says why).
     const self = await icpy(['agent-token', 'list'], { ...env, ICPY_TOKEN: token }, s.root);

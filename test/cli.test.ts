@@ -84,8 +84,14 @@ describe('icpy CLI startup stays light', () => {
     visit(join(ROOT, 'dist', 'transports', 'cli', 'main.js'));
     const outside = [...seen].filter((f) => !f.startsWith(join(ROOT, 'dist', 'transports', 'cli')));
     expect(outside).toEqual([]);
-    // `diff` (pure JS, no server code) is loaded on demand by `icpy edit --patch` only.
-    expect([...bare].filter((b) => !b.startsWith('node:')).sort()).toEqual(['diff', 'ws']);
+    // `diff` (pure JS, no server code) is loaded on demand by `icpy edit --patch` only; the MCP
+    // SDK's stdio server and HTTP client transports by `icpy mcp` only.
+    expect([...bare].filter((b) => !b.startsWith('node:')).sort()).toEqual([
+      '@modelcontextprotocol/sdk/client/streamableHttp.js',
+      '@modelcontextprotocol/sdk/server/stdio.js',
+      'diff',
+      'ws',
+    ]);
   });
 });
 

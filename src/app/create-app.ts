@@ -5,8 +5,9 @@ import { ByteBudget } from '../core/byte-budget.js';
 import { DisposableStore, toDisposable, type Disposable } from '../core/lifecycle.js';
 import { describeError, type Logger } from '../core/logger.js';
 import { ALL_SCOPES, READ_ONLY_SCOPES, ownerPrincipal, type Authenticator } from '../core/principal.js';
-import { Dispatcher, MethodRegistry } from '../core/rpc/index.js';
+import { Dispatcher, MethodRegistry, createEventVisibility } from '../core/rpc/index.js';
 import { createTokenVerifier, isLoopbackHost } from '../core/security.js';
+import { PathGuard } from '../services/files/index.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
 import { createEventsMethods, createEventsOperations, eventsLagged } from '../services/events/index.js';
 import { createSystemMethods } from '../services/system/index.js';
@@ -45,6 +46,11 @@ export interface App extends Disposable {
 
 export interface CreateAppOptions {
   logger?: Logger;
+  /**
+   * Tried for a token the server token does not match (tests make path-limited principals with
+   * it; agent credentials compose the same way).
+   */
+  authenticate?: Authenticator;
 }
 
 
@@ -70,7 +76,14 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     }),
   );
   const registry = new MethodRegistry();
+  // Path limits see the real path of every param path (symlinks followed), as the files service would.
+  const realPaths = new PathGuard(config.root);
   const dispatcher = new Dispatcher(registry, {
+    realPath: (path) =>
+      realPaths.resolve(path).then(
+        (r) => realPaths.relOfReal(r.real),
+        () => undefined,
+      ),
     checkResults: config.checkResults,
     maxValueDepth: config.limits.maxValueDepth,
     onInternalError: (err, method) => logger.error('rpc: handler failed', { method, ...describeError(err) }),
@@ -78,14 +91,16 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   // Disposed before the broker: a connection that closes late in shutdown publishes nothing.
   const connections = store.add(new ConnectionManager(broker, { maxConnections: config.limits.maxConnections }));
   const startedAt = Date.now();
+  // Which events a path-limited principal may receive, from the events' declarations (issue 13).
+  const eventVisibility = createEventVisibility(registry);
 
   registry.register(
     ...createSystemMethods(registry, { name: 'icpy', version: VERSION, root: config.root, pid: process.pid, startedAt }),
-    ...createEventsMethods(broker, { maxQueue: config.subscriptionQueue, limits: config.limits }),
+    ...createEventsMethods(broker, { maxQueue: config.subscriptionQueue, limits: config.limits, visible: eventVisibility }),
     ...createConnectionsMethods(connections),
   );
   registry.registerEvents(eventsLagged, ...connectionEvents);
-  registry.registerOperations(...createEventsOperations(broker, { maxQueue: config.subscriptionQueue }));
+  registry.registerOperations(...createEventsOperations(broker, { maxQueue: config.subscriptionQueue, visible: eventVisibility }));
 
   const verifyToken = createTokenVerifier(config.token);
   const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
@@ -102,8 +117,10 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   );
   registry.register(...createAuthMethods(credentials));
   registry.registerEvents(...authEvents);
-  // The server token is the owner; else an agent credential; else nobody (401 / 4401).
-  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : credentials.authenticate(token));
+  // The server token is the owner; else an agent credential, else the caller's extra
+  // authenticator (tests); else nobody (401 / 4401).
+  const extraAuth = options.authenticate;
+  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : (credentials.authenticate(token) ?? extraAuth?.(token)));
   const boundToLoopback = isLoopbackHost(config.host);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
@@ -144,6 +161,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     onConnection: (info, close) => connections.open(info, undefined, close),
     extraOpenApiPaths: () => openApiExtra,
     logRequests: logger.enabled?.('debug') ?? true,
+    // /mcp checks Origin before the token and answers in JSON-RPC envelopes (app/mcp-mount.ts).
+    publicPaths: ['/mcp'],
   });
   const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
   http.server.on('upgrade', (req, socket, head) => {

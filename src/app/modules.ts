@@ -17,6 +17,7 @@ import { docsModule } from './docs-module.js';
 import { execModule } from './exec-module.js';
 import { filesModule } from './files-module.js';
 import { lspModule } from './lsp-module.js';
+import { mcpModule } from './mcp-mount.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
 
@@ -66,5 +67,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, mcpModule];
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { toDisposable } from '../core/lifecycle.js';
-import { TerminalService, createTerminalsMethods, terminalEvents } from '../services/terminals/index.js';
+import { TerminalService, createTerminalsMethods, createTerminalEvents } from '../services/terminals/index.js';
 import type { AppModule } from './modules.js';
 
 /** bin/path/: holds the `icpy` launcher put first on every terminal's PATH (same from src/ and dist/). */
@@ -23,7 +23,7 @@ export const terminalsModule: AppModule = {
       pathPrepend: [ICPY_PATH_DIR],
     });
     const methods = ctx.registry.register(...createTerminalsMethods(service));
-    const events = ctx.registry.registerEvents(...terminalEvents);
+    const events = ctx.registry.registerEvents(...createTerminalEvents((cwd) => service.relativeCwd(cwd)));
     return toDisposable(async () => {
       methods.dispose();
       events.dispose();

@@ -17,6 +17,7 @@ export function mountYjs(ctx: AppContext, rooms: DocRooms): Disposable {
     logger: ctx.logger,
     prefix: YJS_PREFIX,
     authenticate: sec.authenticate,
+    checkPath: (principal, path) => ctx.dispatcher.assertPaths(principal, [{ field: 'path', path }]),
     boundToLoopback: sec.boundToLoopback,
     allowedHosts: sec.allowedHosts,
     allowedOrigins: sec.allowedOrigins,

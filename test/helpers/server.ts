@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createApp, type App } from '../../src/app/create-app.js';
+import { createApp, type App, type CreateAppOptions } from '../../src/app/create-app.js';
 import type { IcpyConfigInput } from '../../src/app/config.js';
 import type { Logger } from '../../src/core/logger.js';
 
@@ -30,7 +30,7 @@ export class RpcError extends Error {
 }
 
 /** A real server on port 0 over a fresh temporary workspace (removed on close). */
-export async function startServer(config: IcpyConfigInput = {}, options: { logger?: Logger; keepRoot?: boolean } = {}): Promise<TestServer> {
+export async function startServer(config: IcpyConfigInput = {}, options: CreateAppOptions & { keepRoot?: boolean } = {}): Promise<TestServer> {
   const root = config.root ?? mkdtempSync(join(tmpdir(), 'icpy-test-'));
   const token = config.token ?? 'test-token-' + Math.random().toString(36).slice(2);
   const app = await createApp({ port: 0, host: '127.0.0.1', logLevel: 'silent', checkResults: true, ...config, root, token }, options);

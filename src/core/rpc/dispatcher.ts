@@ -1,5 +1,5 @@
 import { IcpyError } from '../errors.js';
-import { checkPathUses, hasScope, type PathUse, type Principal } from '../principal.js';
+import { checkPathUses, hasScope, normalizeRel, type PathUse, type Principal } from '../principal.js';
 import { findTooDeep } from '../value-depth.js';
 import type { MethodContext, OperationDefinition, Scope } from './method.js';
 import type { MethodRegistry } from './method-registry.js';
@@ -15,6 +15,13 @@ export interface DispatcherOptions {
    * checked without recursion before zod sees the params. Default 64.
    */
   maxValueDepth?: number;
+  /**
+   * The workspace-relative real path of a param path (every symlink followed, a missing tail
+   * appended), or undefined when it cannot be resolved inside the root (the handler then says
+   * why). For a path-limited principal each declared path is checked again as resolved, so a
+   * link inside the limits that leads outside them is refused for every method at once.
+   */
+  realPath?: (path: string) => Promise<string | undefined>;
 }
 
 /**
@@ -46,7 +53,7 @@ export class Dispatcher {
     this.checkDepth(params);
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
-    checkPaths(method, def, parsed.data, ctx.principal);
+    if (ctx.principal.paths) await this.checkPaths(method, def, parsed.data, ctx.principal);
     let result = await this.invoke(method, def.handler, parsed.data, ctx);
     if (ctx.principal.paths && def.visible) result = def.visible(result, ctx.principal);
     if (this.options.checkResults) {
@@ -73,8 +80,54 @@ export class Dispatcher {
     // a body stream, callbacks), not client JSON; a stream's own state would read as "deep".
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
-    checkPaths(name, def, parsed.data, ctx.principal);
+    if (ctx.principal.paths) await this.checkPaths(name, def, parsed.data, ctx.principal);
     return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;
+  }
+
+  /**
+   * The one path rule: a path-limited principal may call a method only when it declares the paths
+   * it names (each checked lexically, then as resolved through symlinks) or declares itself
+   * path-free. Closed by default, so a new method is never a way around the limits. A link
+   * swapped between this check and the handler's own resolution is not caught: path-limited
+   * principals cannot create links (files.* has no symlink method; execute is not confined).
+   */
+  private async checkPaths(name: string, def: { paths?: (p: any) => PathUse[]; pathFree?: true }, params: unknown, p: Principal): Promise<void> {
+    const rule = p.paths;
+    if (!rule) return;
+    if (def.paths) return this.assertPaths(p, def.paths(params));
+    if (def.pathFree) return;
+    throw new IcpyError('FORBIDDEN', `${name} is not available to ${p.name}: its credential is limited to some paths and this method is not`, {
+      reason: 'paths',
+      method: name,
+      paths: [...rule.globs],
+    });
+  }
+
+  /**
+   * The path check of `call`, for entry points that are not methods (a Yjs room): each use
+   * lexically, then as resolved through symlinks. Throws the readable FORBIDDEN.
+   */
+  async assertPaths(p: Principal, uses: readonly PathUse[]): Promise<void> {
+    const rule = p.paths;
+    if (!rule) return;
+    {
+      checkPathUses(p, uses);
+      const realPath = this.options.realPath;
+      if (!realPath) return;
+      for (const u of uses) {
+        if (u.path === undefined) continue;
+        const real = await realPath(u.path);
+        const rel = normalizeRel(u.path);
+        if (real === undefined || real === rel) continue;
+        if (u.use === 'tree' ? rule.mayContain(real) : rule.allows(real)) continue;
+        const globs = [...rule.globs];
+        throw new IcpyError(
+          'FORBIDDEN',
+          `${p.name} may only use paths matching ${globs.map((g) => `'${g}'`).join(', ')}; '${rel || '.'}' (${u.field}) leads through a symlink to '${real}', which is outside them`,
+          { reason: 'paths', field: u.field, path: rel, real, paths: globs },
+        );
+      }
+    }
   }
 
   /** No param value nested deeper than maxValueDepth reaches zod or a handler (checked without recursion). */
@@ -121,20 +174,4 @@ function checkScope(name: string, scope: Scope, ctx: MethodContext): void {
     const has = [...p.scopes].join(', ') || 'none';
     throw new IcpyError('FORBIDDEN', `${name} needs the '${scope}' scope; ${p.name} has ${has}`, { reason: 'scope', scope, method: name });
   }
-}
-
-/**
- * The one path rule: a path-limited principal may call a method only when it declares the paths
- * it names (each checked here) or declares itself path-free. Closed by default, so a new method
- * is never a way around the limits.
- */
-function checkPaths(name: string, def: { paths?: (p: any) => PathUse[]; pathFree?: true }, params: unknown, p: Principal): void {
-  if (!p.paths) return;
-  if (def.paths) return checkPathUses(p, def.paths(params));
-  if (def.pathFree) return;
-  throw new IcpyError('FORBIDDEN', `${name} is not available to ${p.name}: its credential is limited to some paths and this method is not`, {
-    reason: 'paths',
-    method: name,
-    paths: [...p.paths.globs],
-  });
 }

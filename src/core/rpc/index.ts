@@ -12,6 +12,7 @@ export type {
   TransportKind,
 } from './method.js';
 export { MethodRegistry } from './method-registry.js';
+export { createEventVisibility, type EventVisibility, type FilterableEvent } from './event-filter.js';
 export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 export {
   handleJsonRpc,

@@ -7,10 +7,12 @@ export const connectionEvents = [
     topic: 'connection.opened',
     description: 'A client connected (WebSocket). The event source is the new connection.',
     data: connectionSchema,
+    pathFree: true,
   }),
   defineEvent({
     topic: 'connection.closed',
     description: 'A client disconnected (closed, dropped, or failed the heartbeat).',
     data: connectionSchema.extend({ closedAt: z.number() }),
+    pathFree: true,
   }),
 ];

@@ -18,6 +18,7 @@ export function createConnectionsMethods(connections: ConnectionManager) {
       params: z.strictObject({}),
       result: z.array(connectionSchema.extend({ subscriptions: z.number().int() })),
       scope: 'read',
+      pathFree: true,
       handler: () => connections.list(),
     }),
     defineMethod({
@@ -26,6 +27,7 @@ export function createConnectionsMethods(connections: ConnectionManager) {
       params: z.strictObject({}),
       result: connectionSchema,
       scope: 'read',
+      pathFree: true,
       handler: (_p, ctx) => ({
         id: ctx.connection.id,
         kind: ctx.connection.kind,

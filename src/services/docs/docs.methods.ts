@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed } from '../../core/principal.js';
 import { defineMethod, sourceOf, type ConnectionInfo, type MethodContext } from '../../core/rpc/index.js';
 import type { DocService } from './doc-service.js';
 
@@ -36,6 +37,7 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
     params: z.strictObject({ path }),
     result: docText,
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     requiresSession: true,
     examples: [{ params: { path: 'src/app.py' }, result: { path: 'src/app.py', text: 'print("hi")\n', version: 1, fileVersion: '1a2b3c-12', dirty: false } }],
     handler: async (p, ctx) => {
@@ -58,6 +60,7 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
     params: z.strictObject({ path }),
     result: z.object({ path: z.string(), held: z.number().int().describe('Holds this connection still has on it') }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     requiresSession: true,
     handler: (p, ctx) => {
       const key = holdKey(p.path);
@@ -80,6 +83,7 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
     params: z.strictObject({ path }),
     result: docText,
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     examples: [{ params: { path: 'src/app.py' }, result: { path: 'src/app.py', text: 'print("hi")\n', version: 7, fileVersion: '1a2b3c-12', dirty: true } }],
     handler: (p) => docs.get(p.path),
   });
@@ -95,6 +99,7 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
     }),
     result: z.object({ path: z.string(), version }),
     scope: 'write',
+    paths: (p) => [{ field: 'path', path: p.path }],
     examples: [
       {
         params: { path: 'src/app.py', baseVersion: 7, edits: [{ range: { start: { line: 0, character: 7 }, end: { line: 0, character: 9 } }, text: 'hello' }] },
@@ -114,6 +119,10 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
     params: z.strictObject({ path }),
     result: z.object({ path: z.string(), fileVersion: z.string(), saved: z.boolean() }),
     scope: 'write',
+    paths: (p) => [{ field: 'path', path: p.path }],
+    // Writes the live text the caller could already edit: nothing is lost.
+    destructive: false,
+    idempotent: true,
     examples: [{ params: { path: 'src/app.py' }, result: { path: 'src/app.py', fileVersion: '1a2b3d-17', saved: true } }],
     handler: (p) => docs.save(p.path),
   });
@@ -135,6 +144,8 @@ export function createDocsMethods(docs: DocService, hooks: DocsMethodHooks = {})
       ),
     }),
     scope: 'read',
+    pathFree: true,
+    visible: (r, pr) => ({ docs: r.docs.filter((d) => pathAllowed(pr, d.path)) }),
     examples: [{ params: {}, result: { docs: [{ path: 'src/app.py', version: 8, fileVersion: '1a2b3c-12', dirty: true, peers: 2, holders: 1 }] } }],
     handler: () => ({ docs: docs.list() }),
   });

@@ -41,6 +41,7 @@ export function createHistoryMethods(history: DocHistory) {
       }),
       result: z.object({ path: z.string(), versions: z.array(versionInfoSchema), nextBefore: z.number().int().optional().describe('Present when older versions remain') }),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       examples: [
         {
           params: { path: 'src/app.py', limit: 2 },
@@ -62,6 +63,7 @@ export function createHistoryMethods(history: DocHistory) {
       params: z.strictObject({ path, version: versionNumber }),
       result: versionInfoSchema.extend({ content: z.string() }),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       handler: (p) => history.version(p.path, p.version),
     }),
     defineMethod({
@@ -77,6 +79,7 @@ export function createHistoryMethods(history: DocHistory) {
         identical: z.boolean(),
       }),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       examples: [
         {
           params: { path: 'notes.txt', from: 1, to: 2 },
@@ -98,6 +101,9 @@ export function createHistoryMethods(history: DocHistory) {
       params: z.strictObject({ path, version: versionNumber }),
       result: z.object({ path: z.string(), version: z.number().int().describe('The new version'), restoredFrom: z.number().int(), fileVersion: z.string() }),
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      // Never destructive: the replaced text stays a version.
+      destructive: false,
       examples: [{ params: { path: 'notes.txt', version: 1 }, result: { path: 'notes.txt', version: 4, restoredFrom: 1, fileVersion: '1760000000000-1204-7a1f' } }],
       handler: (p, ctx) => history.restore(p.path, p.version, ctx.connection, sourceOf(ctx)),
     }),
@@ -108,6 +114,8 @@ export function createHistoryMethods(history: DocHistory) {
       params: z.strictObject({ path, name: z.string().min(1).max(MAX_CHECKPOINT_NAME).describe(`≤ ${MAX_CHECKPOINT_NAME} characters`) }),
       result: versionInfoSchema,
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      destructive: false,
       handler: (p, ctx) => history.checkpoint(p.path, p.name, sourceOf(ctx)),
     }),
   ];

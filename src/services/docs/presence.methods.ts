@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed } from '../../core/principal.js';
 import { defineMethod } from '../../core/rpc/index.js';
 import { HEX_COLOR, MAX_PRESENCE_NAME, type PresenceService } from './presence.js';
 
@@ -53,6 +54,9 @@ export function createPresenceMethods(presence: PresenceService) {
       params: z.strictObject({ path: path.optional() }),
       result: z.array(presenceEntrySchema),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      // Nobody's presence in a file outside the limits (nor their cursor in it) is shown.
+      visible: (r, pr) => r.filter((e) => e.activeFile === undefined || pathAllowed(pr, e.activeFile)),
       examples: [{ params: { path: 'src/app.py' }, result: [example] }],
       handler: (p) => presence.list(p.path),
     }),
@@ -69,6 +73,9 @@ export function createPresenceMethods(presence: PresenceService) {
       }),
       result: presenceEntrySchema,
       scope: 'write',
+      paths: (p) => [{ field: 'activeFile', path: p.activeFile ?? undefined }],
+      destructive: false,
+      idempotent: true,
       examples: [{ params: { activeFile: 'src/app.py', cursor: { line: 11, character: 4 }, name: 'review-agent' }, result: example }],
       handler: (p, ctx) => presence.update(ctx.connection, p),
     }),
@@ -78,6 +85,9 @@ export function createPresenceMethods(presence: PresenceService) {
       params: z.strictObject({}),
       result: z.object({ removed: z.boolean() }),
       scope: 'write',
+      pathFree: true,
+      destructive: false,
+      idempotent: true,
       handler: (_p, ctx) => ({ removed: presence.leave(ctx.connection) }),
     }),
   ];

@@ -7,4 +7,5 @@ export const eventsLagged = defineEvent({
   description:
     'Sent as a JSON-RPC notification (method "events.lagged") to a connection whose subscription was dropped because it fell too far behind. Resubscribe with since = lastDeliveredSeq.',
   data: z.object({ subscription: z.string(), lastDeliveredSeq: z.number().int(), reason: z.string() }),
+  pathFree: true,
 });

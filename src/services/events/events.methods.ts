@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { encodeEventNotification, type Broker, type Subscription } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
-import { defineMethod, sourceOf, whenReplied, type MethodContext, type Session } from '../../core/rpc/index.js';
+import { defineMethod, sourceOf, whenReplied, type EventVisibility, type MethodContext, type Session } from '../../core/rpc/index.js';
 
 const eventSchema = z.object({
   topic: z.string(),
@@ -22,6 +22,11 @@ export const DEFAULT_SUBSCRIPTION_QUEUE = 10_000;
 export interface EventsMethodsOptions {
   maxQueue?: number;
   limits?: { maxSubscriptionsPerConnection?: number };
+  /**
+   * Which events a principal may receive (path limits, issue 13); absent = all. Filtered events
+   * are skipped, so a path-limited subscriber sees gaps in `seq`.
+   */
+  visible?: EventVisibility;
 }
 
 export function createEventsMethods(broker: Broker, options: EventsMethodsOptions = {}) {
@@ -39,6 +44,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
     }),
     result: z.string().describe('Subscription id'),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     examples: [
       { params: { patterns: ['fs.**', 'workspace.**'] }, result: 's1' },
@@ -55,7 +61,10 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
         });
       }
       let sub: Subscription | undefined;
+      const principal = ctx.principal;
+      const visible = principal.paths ? options.visible : undefined;
       const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
+        if (visible && !visible(principal, ev)) return true;
         const ok = session.sendFrame(encodeEventNotification(sub!.id, ev));
         if (!ok) session.onWritable(() => sub!.resume());
         return ok;
@@ -95,6 +104,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
     params: z.strictObject({ subscription: z.string().min(1) }),
     result: z.object({ unsubscribed: z.boolean() }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     handler: ({ subscription }, ctx) => {
       const h = ctx.session!.handles.get(subscription);
@@ -118,6 +128,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
       subscriptions: z.number().int(),
     }),
     scope: 'read',
+    pathFree: true,
     handler: () => broker.stats(),
   });
 
@@ -131,6 +142,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
     }),
     result: z.object({ events: z.array(eventSchema), lastSeq: z.number().int(), more: z.boolean() }),
     scope: 'read',
+    pathFree: true,
     examples: [
       {
         params: { since: 41, patterns: ['fs.file.*'], limit: 1 },
@@ -149,8 +161,10 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
         },
       },
     ],
-    handler: ({ since, patterns, limit }) => {
-      const all = broker.history(since, patterns);
+    handler: ({ since, patterns, limit }, ctx) => {
+      const visible = ctx.principal.paths ? options.visible : undefined;
+      let all = broker.history(since, patterns);
+      if (visible) all = all.filter((ev) => visible(ctx.principal, ev));
       return { events: all.slice(0, limit), lastSeq: broker.stats().lastSeq, more: all.length > limit };
     },
   });
@@ -165,6 +179,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
     }),
     result: z.object({ seq: z.number().int() }),
     scope: 'write',
+    pathFree: true,
     examples: [{ params: { topic: 'client.build.finished', data: { ok: true } }, result: { seq: 58 } }],
     handler: ({ topic, data }, ctx) => ({ seq: broker.publish(topic, data ?? null, sourceOf(ctx)).seq }),
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Broker, EventHandler, LagInfo, Subscription } from '../../core/broker/index.js';
-import { defineOperation } from '../../core/rpc/index.js';
+import { defineOperation, type EventVisibility } from '../../core/rpc/index.js';
 import { DEFAULT_SUBSCRIPTION_QUEUE, patternsSchema } from './events.methods.js';
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
@@ -11,11 +11,13 @@ const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { me
  * (ctx.signal) or when the transport disposes it. Starts paused: the transport resumes it once
  * its stream is open.
  */
-export function createEventsOperations(broker: Broker, options: { maxQueue?: number } = {}) {
+export function createEventsOperations(broker: Broker, options: { maxQueue?: number; visible?: EventVisibility } = {}) {
   return [
     defineOperation({
       name: 'events.stream',
       scope: 'read',
+      // Delivery is filtered below for a path-limited principal (as events.subscribe).
+      pathFree: true,
       params: z.strictObject({
         // Bounds (length, segments, count) are the broker's, as for events.subscribe.
         patterns: patternsSchema,
@@ -24,7 +26,10 @@ export function createEventsOperations(broker: Broker, options: { maxQueue?: num
         onLag: fn<(info: LagInfo) => void>('onLag'),
       }),
       handler: (p, ctx): Subscription => {
-        const sub = broker.subscribe(p.patterns, p.deliver, {
+        const principal = ctx.principal;
+        const visible = principal.paths ? options.visible : undefined;
+        const deliver: EventHandler = visible ? (ev) => (visible(principal, ev) ? p.deliver(ev) : true) : p.deliver;
+        const sub = broker.subscribe(p.patterns, deliver, {
           since: p.since,
           paused: true,
           maxQueue: options.maxQueue ?? DEFAULT_SUBSCRIPTION_QUEUE,

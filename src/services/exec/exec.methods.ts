@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed, type Principal } from '../../core/principal.js';
 import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
 import { userKeyedRecord } from '../../core/user-keys.js';
 import { MAX_MEMORY_MB, type ExecService } from './exec-service.js';
@@ -18,6 +19,11 @@ const envSchema = userKeyedRecord(z.string().max(1024).regex(/^[A-Za-z_][A-Za-z0
 
 /** `wait: true`: the completion (without the output offsets) and the output itself. */
 const waitResult = completionSchema.omit({ bytes: true, droppedBytes: true }).extend({ stdout: z.string(), stderr: z.string() });
+
+/** A run a path-limited principal may see: its file and folder inside the limits. */
+function runVisible(p: Principal, run: { path: string | null; cwd: string }): boolean {
+  return pathAllowed(p, run.cwd) && (run.path === null || pathAllowed(p, run.path));
+}
 
 export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
   const run = defineMethod({
@@ -48,6 +54,11 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
       .meta({ oneOf: [{ required: ['code'] }, { required: ['path'] }] }),
     result: z.union([z.object({ id: z.string(), queued: z.number().int().describe('Queue position; 0 = started') }), waitResult]),
     scope: 'execute',
+    // Code runs as the server user, not confined by path limits; the file and folder it names are checked.
+    paths: (p) => [
+      { field: 'path', path: p.path },
+      { field: 'cwd', path: p.cwd ?? '' },
+    ],
     examples: [
       { params: { language: 'python', code: 'print(6 * 7)' }, result: { id: 'x1-3f9a2c', queued: 0 } },
       {
@@ -82,6 +93,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
     params: z.strictObject({ id, data: z.string().max(1024 * 1024).default(''), eof: z.boolean().default(false) }),
     result: z.object({ bytes: z.number().int() }),
     scope: 'execute',
+    pathFree: true,
     handler: ({ id, data, eof }) => ({ bytes: exec.write(id, data, eof) }),
   });
 
@@ -91,6 +103,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
     params: z.strictObject({ id }),
     result: runSummarySchema,
     scope: 'execute',
+    pathFree: true,
     handler: ({ id }) => exec.cancel(id),
   });
 
@@ -100,6 +113,8 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
     params: z.strictObject({}),
     result: z.object({ runs: z.array(runSummarySchema) }),
     scope: 'read',
+    pathFree: true,
+    visible: (r, pr) => ({ runs: r.runs.filter((run) => runVisible(pr, run)) }),
     handler: () => ({ runs: exec.list() }),
   });
 
@@ -109,6 +124,8 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
     params: z.strictObject({ limit: z.number().int().min(1).max(1000).default(100), before: z.number().int().min(1).optional() }),
     result: z.object({ runs: z.array(historyEntrySchema), more: z.boolean() }),
     scope: 'read',
+    pathFree: true,
+    visible: (r, pr) => ({ ...r, runs: r.runs.filter((run) => runVisible(pr, run)) }),
     handler: ({ limit, before }) => exec.history(limit, before),
   });
 
@@ -129,6 +146,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
       encoding: z.enum(['json', 'binary']),
     }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     handler: ({ id, since, encoding }, ctx) => {
       const { result, start } = exec.attach(id, ctx.session!, ctx.connection.id, since, encoding);
@@ -143,6 +161,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
     params: z.strictObject({ id }),
     result: z.object({ detached: z.boolean() }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     handler: ({ id }, ctx) => ({ detached: exec.detach(id, ctx.session!, ctx.connection.id) }),
   });

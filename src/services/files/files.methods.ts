@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed, type Principal } from '../../core/principal.js';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
 import type { FileService } from './file-service.js';
 import type { FileSearch } from './file-search.js';
@@ -51,6 +52,9 @@ const contentMatch = z.object({
 });
 const nameMatch = z.object({ path: z.string(), score: z.number(), positions: z.array(z.number().int()) });
 
+/** Hits a path-limited principal may see (search and find results name their paths). */
+const onlyAllowed = <T extends { results: { path: string }[] }>(r: T, p: Principal): T => ({ ...r, results: r.results.filter((m) => pathAllowed(p, m.path)) });
+
 // Example values (the shapes real calls return), shared by several examples below.
 const T = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const V = (n: number) => `803.1a2b${n}.4e.18c6ad2b8f1c4a00.18c6ad2b8f1c4a00`;
@@ -76,6 +80,9 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         .meta({ if: { not: { required: ['cursor'] } }, then: { required: ['query'] } }),
       result: z.object({ results: z.array(contentMatch), ...pageMeta }),
       scope: 'read',
+      // The whole workspace is searched (links are not followed); hits outside the limits are dropped.
+      paths: () => [{ field: 'query', path: '', use: 'tree' }],
+      visible: onlyAllowed,
       examples: [
         {
           params: { query: 'TODO', globs: ['*.py'] },
@@ -141,6 +148,8 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       }),
       result: z.object({ results: z.array(nameMatch), ...pageMeta }),
       scope: 'read',
+      paths: () => [{ field: 'query', path: '', use: 'tree' }],
+      visible: onlyAllowed,
       examples: [
         {
           params: { query: 'srvts' },
@@ -174,6 +183,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       }),
       result: z.object({ path: z.string(), entries: z.array(entrySchema), total: z.number().int(), nextCursor: z.string().optional() }),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path, use: 'tree' }],
+      // Entries are named lexically (a link inside the limits is listed; what it leads to is checked when used).
+      // A folder on the way to allowed paths is listed too (`src` for 'src/lib/**'), so they can be reached.
+      visible: (r, pr) => ({ ...r, entries: r.entries.filter((e) => pathAllowed(pr, e.path) || (e.type === 'dir' && pr.paths!.mayContain(e.path))) }),
       examples: [
         {
           params: { path: 'src' },
@@ -207,6 +220,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ path }),
       result: statSchema,
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       examples: [
         {
           params: { path: 'src/app.py' },
@@ -237,6 +251,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         truncated: z.boolean(),
       }),
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       examples: [
         {
           params: { path: 'README.md' },
@@ -274,6 +289,8 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       }),
       result: z.object({ path: z.string(), version, size: z.number().int(), mtime: z.number().int(), created: z.boolean() }),
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      idempotent: true,
       examples: [
         { params: { path: 'notes.txt', content: 'hello\n' }, result: { path: 'notes.txt', version: V(4), size: 6, mtime: T, created: true } },
         {
@@ -291,6 +308,9 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ path, recursive: z.boolean().default(true).describe('Create missing parents') }),
       result: z.object({ path: z.string(), created: z.boolean() }),
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      destructive: false,
+      idempotent: true,
       examples: [{ params: { path: 'src/lib/util' }, result: { path: 'src/lib/util', created: true } }],
       handler: (p, ctx) => files.mkdir(p.path, { recursive: p.recursive, source: sourceOf(ctx) }),
     }),
@@ -300,6 +320,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ path, recursive: z.boolean().default(false).describe('Delete a non-empty folder'), expectedVersion: version.optional() }),
       result: z.object({ path: z.string() }),
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
       examples: [{ params: { path: 'build', recursive: true }, result: { path: 'build' } }],
       handler: (p, ctx) => files.delete(p.path, { recursive: p.recursive, expectedVersion: p.expectedVersion, source: sourceOf(ctx) }),
     }),
@@ -309,6 +330,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ from: path, to: path, overwrite: z.boolean().default(false).describe('Replace an existing target') }),
       result: z.object({ from: z.string(), to: z.string() }),
       scope: 'write',
+      paths: (p) => [
+        { field: 'from', path: p.from },
+        { field: 'to', path: p.to },
+      ],
       examples: [{ params: { from: 'notes.txt', to: 'docs/notes.txt' }, result: { from: 'notes.txt', to: 'docs/notes.txt' } }],
       handler: (p, ctx) => files.move(p.from, p.to, { overwrite: p.overwrite, source: sourceOf(ctx) }),
     }),
@@ -319,6 +344,10 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       params: z.strictObject({ from: path, to: path, overwrite: z.boolean().default(false).describe('Replace an existing target') }),
       result: z.object({ from: z.string(), to: z.string(), skipped: z.array(z.string()).optional() }),
       scope: 'write',
+      paths: (p) => [
+        { field: 'from', path: p.from },
+        { field: 'to', path: p.to },
+      ],
       examples: [{ params: { from: 'src', to: 'src-backup' }, result: { from: 'src', to: 'src-backup' } }],
       handler: (p, ctx) => files.copy(p.from, p.to, { overwrite: p.overwrite, source: sourceOf(ctx) }),
     }),

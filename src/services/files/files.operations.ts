@@ -19,6 +19,7 @@ export function createFilesOperations(files: FileService) {
     defineOperation({
       name: 'files.rest.open',
       scope: 'read',
+      paths: (p) => [{ field: 'path', path: p.path }],
       // Validated by hand, not zod: this is the REST GET fast path.
       params: z.custom<{ path: string; contents: boolean }>(
         (v) => typeof v === 'object' && v !== null && typeof (v as { path: unknown }).path === 'string' && (v as { path: string }).path.length <= 4096,
@@ -29,6 +30,7 @@ export function createFilesOperations(files: FileService) {
     defineOperation({
       name: 'files.rest.put',
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
       params: z.strictObject({
         path,
         body,

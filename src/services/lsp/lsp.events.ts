@@ -13,5 +13,6 @@ export const lspEvents = [
       version: z.number().int().optional(),
       diagnostics: z.array(z.object({ range: z.object({ start: pos, end: pos }), message: z.string(), severity: z.number().int().optional(), code: z.union([z.string(), z.number()]).optional(), source: z.string().optional() }).passthrough()),
     }),
+    paths: (d) => [d.path],
   }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineMethod, sourceOf, type MethodContext } from '../../core/rpc/index.js';
-import { hasScope } from '../../core/principal.js';
+import { assertPathAllowed, hasScope, pathAllowed, pathForbidden, type Principal } from '../../core/principal.js';
 import { IcpyError } from '../../core/errors.js';
 import type { LspService } from './lsp-service.js';
 import type { LanguageServer } from './language-server.js';
@@ -50,6 +50,7 @@ export function createLspMethods(lsp: LspService) {
       items: z.array(z.object({ label: z.string(), kind: z.number().int().optional(), detail: z.string().optional(), sortText: z.string().optional(), insertText: z.string().optional() }).passthrough()),
     }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     examples: [{ params: { path: 'src/app.ts', position: { line: 3, character: 8 } }, result: { isIncomplete: false, items: [{ label: 'log', kind: 2 }] } }],
     handler: (p, ctx) =>
       lsp.onDocument(p.path, at(p, ctx), async (d) => {
@@ -66,6 +67,7 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ path, position }),
     result: z.object({ contents: z.string(), range: range.optional() }).nullable(),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     examples: [{ params: { path: 'src/app.ts', position: { line: 0, character: 6 } }, result: { contents: '```typescript\nconst x: number\n```' } }],
     handler: (p, ctx) =>
       lsp.onDocument(p.path, at(p, ctx), async (d) => {
@@ -83,6 +85,8 @@ export function createLspMethods(lsp: LspService) {
       params: name === 'lsp.references' ? z.strictObject({ path, position, includeDeclaration: z.boolean().default(true) }) : z.strictObject({ path, position, includeDeclaration: z.boolean().optional() }),
       result: z.object({ locations: z.array(location) }),
       scope: 'read',
+      paths: (p: { path: string }) => [{ field: 'path', path: p.path }],
+      visible: (r: { locations: z.infer<typeof location>[] }, pr: Principal) => ({ locations: r.locations.filter((l) => locationVisible(pr, l.path)) }),
       examples: [{ params: { path: 'src/main.ts', position: { line: 2, character: 10 } }, result: { locations: [{ path: 'src/util.ts', uri: 'file:///ws/src/util.ts', range: { start: { line: 0, character: 16 }, end: { line: 0, character: 20 } } }] } }],
       handler: (p: { path: string; position: z.infer<typeof position>; includeDeclaration?: boolean }, ctx: MethodContext) =>
         lsp.onDocument(p.path, at(p, ctx), async (d) => {
@@ -101,6 +105,7 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ path }),
     result: z.object({ symbols: z.array(symbol) }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     handler: (p, ctx) =>
       lsp.onDocument(p.path, { clientId: client(ctx) }, async (d) => {
         const r = ((await req<unknown[] | null>(d.server, 'textDocument/documentSymbol', { textDocument: { uri: d.uri } }, ctx)) ?? []) as Record<string, unknown>[];
@@ -121,6 +126,9 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ query: z.string().max(256), language: z.string().max(64).optional(), limit }),
     result: z.object({ symbols: z.array(z.object({ name: z.string(), kind: z.number().int(), containerName: z.string().optional(), location })) }),
     scope: 'read',
+    // Every file's symbols: those in files outside the limits are dropped.
+    pathFree: true,
+    visible: (r, pr) => ({ symbols: r.symbols.filter((x) => locationVisible(pr, x.location.path)) }),
     handler: (p, ctx) =>
       lsp.withClient(client(ctx), async () => {
         const servers = p.language ? [await lsp.serverFor(p.language)] : lsp.running();
@@ -149,6 +157,7 @@ export function createLspMethods(lsp: LspService) {
     }),
     result: z.object({ edits: z.array(textEdit), applied }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
     handler: (p, ctx) =>
       lsp.onDocument(p.path, { clientId: client(ctx) }, async (d) => {
         const r = ((await req<z.infer<typeof textEdit>[] | null>(d.server, 'textDocument/formatting', { textDocument: { uri: d.uri }, options: { tabSize: p.tabSize, insertSpaces: p.insertSpaces } }, ctx)) ?? []).slice(0, 10_000);
@@ -167,12 +176,22 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ path, position, newName: z.string().min(1).max(1024), apply: z.boolean().default(false) }),
     result: z.object({ changes: z.array(fileEdits), applied }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
+    // Edits in files outside the limits are not shown (and apply: true refuses them, see the handler).
+    visible: (r, pr) => ({ ...r, changes: r.changes.filter((c) => locationVisible(pr, c.path)) }),
     handler: (p, ctx) =>
       lsp.onDocument(p.path, at(p, ctx), async (d) => {
         const r = await req<unknown>(d.server, 'textDocument/rename', { textDocument: { uri: d.uri }, position: d.positions[0], newName: p.newName }, ctx);
         const changes = edits(r);
         if (p.apply && changes.length) {
           requireWrite(ctx);
+          // A rename reaching into files outside the caller's path limits is refused whole, not applied in part.
+          if (ctx.principal.paths) {
+            for (const c of changes) {
+              if (c.path === null) throw pathForbidden(ctx.principal, c.uri, 'apply');
+              assertPathAllowed(ctx.principal, c.path, 'apply');
+            }
+          }
           await lsp.applyWorkspaceEdit(r, sourceOf(ctx));
         }
         return { changes, applied: p.apply && changes.length > 0 };
@@ -185,6 +204,9 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ path, range: rangeIn, only: z.array(z.string().max(128)).max(32).optional() }),
     result: z.object({ actions: z.array(z.object({ title: z.string(), kind: z.string().optional(), isPreferred: z.boolean().optional(), changes: z.array(fileEdits), command: z.unknown().optional() })) }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
+    // An action that would edit a file outside the limits is left out.
+    visible: (r, pr) => ({ actions: r.actions.filter((a) => a.changes.every((c) => c.path !== null && pathAllowed(pr, c.path))) }),
     handler: (p, ctx) =>
       lsp.onDocument(p.path, { clientId: client(ctx), positions: [{ value: p.range.start, field: 'range.start' }, { value: p.range.end, field: 'range.end' }] }, async (d) => {
         const diags = (lsp.diagnosticsOf(d.path)?.diagnostics ?? []).filter((x) => x.range.start.line <= d.positions[1]!.line && x.range.end.line >= d.positions[0]!.line);
@@ -207,6 +229,8 @@ export function createLspMethods(lsp: LspService) {
     params: z.strictObject({ path: path.optional() }),
     result: z.object({ files: z.array(fileDiagnostics) }),
     scope: 'read',
+    paths: (p) => [{ field: 'path', path: p.path }],
+    visible: (r, pr) => ({ files: r.files.filter((f) => pathAllowed(pr, f.path)) }),
     examples: [{ params: { path: 'src/app.ts' }, result: { files: [{ path: 'src/app.ts', version: 3, diagnostics: [{ range: { start: { line: 0, character: 6 }, end: { line: 0, character: 7 } }, message: "Type 'string' is not assignable to type 'number'.", severity: 1, code: 2322, source: 'typescript' }] }] } }],
     handler: (p, ctx) => {
       if (p.path === undefined) return { files: lsp.allDiagnostics().filter((f) => f.diagnostics.length > 0) };
@@ -225,10 +249,16 @@ export function createLspMethods(lsp: LspService) {
       servers: z.array(z.object({ languageId: z.string(), languageIds: z.array(z.string()), state: z.string(), pid: z.number().int().optional(), restarts: z.number().int(), error: z.string().optional() })),
     }),
     scope: 'read',
+    pathFree: true,
     handler: () => ({ servers: lsp.status() }),
   });
 
   return [completion, hover, definition, references, documentSymbols, workspaceSymbols, format, rename, codeActions, diagnostics, status];
+}
+
+/** A location a path-limited principal may see: outside the workspace (a library file), or inside its limits. */
+function locationVisible(p: Principal, path: string | null): boolean {
+  return path === null || pathAllowed(p, path);
 }
 
 function requireWrite(ctx: MethodContext): void {

@@ -31,6 +31,7 @@ export function createSystemMethods(registry: MethodRegistry, info: ServerInfo) 
       params: z.strictObject({}),
       result: z.record(z.string(), z.unknown()),
       scope: 'read',
+      pathFree: true,
       handler: discover,
     }),
     defineMethod({
@@ -39,6 +40,7 @@ export function createSystemMethods(registry: MethodRegistry, info: ServerInfo) 
       params: z.strictObject({}),
       result: z.object({ name: z.string(), version: z.string(), root: z.string(), pid: z.number(), startedAt: z.number() }),
       scope: 'read',
+      pathFree: true,
       handler: () => info,
     }),
   ];

@@ -2,5 +2,5 @@ export { TerminalService, type TerminalServiceOptions, type TerminalSummary, typ
 export { TerminalSession } from './terminal-session.js';
 export { ScrollbackBuffer } from './scrollback-buffer.js';
 export { createTerminalsMethods, terminalSchema, MAX_COLS, MAX_ROWS } from './terminals.methods.js';
-export { terminalEvents } from './terminals.events.js';
+export { createTerminalEvents } from './terminals.events.js';
 export { encodeOutputFrame, decodeBinaryOutputFrame, BINARY_OUTPUT_FRAME, type OutputEncoding } from './output-frame.js';

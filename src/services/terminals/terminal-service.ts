@@ -134,6 +134,11 @@ export class TerminalService implements Disposable {
     return t;
   }
 
+  /** A summary's cwd (absolute, real) as a workspace-relative path, for path limits. */
+  relativeCwd(cwd: string): string {
+    return relative(this.rootReal, cwd).split(sep).join('/');
+  }
+
   list(): TerminalSummary[] {
     return [...this.terminals.values()].map((t) => this.summary(t));
   }

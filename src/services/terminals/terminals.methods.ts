@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed } from '../../core/principal.js';
 import { defineMethod, sourceOf, whenReplied } from '../../core/rpc/index.js';
 import { userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { TerminalService } from './terminal-service.js';
@@ -69,6 +70,8 @@ export function createTerminalsMethods(terminals: TerminalService) {
     }),
     result: terminalSchema,
     scope: 'execute',
+    // The shell is not confined by path limits (docs/agents.md); the folder it starts in is checked.
+    paths: (p) => [{ field: 'cwd', path: p.cwd ?? '' }],
     examples: [
       { params: { cols: 120, rows: 30 }, result: exampleTerminal },
       {
@@ -86,6 +89,8 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({}),
     result: z.object({ terminals: z.array(terminalSchema) }),
     scope: 'read',
+    pathFree: true,
+    visible: (r, pr) => ({ terminals: r.terminals.filter((t) => pathAllowed(pr, terminals.relativeCwd(t.cwd))) }),
     examples: [{ params: {}, result: { terminals: [{ ...exampleTerminal, attached: 1, end: 51234 }] } }],
     handler: () => ({ terminals: terminals.list() }),
   });
@@ -97,6 +102,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, data: z.string().max(1024 * 1024) }),
     result: z.object({ bytes: z.number().int() }),
     scope: 'execute',
+    pathFree: true,
     examples: [{ params: { id: 't1-3f9a2c', data: 'ls -la\r' }, result: { bytes: 7 } }],
     handler: ({ id, data }, ctx) => {
       terminals.write(id, data, ctx.connection.id);
@@ -111,6 +117,9 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, cols, rows }),
     result: z.object({ cols: z.number().int(), rows: z.number().int() }),
     scope: 'execute',
+    pathFree: true,
+    destructive: false,
+    idempotent: true,
     handler: ({ id, cols, rows }, ctx) => {
       terminals.resize(id, cols, rows, sourceOf(ctx));
       return { cols, rows };
@@ -123,6 +132,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id }),
     result: z.object({ closed: z.boolean() }),
     scope: 'execute',
+    pathFree: true,
     handler: async ({ id }, ctx) => {
       await terminals.close(id, 'closed', sourceOf(ctx));
       return { closed: true };
@@ -135,6 +145,9 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, name }),
     result: terminalSchema,
     scope: 'write',
+    pathFree: true,
+    destructive: false,
+    idempotent: true,
     handler: ({ id, name }, ctx) => terminals.rename(id, name, sourceOf(ctx)),
   });
 
@@ -166,6 +179,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
       status: z.enum(['running', 'exited']),
     }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     examples: [
       {
@@ -193,6 +207,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id }),
     result: z.object({ detached: z.boolean() }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     handler: ({ id }, ctx) => ({ detached: terminals.detach(id, ctx.connection.id) }),
   });
@@ -204,6 +219,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
     params: z.strictObject({ id, offset }),
     result: z.object({ ok: z.boolean() }),
     scope: 'read',
+    pathFree: true,
     requiresSession: true,
     handler: ({ id, offset }, ctx) => {
       terminals.ack(id, ctx.connection.id, offset);
@@ -233,6 +249,7 @@ export function createTerminalsMethods(terminals: TerminalService) {
       durationMs: z.number(),
     }),
     scope: 'execute',
+    paths: (p) => [{ field: 'cwd', path: p.cwd ?? '' }],
     examples: [
       {
         params: { command: 'npm test', timeout: 120_000 },

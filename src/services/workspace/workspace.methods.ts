@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathAllowed, type Principal } from '../../core/principal.js';
 import { defineMethod, sourceOf } from '../../core/rpc/index.js';
 import { MAX_NAME_BYTES, userKeyedRecord, userName } from '../../core/user-keys.js';
 import type { WorkspaceState } from './workspace-state.js';
@@ -56,6 +57,37 @@ export const layoutDeletedSchema = z.object({
 export const terminalsSchema = z.object({ terminals: z.array(z.string()), version: z.number().int() });
 export const preferencesSchema = z.object({ values: z.record(z.string(), z.unknown()), versions: z.record(z.string(), z.number().int()) });
 
+interface Rec<V> {
+  value: V;
+}
+interface Snapshot {
+  state: {
+    editors: Rec<{ open: { path: string }[]; active: string | null }>;
+    layout: Rec<{ name: string | null; layout: Record<string, unknown> }>;
+    layouts: Rec<Record<string, Record<string, unknown>>>;
+    cursors: Record<string, { path: string }>;
+  };
+}
+
+/**
+ * The workspace as a path-limited principal sees it: editors, the active one and cursors outside
+ * its limits are left out, and layouts (opaque, so they may name any path) are emptied.
+ */
+function visibleWorkspace<S extends Snapshot>(r: S, p: Principal): S {
+  const { editors, cursors, layout, layouts } = r.state;
+  const active = editors.value.active;
+  return {
+    ...r,
+    state: {
+      ...r.state,
+      editors: { ...editors, value: { open: editors.value.open.filter((e) => pathAllowed(p, e.path)), active: active !== null && pathAllowed(p, active) ? active : null } },
+      layout: { ...layout, value: { name: layout.value.name, layout: {} } },
+      layouts: { ...layouts, value: {} },
+      cursors: Object.fromEntries(Object.entries(cursors).filter(([, c]) => pathAllowed(p, c.path))),
+    },
+  };
+}
+
 export function createWorkspaceMethods(ws: WorkspaceState) {
   return [
     defineMethod({
@@ -77,6 +109,8 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
         mergePolicy: z.record(z.string(), z.string()),
       }),
       scope: 'read',
+      pathFree: true,
+      visible: visibleWorkspace,
       handler: () => ws.snapshot(),
     }),
     defineMethod({
@@ -86,6 +120,9 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ path, line: z.number().int().min(1).optional().describe('1-based'), column: z.number().int().min(1).optional().describe('1-based'), activate: z.boolean().default(true).describe('Make it the active editor') }),
       result: openedSchema,
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      destructive: false,
+      idempotent: true,
       examples: [
         {
           params: { path: 'src/main.py', line: 12 },
@@ -105,6 +142,9 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ path }),
       result: closedSchema,
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      destructive: false,
+      idempotent: true,
       handler: (p, ctx) => ws.closeFile(p.path, sourceOf(ctx)),
     }),
     defineMethod({
@@ -113,6 +153,9 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ paths: z.array(path).max(10_000) }),
       result: reorderedSchema,
       scope: 'write',
+      paths: (p) => p.paths.map((path, i) => ({ field: `paths.${i}`, path })),
+      destructive: false,
+      idempotent: true,
       handler: (p, ctx) => ws.reorder(p.paths, sourceOf(ctx)),
     }),
     defineMethod({
@@ -121,6 +164,9 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ path: path.nullable() }),
       result: activatedSchema,
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path ?? undefined }],
+      destructive: false,
+      idempotent: true,
       handler: (p, ctx) => ws.setActive(p.path, sourceOf(ctx)),
     }),
     defineMethod({
@@ -129,9 +175,14 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ path, line: z.number().int().min(1).describe('1-based'), column: z.number().int().min(1).describe('1-based'), selections: z.array(selection).max(1000).optional() }),
       result: cursorMovedSchema,
       scope: 'write',
+      paths: (p) => [{ field: 'path', path: p.path }],
+      destructive: false,
+      idempotent: true,
       handler: (p, ctx) => ws.setCursor(p, sourceOf(ctx)),
     }),
     defineMethod({
+      // Layouts are opaque to the server and may name any path: setLayout, saveLayout,
+      // switchLayout and deleteLayout declare no path rule, so path-limited principals are refused them.
       name: 'workspace.setLayout',
       description:
         'Replace the current layout. Reject-on-stale: `expectedVersion` must equal state.layout.version, else VERSION_CONFLICT with data.currentVersion and data.current. Publishes workspace.layout.changed.',
@@ -171,6 +222,8 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ terminals: z.array(z.string().min(1).max(200)).max(1000) }),
       result: terminalsSchema,
       scope: 'write',
+      pathFree: true,
+      idempotent: true,
       handler: (p, ctx) => ws.setTerminals(p.terminals, sourceOf(ctx)),
     }),
     defineMethod({
@@ -179,6 +232,8 @@ export function createWorkspaceMethods(ws: WorkspaceState) {
       params: z.strictObject({ values: userKeyedRecord(userName('Preference key'), z.unknown()) }),
       result: preferencesSchema,
       scope: 'write',
+      pathFree: true,
+      idempotent: true,
       examples: [
         {
           params: { values: { 'editor.fontSize': 14, theme: 'dark' } },

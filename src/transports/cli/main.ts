@@ -39,6 +39,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'agent-token': { summary: 'agent credentials: create --name N --scopes read,write [--paths G] [--expires 7d] | list | revoke', load: async () => (await import('./commands/agent-token.js')).agentTokenCommand },
   call: { summary: 'call any method: call METHOD [JSON | key=value…]', load: async () => (await import('./commands/call.js')).callCommand },
   methods: { summary: 'list every method the server offers', load: async () => (await import('./commands/call.js')).methodsCommand },
+  mcp: { summary: 'MCP server on stdio, bridged to this folder\'s server (Claude Desktop, any MCP client)', load: async () => (await import('./commands/mcp.js')).mcpCommand },
   help: { summary: 'help [COMMAND | METHOD]', load: async () => (await import('./commands/call.js')).helpCommand },
 };
 

@@ -64,6 +64,9 @@ interface Client {
  * admission 429 → token 4401). This transport only parses and serialises frames; the service
  * (`LspHosts`) multiplexes every client onto the shared server of its language.
  */
+/** Close code refusing a path-limited principal raw LSP (4000 + 403, as other refusals). */
+export const LSP_PATHS_CLOSE = 4403;
+
 export class LspGateway implements Disposable {
   private readonly wss: WebSocketServer;
   private readonly clients = new Set<Client>();
@@ -80,6 +83,9 @@ export class LspGateway implements Disposable {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     acceptUpgrade(this.wss, req, socket, head, this.opts, 'lsp', (ws, info, _url, principal) => {
+      // Raw LSP names files in any message (didOpen, workspace/symbol, references), which cannot
+      // be filtered by path: a path-limited principal uses the lsp.* methods instead.
+      if (principal.paths) return closeSoon(ws, LSP_PATHS_CLOSE, 'Forbidden: raw LSP cannot be filtered by path; use the lsp.* methods');
       const languageId = languageOf((req.url ?? '').split('?')[0]!, this.opts.prefix);
       if (languageId instanceof IcpyError) return closeSoon(ws, LspClose.BadRequest, languageId.message);
       this.accept(ws, info, languageId, principal);

@@ -44,6 +44,11 @@ export interface YjsGatewayOptions {
   /** Upgrades under this path prefix are rooms: `/api/yjs/` + the percent-encoded file path. */
   prefix: string;
   authenticate: Authenticator;
+  /**
+   * For a path-limited principal: refuse (throw FORBIDDEN) a room outside its limits, named or
+   * reached through a symlink (the dispatcher's path check). The peer is then closed 4403.
+   */
+  checkPath?: (principal: Principal, path: string) => Promise<void>;
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
@@ -186,7 +191,8 @@ export class YjsGateway implements Disposable {
       void registration.dispose();
     });
 
-    this.opts.rooms.join(path, peer).then(
+    const check = principal.paths && this.opts.checkPath ? this.opts.checkPath(principal, path) : undefined;
+    (check ? check.then(() => this.opts.rooms.join(path, peer)) : this.opts.rooms.join(path, peer)).then(
       (room) => {
         if (peer.closed) {
           room.leave(peer);

@@ -22,7 +22,7 @@ owner (the server token) may create, list or revoke them.
 
   create   prints the token once (the server keeps only a SHA-256 of it) and how to use it:
            ICPY_TOKEN=<token> icpy …, or "Authorization: Bearer <token>" for /mcp and the HTTP API
-           --paths GLOB   limit to workspace paths ('src/**', 'docs/*.md'); repeat for more
+           --paths GLOB   limit to workspace paths ('src/**', 'docs/*.md'); repeat, or separate with commas
            --expires D    30m, 12h, 7d (or milliseconds); default: until revoked
   list     the live credentials (never their tokens)
   revoke   stops the credential at once; its open connections close (WebSocket code 4401)
@@ -58,8 +58,9 @@ async function create(ctx: CommandContext, rest: string[]): Promise<number> {
   if (!name) throw usageError('agent-token create: --name NAME missing', USAGE);
   if (!scopes) throw usageError('agent-token create: --scopes missing (read, write, execute, admin; comma-separated)', USAGE);
   const params: Record<string, unknown> = { name, scopes: scopes.split(',').map((s) => s.trim()).filter(Boolean) };
-  const paths = ctx.values.paths as string[] | undefined;
-  if (paths?.length) params.paths = paths;
+  // Repeatable, and each value may hold several globs separated by commas (`'src/**,docs/*.md'`).
+  const paths = ((ctx.values.paths as string[] | undefined) ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  if (paths.length) params.paths = paths;
   const expires = ctx.values.expires as string | undefined;
   if (expires !== undefined) params.expiresIn = /^\d+$/.test(expires) ? Number(expires) : expires;
   const c = (await callOrUsage(ctx, 'agents.tokens.create', params)) as Credential;
