@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
 import { provider } from './helpers/yjs.js';
@@ -290,6 +291,34 @@ describe('agent credentials', () => {
     }
     expect((await http(s, 'POST', '/api/rpc/server.info', c.token, '{}')).status).toBe(401);
     await expect(connect(s, { token: c.token }).then((cl) => cl.closed)).resolves.toBe(4401);
+  });
+
+  it('over /mcp: a read-only credential gets no write tools and is refused files_write; revocation closes its session', async () => {
+    const c = await mint({ name: uniq('mcp-reader'), scopes: ['read'] });
+    const transport = new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${c.token}` } } });
+    const client = new Client({ name: 'cred-test', version: '1' });
+    await client.connect(transport);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('files_read');
+      expect(names).not.toContain('files_write');
+      expect(names.filter((n) => n.startsWith('agents_tokens'))).toEqual([]);
+      const wrote = await client.callTool({ name: 'files_write', arguments: { path: 'a.txt', content: 'mcp' } }).catch((e: Error) => ({ isError: true, thrown: e.message }));
+      expect(wrote.isError).toBe(true);
+      const read = await client.callTool({ name: 'files_read', arguments: { path: 'a.txt' } });
+      expect(read.isError).toBeFalsy();
+      expect(JSON.stringify(read.content)).toContain('original');
+      const mine = () => (s.app.connections.list() as any[]).filter((x) => x.transport === 'mcp' && x.principalId === `agent:${c.id}`);
+      expect(mine()).toHaveLength(1);
+      const t0 = Date.now();
+      await s.call('agents.tokens.revoke', { id: c.id });
+      await until(() => mine().length === 0, 'mcp session closed', 5000);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      await expect(client.callTool({ name: 'files_read', arguments: { path: 'a.txt' } })).rejects.toThrow();
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+    expect(readFileSync(join(s.root, 'a.txt'), 'utf8')).toBe('original\n');
   });
 
   it('expiry does the same: open connections close 4401 "Credential expired", then 401', async () => {
