@@ -36,7 +36,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   events: { summary: 'follow the event stream (one JSON object per line)', load: async () => (await import('./commands/events.js')).eventsCommand },
   status: { summary: 'server, root, connections and terminals', load: async () => (await import('./commands/status.js')).statusCommand },
   workspace: { summary: 'show the workspace state; open/close/layout', load: async () => (await import('./commands/workspace.js')).workspaceCommand },
-  'agent-token': { summary: 'agent credentials: create --name N --scopes read,write [--paths G] [--expires 7d] | list | revoke', load: async () => (await import('./commands/agent-token.js')).agentTokenCommand },
+  'agent-token': { summary: 'agent credentials for AI agents: create|list|revoke', load: async () => (await import('./commands/agent-token.js')).agentTokenCommand },
   call: { summary: 'call any method: call METHOD [JSON | key=value…]', load: async () => (await import('./commands/call.js')).callCommand },
   methods: { summary: 'list every method the server offers', load: async () => (await import('./commands/call.js')).methodsCommand },
   mcp: { summary: 'MCP server on stdio, bridged to this folder\'s server (Claude Desktop, any MCP client)', load: async () => (await import('./commands/mcp.js')).mcpCommand },
