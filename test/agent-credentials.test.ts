@@ -113,7 +113,7 @@ describe('agent credentials', () => {
     writeFileSync(join(s.root, 'a.txt'), 'original\n');
     writeFileSync(join(s.root, 'h.hang'), 'hang text\n');
     owner = await connect(s, { kind: 'browser', name: 'human' });
-    await owner.call('events.subscribe', { patterns: ['fs.**', 'agents.token.*', 'connection.*', 'files.**'] });
+    await owner.call('events.subscribe', { patterns: ['fs.**', 'agents.token.*', 'connection.*', 'files.**', 'exec.started'] });
   });
 
   afterAll(async () => {
@@ -320,6 +320,17 @@ describe('agent credentials', () => {
     }
     expect(readFileSync(join(s.root, 'a.txt'), 'utf8')).toBe('original\n');
   });
+
+  it("revocation also aborts the credential's in-flight HTTP calls (a waiting exec.run with detach: false is cancelled)", async () => {
+    const c = await mint({ name: uniq('runner'), scopes: ['read', 'execute'] });
+    const pending = http(s, 'POST', '/api/rpc/exec.run', c.token, JSON.stringify({ language: 'bash', code: 'sleep 30', wait: true, detach: false }));
+    await owner.waitFor(() => owner.events().find((e) => e.topic === 'exec.started' && e.source.name === c.name), 10_000, 'exec.started');
+    const t0 = Date.now();
+    await s.call('agents.tokens.revoke', { id: c.id });
+    const res = await pending;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect({ status: res.status, cancelled: res.json.cancelled }).toEqual({ status: 200, cancelled: true });
+  }, 30_000);
 
   it('expiry does the same: open connections close 4401 "Credential expired", then 401', async () => {
     const c = await mint({ name: uniq('short'), scopes: ['read'], expiresIn: 1500 });

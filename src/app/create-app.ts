@@ -11,7 +11,7 @@ import { PathGuard } from '../services/files/index.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
 import { createEventsMethods, createEventsOperations, eventsLagged } from '../services/events/index.js';
 import { createSystemMethods } from '../services/system/index.js';
-import { createHttpServer, type ExtraPaths } from '../transports/http/index.js';
+import { createHttpServer, httpContextsOf, type ExtraPaths } from '../transports/http/index.js';
 import { WsGateway } from '../transports/websocket/index.js';
 import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
 import { createLogger } from './logger.js';
@@ -106,13 +106,18 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
   const owner = ownerPrincipal(ownerScopes);
   // Agent credentials (<root>/.icpy/credentials.db); one that is revoked or expires has its open
-  // connections closed at once (4401), every transport's alike.
+  // connections closed at once (4401), every transport's alike, and its in-flight HTTP calls aborted.
+  let abortHttpCalls: ((principalId: string, reason: string) => void) | undefined;
   const credentials = store.add(
     new CredentialService({
       store: store.add(new SqliteCredentials(stateDir)),
       broker,
       ceiling: ownerScopes,
-      onEnd: (principalId, why) => connections.closePrincipal(principalId, UNAUTHORIZED_CLOSE, why === 'expired' ? 'Credential expired' : 'Credential revoked'),
+      onEnd: (principalId, why) => {
+        const reason = why === 'expired' ? 'Credential expired' : 'Credential revoked';
+        connections.closePrincipal(principalId, UNAUTHORIZED_CLOSE, reason);
+        abortHttpCalls?.(principalId, reason);
+      },
     }),
   );
   registry.register(...createAuthMethods(credentials));
@@ -164,6 +169,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     // /mcp checks Origin before the token and answers in JSON-RPC envelopes (app/mcp-mount.ts).
     publicPaths: ['/mcp'],
   });
+  abortHttpCalls = (principalId, reason) => httpContextsOf(http).abortPrincipal(principalId, reason);
   const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
   http.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;
