@@ -267,9 +267,11 @@ describe('agent credentials', () => {
     }
   });
 
-  it('revocation cuts open WebSocket, Yjs and SSE connections within a second; the next request is 401', async () => {
+  it('revocation cuts open WebSocket, Yjs, raw LSP and SSE connections within a second; the next request is 401', async () => {
     const c = await mint({ name: uniq('revoked'), scopes: ['read', 'write'] });
     const ws = await connect(s, { token: c.token });
+    const lsp = await connect({ wsUrl: s.url.replace(/^http/, 'ws') + '/api/lsp/hang', token: c.token });
+    await lsp.call('initialize', { processId: null, rootUri: pathToFileURL(s.root).href, capabilities: {} });
     const y = provider(s, 'a.txt', { token: c.token });
     await y.synced();
     const stream = await sse(s, c.token);
@@ -279,12 +281,14 @@ describe('agent credentials', () => {
       await s.call('agents.tokens.revoke', { id: c.id });
       const wsCode = await ws.closed;
       const tWs = Date.now();
-      const [tY, tSse] = await Promise.all([yClosed, stream.ended]);
+      const [tY, tSse, lspCode] = await Promise.all([yClosed, stream.ended, lsp.closed]);
+      const tLsp = Date.now();
       expect({ code: wsCode, reason: ws.closeReason }).toEqual({ code: 4401, reason: 'Credential revoked' });
+      expect({ code: lspCode, reason: lsp.closeReason }).toEqual({ code: 4401, reason: 'Credential revoked' });
       expect(y.closes[0]).toEqual({ code: 4401, reason: 'Credential revoked' });
       expect(stream.text()).toContain('event: closed');
       expect(stream.text()).toContain('Credential revoked');
-      for (const t of [tWs, tY, tSse]) expect(t - t0).toBeLessThan(1000);
+      for (const t of [tWs, tY, tSse, tLsp]) expect(t - t0).toBeLessThan(1000);
     } finally {
       y.destroy();
       stream.abort();
