@@ -115,7 +115,7 @@ export const docsModule: AppModule = {
     const sub = ctx.broker.subscribe(['fs.file.changed', 'fs.file.created', 'fs.file.deleted', 'fs.dir.deleted'], (ev) => {
       const paths = (ev.data as { paths?: unknown }).paths;
       if (!Array.isArray(paths)) return;
-      service.diskChanged(paths as string[], { folders: ev.topic === 'fs.dir.deleted' });
+      service.diskChanged(paths as string[], { folders: ev.topic === 'fs.dir.deleted', source: ev.source });
     });
     store.add(toDisposable(() => sub.dispose()));
     presence = store.add(
@@ -127,6 +127,7 @@ export const docsModule: AppModule = {
         logger: ctx.logger,
       }),
     );
+    ctx.shared.presence = presence;
     store.add(ctx.registry.register(...createDocsMethods(service, { onEdited: (connection, path) => presence?.touch(connection, path) })));
     store.add(ctx.registry.registerEvents(...docsEvents));
     store.add(ctx.registry.register(...createPresenceMethods(presence)));

@@ -8,7 +8,7 @@ import type { Dispatcher, MethodRegistry, Scope } from '../core/rpc/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionManager } from '../services/connections/index.js';
-import type { DocService } from '../services/docs/index.js';
+import type { DocService, PresenceService } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import type { LspService } from '../services/lsp/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
@@ -20,6 +20,7 @@ import { lspModule } from './lsp-module.js';
 import { mcpModule } from './mcp-mount.js';
 import { terminalsModule } from './terminals-module.js';
 import { workspaceModule } from './workspace-module.js';
+import { agentsContextModule } from './agents-context-module.js';
 
 /** What a domain module gets when the app wires it. */
 export interface AppContext {
@@ -37,8 +38,8 @@ export interface AppContext {
   addUpgrade(prefix: string, handler: UpgradeHandler): void;
   /** Security options every WebSocket endpoint shares with /api/ws (token, Host, Origin, admission). */
   wsSecurity: WsSecurity;
-  /** Services one module makes and a later one uses (filesModule sets `files`, docsModule `docs`, lspModule `lsp`). */
-  shared: { files?: FileService; docs?: DocService; lsp?: LspService };
+  /** Services one module makes and a later one uses (filesModule sets `files`, docsModule `docs` and `presence`, lspModule `lsp`). */
+  shared: { files?: FileService; docs?: DocService; presence?: PresenceService; lsp?: LspService };
 }
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -67,5 +68,5 @@ export interface AppModule {
 
 /** Every domain module, in start order (disposed in reverse). */
 export function loadModules(): AppModule[] {
-  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, mcpModule];
+  return [terminalsModule, execModule, filesModule, docsModule, lspModule, workspaceModule, agentsContextModule, mcpModule];
 }

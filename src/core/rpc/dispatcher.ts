@@ -1,4 +1,5 @@
 import { IcpyError } from '../errors.js';
+import { toDisposable, type Disposable } from '../lifecycle.js';
 import { checkPathUses, hasScope, normalizeRel, type PathUse, type Principal } from '../principal.js';
 import { findTooDeep } from '../value-depth.js';
 import type { MethodContext, OperationDefinition, Scope } from './method.js';
@@ -24,17 +25,80 @@ export interface DispatcherOptions {
   realPath?: (path: string) => Promise<string | undefined>;
 }
 
+/** One finished call, as `onDidCall` listeners see it (after the reply value is known, before it is sent). */
+export interface CalledInfo {
+  /** `method` (JSON-RPC) or `operation` (REST, streams: `Dispatcher.run`). */
+  kind: 'method' | 'operation';
+  name: string;
+  /** The params as validated (zod output), or as received when they were refused before that. */
+  params: unknown;
+  ctx: MethodContext;
+  /** Undefined when the call succeeded; else what it threw (an IcpyError for every refusal). */
+  error?: unknown;
+  /** Wall-clock milliseconds from lookup to result (fractional). */
+  ms: number;
+}
+
 /**
  * The one place a method is called: lookup, scope check, params validation, handler,
  * optional result check. Every transport goes through `call`.
  */
 export class Dispatcher {
+  private listeners: readonly { fn: (call: CalledInfo) => void; when?: (ctx: MethodContext) => boolean }[] = [];
+
   constructor(
     readonly registry: MethodRegistry,
     private readonly options: DispatcherOptions = {},
   ) {}
 
+  /**
+   * See every call once it finished — success, refusal or failure alike (agents.activity records
+   * agents' calls). Listeners run synchronously on the call path, so they must be cheap and must
+   * not do I/O inline; one that throws is ignored. `when` picks the calls it wants by their context
+   * (checked first): a call no listener wants is not timed or wrapped at all.
+   */
+  onDidCall(listener: (call: CalledInfo) => void, when?: (ctx: MethodContext) => boolean): Disposable {
+    const entry = when ? { fn: listener, when } : { fn: listener };
+    this.listeners = [...this.listeners, entry];
+    return toDisposable(() => {
+      this.listeners = this.listeners.filter((l) => l !== entry);
+    });
+  }
+
+  private observes(ctx: MethodContext): boolean {
+    for (const l of this.listeners) if (!l.when || l.when(ctx)) return true;
+    return false;
+  }
+
   async call(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
+    if (!this.observes(ctx)) return this.callInner(method, params, ctx);
+    return this.observed('method', method, params, ctx, (seen) => this.callInner(method, params, ctx, seen));
+  }
+
+  private async observed<T>(kind: CalledInfo['kind'], name: string, params: unknown, ctx: MethodContext, fn: (seen: { params: unknown }) => Promise<T>): Promise<T> {
+    const seen = { params };
+    const started = performance.now();
+    let error: unknown;
+    try {
+      return await fn(seen);
+    } catch (err) {
+      error = err ?? new Error('undefined thrown');
+      throw err;
+    } finally {
+      const info: CalledInfo = { kind, name, params: seen.params, ctx, ms: performance.now() - started };
+      if (error !== undefined) info.error = error;
+      for (const l of this.listeners) {
+        if (l.when && !l.when(ctx)) continue;
+        try {
+          l.fn(info);
+        } catch {
+          // an observer's bug never changes a call's outcome
+        }
+      }
+    }
+  }
+
+  private async callInner(method: string, params: unknown, ctx: MethodContext, seen?: { params: unknown }): Promise<unknown> {
     const def = this.registry.get(method);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Method not found: ${method}`, { method });
     if (def.ownerOnly) checkOwner(method, ctx.principal);
@@ -53,6 +117,7 @@ export class Dispatcher {
     this.checkDepth(params);
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
+    if (seen) seen.params = parsed.data;
     if (ctx.principal.paths) await this.checkPaths(method, def, parsed.data, ctx.principal);
     let result = await this.invoke(method, def.handler, parsed.data, ctx);
     if (ctx.principal.paths && def.visible) result = def.visible(result, ctx.principal);
@@ -73,6 +138,11 @@ export class Dispatcher {
    * transport declares that shape, the service's declaration satisfies it.
    */
   async run<R>(name: string, params: unknown, ctx: MethodContext): Promise<R> {
+    if (!this.observes(ctx)) return this.runInner<R>(name, params, ctx);
+    return this.observed('operation', name, params, ctx, (seen) => this.runInner<R>(name, params, ctx, seen));
+  }
+
+  private async runInner<R>(name: string, params: unknown, ctx: MethodContext, seen?: { params: unknown }): Promise<R> {
     const def = this.registry.getOperation(name);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Operation not found: ${name}`, { method: name });
     checkScope(name, def.scope, ctx);
@@ -80,6 +150,7 @@ export class Dispatcher {
     // a body stream, callbacks), not client JSON; a stream's own state would read as "deep".
     const parsed = def.params.safeParse(params ?? {});
     if (!parsed.success) throw invalidParams(parsed.error);
+    if (seen) seen.params = parsed.data;
     if (ctx.principal.paths) await this.checkPaths(name, def, parsed.data, ctx.principal);
     return (await this.invoke(name, def.handler, parsed.data, ctx)) as R;
   }

@@ -13,7 +13,7 @@ export type {
 } from './method.js';
 export { MethodRegistry } from './method-registry.js';
 export { createEventVisibility, type EventVisibility, type FilterableEvent } from './event-filter.js';
-export { Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { Dispatcher, type CalledInfo, type DispatcherOptions } from './dispatcher.js';
 export {
   handleJsonRpc,
   handleJsonRpcText,

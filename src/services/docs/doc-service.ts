@@ -256,15 +256,18 @@ export class DocService implements DocRooms, Disposable {
 
   /**
    * Files changed on disk (fs.file.changed / created / deleted, by anyone, icpy included): each
-   * open one is checked and merged (or dropped when gone), in turn with its saves.
+   * open one is checked and merged (or dropped when gone), in turn with its saves. `source`: who
+   * changed them when icpy knows (a files.write): the merge is marked as theirs (still `fromDisk`),
+   * so presence can put their cursor at the end of their change.
    */
-  diskChanged(paths: readonly string[], opts: { folders?: boolean } = {}): void {
+  diskChanged(paths: readonly string[], opts: { folders?: boolean; source?: EventSource } = {}): void {
+    const origin = opts.source && opts.source.kind !== 'system' ? new EditOrigin(opts.source, true) : DISK;
     const open = opts.folders ? [...this.docs.keys()].filter((d) => paths.some((f) => f === '' || d.startsWith(f + '/'))) : paths;
     for (const p of open) {
       const entry = this.docs.get(p);
       if (!entry || entry.gone) continue;
       entry.busy++;
-      this.turn(entry, () => this.mergeFromDisk(entry))
+      this.turn(entry, () => this.mergeFromDisk(entry, origin))
         .catch((err) => this.options.logger?.warn('docs: merge from disk failed', { path: p, error: String(err) }))
         .finally(() => this.done(entry));
     }
@@ -529,7 +532,7 @@ export class DocService implements DocRooms, Disposable {
    * the disk's change since the common base is rebased over the live document's unsaved change
    * since that base, so concurrent typing survives and unchanged text (and cursors) stays put.
    */
-  private async mergeFromDisk(entry: Entry): Promise<void> {
+  private async mergeFromDisk(entry: Entry, origin: EditOrigin = DISK): Promise<void> {
     if (entry.gone) return;
     const files = this.options.files;
     if (files.versionOf) {
@@ -548,7 +551,7 @@ export class DocService implements DocRooms, Disposable {
       throw err;
     }
     if (entry.gone || disk.version === entry.fileVersion) return;
-    this.mergeText(entry, entry.baseText, disk.text);
+    this.mergeText(entry, entry.baseText, disk.text, origin);
     entry.baseText = disk.text;
     entry.fileVersion = disk.version;
     this.markSynced(entry);
@@ -559,11 +562,11 @@ export class DocService implements DocRooms, Disposable {
    * `base` is rebased over the live document's change since that base, so concurrent typing
    * survives and unchanged text (and cursors) stays put.
    */
-  private mergeText(entry: Entry, base: string, theirs: string): void {
+  private mergeText(entry: Entry, base: string, theirs: string, origin: EditOrigin = DISK): void {
     const live = entry.live;
     const current = live.text.toString();
-    if (current === base) live.applyDelta(diffDelta(current, theirs), DISK);
-    else live.applyDelta(diskMergeDelta(base, theirs, current), DISK);
+    if (current === base) live.applyDelta(diffDelta(current, theirs), origin);
+    else live.applyDelta(diskMergeDelta(base, theirs, current), origin);
   }
 
   /** After `baseText`/`fileVersion` were set to the disk's: clean when the text equals it, else saved soon. */

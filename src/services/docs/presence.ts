@@ -374,9 +374,13 @@ export class PresenceService implements Disposable {
     const onChange = (ch: { added: number[]; updated: number[]; removed: number[] }) => {
       for (const list of [ch.added, ch.updated, ch.removed]) for (const cid of list) this.syncYjs(rs, cid);
     };
-    // Only edits made through the service (EditOrigin) are looked at: a peer's keystrokes cost nothing here.
+    // Only edits made through the service (EditOrigin) are looked at: a peer's keystrokes cost nothing
+    // here. A merge from disk counts when icpy knows whose write it was (files.write): that merge
+    // lands after the write's reply, so the writer's cursor, shown at the file already, moves to it.
     const onText = (ev: Y.YTextEvent, tr: Y.Transaction) => {
-      if (!(tr.origin instanceof EditOrigin) || tr.origin.fromDisk) return;
+      if (!(tr.origin instanceof EditOrigin)) return;
+      const by = tr.origin.source;
+      if (tr.origin.fromDisk && (by.kind === 'system' || by.connectionId === '')) return;
       let at = 0;
       let end = 0;
       for (const op of ev.delta) {
@@ -384,7 +388,8 @@ export class PresenceService implements Disposable {
         else if (typeof op.insert === 'string') end = at += op.insert.length;
         else if (op.delete !== undefined) end = at;
       }
-      rs.lastEdit = { connectionId: tr.origin.source.connectionId, offset: end };
+      rs.lastEdit = { connectionId: by.connectionId, offset: end };
+      if (tr.origin.fromDisk) this.followWrite(rs, by.connectionId, end);
     };
     room.awareness.on('change', onChange);
     room.text.observe(onText);
@@ -395,6 +400,18 @@ export class PresenceService implements Disposable {
     this.rooms.set(room.path, rs);
     for (const cid of room.awareness.getStates().keys()) this.syncYjs(rs, cid);
     for (const held of this.entries.values()) if (held.via === 'rpc' && held.activeFile === room.path) this.inject(held, rs);
+  }
+
+  /** An RPC client's write was merged into a room it shows at: its cursor goes to the end of it. */
+  private followWrite(rs: RoomState, connectionId: string, offset: number): void {
+    for (const held of this.entries.values()) {
+      if (held.via !== 'rpc' || held.connectionId !== connectionId || held.activeFile !== rs.room.path) continue;
+      held.rel = undefined;
+      held.abs = undefined;
+      this.inject(held, rs, offset);
+      held.updatedAt = Date.now();
+      this.markDirty(held.id);
+    }
   }
 
   private roomClosed(room: PresenceRoom): void {
