@@ -172,6 +172,19 @@ describe('agent credentials', () => {
     expect(bytes.includes(Buffer.from(c.token))).toBe(false);
   });
 
+  it("icpy's state databases are not readable through the API, by an agent or the owner", async () => {
+    const c = await mint({ name: uniq('peek'), scopes: ['read'] });
+    for (const token of [c.token, s.token]) {
+      for (const path of ['.icpy/credentials.db', '.icpy/credentials.db-wal', './.icpy/../.icpy/credentials.db']) {
+        const res = await http(s, 'POST', '/api/rpc/files.read', token, JSON.stringify({ path }));
+        expect(res.status, path).toBe(403);
+        expect(res.text).toContain('"reason":"state"');
+      }
+      const rest = await http(s, 'GET', '/api/files/.icpy/credentials.db', token);
+      expect(rest.status).toBe(403);
+    }
+  });
+
   it('a read-only credential is refused a write on every transport, and reads still work', async () => {
     const c = await mint({ name: uniq('reader'), scopes: ['read'] });
     const refusedScope = (e: any) => expect(e).toMatchObject({ reason: 'scope', scope: 'write', method: expect.any(String) });
