@@ -11,12 +11,14 @@ import { PathGuard } from '../services/files/index.js';
 import { ConnectionManager, connectionEvents, createConnectionsMethods } from '../services/connections/index.js';
 import { createEventsMethods, createEventsOperations, eventsLagged } from '../services/events/index.js';
 import { createSystemMethods } from '../services/system/index.js';
-import { createHttpServer, type ExtraPaths } from '../transports/http/index.js';
+import { createHttpServer, httpContextsOf, type ExtraPaths } from '../transports/http/index.js';
 import { WsGateway } from '../transports/websocket/index.js';
 import { resolveConfig, type IcpyConfig, type IcpyConfigInput } from './config.js';
 import { createLogger } from './logger.js';
 import { acquireServerLock } from './server-lock.js';
-import { ensureStateDir } from '../storage/index.js';
+import { SqliteCredentials, ensureStateDir } from '../storage/index.js';
+import { CredentialService, authEvents, createAuthMethods } from '../services/auth/index.js';
+import { UNAUTHORIZED_CLOSE } from '../transports/ws-upgrade.js';
 import { loadModules, type AppContext, type UpgradeHandler } from './modules.js';
 
 export const VERSION: string = (() => {
@@ -61,7 +63,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const logger = options.logger ?? createLogger(config.logLevel, config.token);
   const store = new DisposableStore();
   // First in, last out: the folder stays locked until every module (and its state) is closed.
-  const lock = store.add(acquireServerLock(ensureStateDir(config.root), config.root));
+  const stateDir = ensureStateDir(config.root);
+  const lock = store.add(acquireServerLock(stateDir, config.root));
 
   const broker = store.add(
     new MemoryBroker({
@@ -102,9 +105,27 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const verifyToken = createTokenVerifier(config.token);
   const ownerScopes = config.readOnly ? READ_ONLY_SCOPES : ALL_SCOPES;
   const owner = ownerPrincipal(ownerScopes);
-  // The server token is the owner; agent credentials (issue 13) are looked up after it.
+  // Agent credentials (<root>/.icpy/credentials.db); one that is revoked or expires has its open
+  // connections closed at once (4401), every transport's alike, and its in-flight HTTP calls aborted.
+  let abortHttpCalls: ((principalId: string, reason: string) => void) | undefined;
+  const credentials = store.add(
+    new CredentialService({
+      store: store.add(new SqliteCredentials(stateDir)),
+      broker,
+      ceiling: ownerScopes,
+      onEnd: (principalId, why) => {
+        const reason = why === 'expired' ? 'Credential expired' : 'Credential revoked';
+        connections.closePrincipal(principalId, UNAUTHORIZED_CLOSE, reason);
+        abortHttpCalls?.(principalId, reason);
+      },
+    }),
+  );
+  registry.register(...createAuthMethods(credentials));
+  registry.registerEvents(...authEvents);
+  // The server token is the owner; else an agent credential, else the caller's extra
+  // authenticator (tests); else nobody (401 / 4401).
   const extraAuth = options.authenticate;
-  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : extraAuth?.(token));
+  const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : (credentials.authenticate(token) ?? extraAuth?.(token)));
   const boundToLoopback = isLoopbackHost(config.host);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
@@ -134,7 +155,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     allowedOrigins: config.allowedOrigins,
     hardMaxMessageBytes: Math.max(config.maxMessageBytes * 2, config.maxMessageBytes + 1024 * 1024),
     heartbeatMs: config.heartbeatMs,
-    onConnection: (info, session) => connections.open(info, () => session.handles.size),
+    onConnection: (info, session) => connections.open(info, () => session.handles.size, (code, reason) => session.close(code, reason)),
   });
   const openApiExtra: ExtraPaths = {};
   const http = createHttpServer({
@@ -142,12 +163,13 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     broker,
     sseKeepaliveMs: config.sseKeepaliveMs,
     info: { title: 'icpy', version: VERSION },
-    onConnection: (info) => connections.open(info),
+    onConnection: (info, close) => connections.open(info, undefined, close),
     extraOpenApiPaths: () => openApiExtra,
     logRequests: logger.enabled?.('debug') ?? true,
     // /mcp checks Origin before the token and answers in JSON-RPC envelopes (app/mcp-mount.ts).
     publicPaths: ['/mcp'],
   });
+  abortHttpCalls = (principalId, reason) => httpContextsOf(http).abortPrincipal(principalId, reason);
   const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
   http.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;

@@ -52,7 +52,6 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
     pathOf: (uri) => sources.pathOf(uri),
     uriOf: (path) => sources.uriOf(path),
     maxInflight: ctx.config.lsp.maxInflightPerClient,
-    canWrite: sec.ownerScopes.has('write'),
     logger: ctx.logger,
   });
   const gateway = new LspGateway({
@@ -68,7 +67,7 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
     // A didOpen carries a whole document as a JSON string (escapes can double it).
     maxMessageBytes: Math.max(ctx.config.maxMessageBytes, ctx.config.limits.maxDocBytes * 2 + 64 * 1024),
     maxBufferedBytes: Math.max(64 * 1024 * 1024, ctx.config.limits.maxDocBytes * 4),
-    onConnection: (info) => ctx.connections.open(info),
+    onConnection: (info, close) => ctx.connections.open(info, undefined, close),
   });
   ctx.addUpgrade(LSP_PREFIX, (req, socket, head) => gateway.handleUpgrade(req, socket, head));
   return gateway;

@@ -27,7 +27,7 @@ export function mountYjs(ctx: AppContext, rooms: DocRooms): Disposable {
     // document is at most maxDocBytes of text, which Yjs encodes in about as many bytes plus ids.
     maxMessageBytes: Math.max(ctx.config.maxMessageBytes, ctx.config.limits.maxDocBytes * 2),
     maxBufferedBytes: Math.max(64 * 1024 * 1024, ctx.config.limits.maxDocBytes * 4),
-    onConnection: (info) => ctx.connections.open(info),
+    onConnection: (info, close) => ctx.connections.open(info, undefined, close),
   });
   ctx.addUpgrade(YJS_PREFIX, (req, socket, head) => gateway.handleUpgrade(req, socket, head));
   return gateway;

@@ -1,3 +1,4 @@
+import type { Principal } from './principal.js';
 import type { ConnectionInfo } from './rpc/method.js';
 
 /**
@@ -10,6 +11,8 @@ import type { ConnectionInfo } from './rpc/method.js';
 /** One raw LSP client connection, as the transport hands it to the service. */
 export interface LspPeer {
   readonly connection: ConnectionInfo;
+  /** Who the client authenticated as: its document edits need `write` (FORBIDDEN otherwise). */
+  readonly principal: Principal;
   /** Send one LSP message (a response, a notification or a server→client request) as one text frame. */
   send(message: object): void;
   /** Close the socket with a code and a reason (≤ 123 bytes of UTF-8). */

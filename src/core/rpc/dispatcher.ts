@@ -101,6 +101,7 @@ export class Dispatcher {
   private async callInner(method: string, params: unknown, ctx: MethodContext, seen?: { params: unknown }): Promise<unknown> {
     const def = this.registry.get(method);
     if (!def) throw new IcpyError('METHOD_NOT_FOUND', `Method not found: ${method}`, { method });
+    if (def.ownerOnly) checkOwner(method, ctx.principal);
     checkScope(method, def.scope, ctx);
     if (def.requiresSession && !ctx.session) {
       throw new IcpyError(
@@ -222,6 +223,19 @@ export class Dispatcher {
       throw err;
     }
   }
+}
+
+/**
+ * Owner-only methods (credential management): an agent credential never mints, lists or revokes
+ * credentials, whatever its scopes — so it cannot widen or outlive what the owner gave it.
+ */
+function checkOwner(name: string, p: Principal): void {
+  if (p.kind === 'owner') return;
+  throw new IcpyError(
+    'FORBIDDEN',
+    `${name} is for the owner only: ${p.name} is an agent credential, and agent credentials never create, list or revoke credentials, whatever their scopes; ask the owner (icpy agent-token …)`,
+    { reason: 'owner-only', method: name },
+  );
 }
 
 /** The one scope rule for every call: the declared scope, or admin. */

@@ -105,6 +105,11 @@ export interface MethodDefinition<P extends z.ZodType = z.ZodType, R extends z.Z
   /** Names and reveals no workspace path (server.info, terminal.write…): path-limited principals may call it. */
   pathFree?: true;
   /**
+   * Only the owner may call it (agents.tokens.*): an agent credential is refused whatever its
+   * scopes, and it is never a tool for one.
+   */
+  ownerOnly?: true;
+  /**
    * Tool hints (MCP annotations): a write/execute method is taken as destructive and not
    * idempotent unless it says otherwise (`files.mkdir` is idempotent, `docs.save` is not destructive).
    */

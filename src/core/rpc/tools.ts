@@ -53,6 +53,7 @@ export function isTool(def: MethodDefinition): boolean {
 
 /** May this principal call the method (scope, and path limits: only methods declaring their paths)? */
 export function principalMayCall(def: MethodDefinition, p: Principal): boolean {
+  if (def.ownerOnly && p.kind !== 'owner') return false;
   if (!hasScope(p, def.scope)) return false;
   if (p.paths && !def.paths && !def.pathFree) return false;
   return true;

@@ -3,6 +3,9 @@ import { IcpyError } from '../../core/errors.js';
 import { toDisposable, type Disposable } from '../../core/lifecycle.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 
+/** Ends a connection from the server side: a WebSocket closes with `code`, a stream just ends. */
+export type CloseConnection = (code: number, reason: string) => void;
+
 export interface ConnectionSummary extends Omit<ConnectionInfo, 'remoteAddress'> {
   subscriptions: number;
 }
@@ -12,7 +15,7 @@ export interface ConnectionSummary extends Omit<ConnectionInfo, 'remoteAddress'>
  * opening and closing publish `connection.opened` / `connection.closed` (the basis of presence).
  */
 export class ConnectionManager implements Disposable {
-  private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number; close?: (code: number, reason: string) => void }>();
+  private readonly live = new Map<string, { info: ConnectionInfo; subscriptions: () => number; close?: CloseConnection }>();
   private disposed = false;
 
   constructor(
@@ -39,8 +42,12 @@ export class ConnectionManager implements Disposable {
     this.live.clear();
   }
 
-  /** `close` ends the connection from the server's side (a revoked or expired credential). */
-  open(info: ConnectionInfo, subscriptions: () => number = () => 0, close?: (code: number, reason: string) => void): Disposable {
+  /**
+   * Track a live connection until the returned disposable is disposed. `close` ends it from the
+   * server's side (a WebSocket closes with the code, an SSE stream ends): `closePrincipal` calls
+   * it when the connection's credential is revoked or expires.
+   */
+  open(info: ConnectionInfo, subscriptions: () => number = () => 0, close?: CloseConnection): Disposable {
     if (this.disposed) return toDisposable(() => {});
     this.live.set(info.id, { info, subscriptions, close });
     this.broker.publish('connection.opened', publicInfo(info), sourceFor(info));
@@ -52,6 +59,24 @@ export class ConnectionManager implements Disposable {
     if (!entry) return;
     this.live.delete(id);
     this.broker.publish('connection.closed', { ...publicInfo(entry.info), closedAt: Date.now() }, sourceFor(entry.info));
+  }
+
+  /**
+   * Close every live connection of one principal (revoked or expired credential). Each closes on
+   * its own (its disposable then publishes `connection.closed`); returns how many were asked to.
+   */
+  closePrincipal(principalId: string, code: number, reason: string): number {
+    let n = 0;
+    for (const entry of [...this.live.values()]) {
+      if (entry.info.principalId !== principalId || !entry.close) continue;
+      n++;
+      try {
+        entry.close(code, reason);
+      } catch {
+        // A socket already gone: its own close handler unregisters it.
+      }
+    }
+    return n;
   }
 
   get(id: string): ConnectionInfo | undefined {

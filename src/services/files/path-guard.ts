@@ -5,6 +5,8 @@ import { fsError, type PathField } from './fs-errors.js';
 
 /** The folder under the root where icpy keeps its own state; never writable through the API. */
 export const STATE_DIR = '.icpy';
+/** SQLite files of the state folder (and their WAL, shared-memory and journal files). */
+const STATE_DATABASE = /\.(db|sqlite)(-wal|-shm|-journal)?$/;
 
 export interface ResolvedPath {
   /** Workspace-relative path with '/' separators ('' for the root itself). */
@@ -81,6 +83,14 @@ export class PathGuard {
       throw fsError(err, input, field);
     }
     if (!PathGuard.within(this.realRoot, real)) throw outside(input, 'a symlink leads outside the workspace', field);
+    if ((this.isStatePath(real) || this.isStatePath(abs)) && STATE_DATABASE.test(real)) {
+      // Credential hashes, agent activity, run and version history: icpy's own, for nobody's reading.
+      throw new IcpyError('FORBIDDEN', `${STATE_DIR}/ databases hold icpy's own state (credentials, history) and are not readable through the API`, {
+        reason: 'state',
+        path: input,
+        field,
+      });
+    }
     return { rel, abs, real };
   }
 

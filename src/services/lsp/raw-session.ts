@@ -4,6 +4,7 @@ import { IcpyError, toWireError } from '../../core/errors.js';
 import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
+import { hasScope } from '../../core/principal.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 import { applyContentChanges, RawChangeError, singleEdit, type RawEdit } from './raw-text.js';
 
@@ -47,8 +48,6 @@ export interface RawSessionDeps {
   diagnosticsOf?(path: string): { version?: number; diagnostics: unknown[] } | undefined;
   /** Requests one client may have waiting for an answer (config.lsp.maxInflightPerClient). */
   maxInflight: number;
-  /** False on a read-only server: a raw client's edits are refused (FORBIDDEN, as a window/showMessage). */
-  canWrite: boolean;
   logger: Logger;
 }
 
@@ -435,7 +434,14 @@ export class RawSession implements LspChannel {
   }
 
   private checkWrite(): void {
-    if (!this.deps.canWrite) throw new IcpyError('FORBIDDEN', 'This server is read-only: document edits are not accepted');
+    // Per client, from its principal: the owner on a --read-only server, or a credential without write.
+    const p = this.peer.principal;
+    if (hasScope(p, 'write')) return;
+    if (p.kind === 'owner') throw new IcpyError('FORBIDDEN', 'This server is read-only: document edits are not accepted');
+    throw new IcpyError('FORBIDDEN', `${p.name} has no 'write' scope: document edits are not accepted (it may read, ask for diagnostics, hovers, completions)`, {
+      reason: 'scope',
+      scope: 'write',
+    });
   }
 
   private pathOf(uri: string): string {

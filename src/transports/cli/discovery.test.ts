@@ -42,5 +42,8 @@ describe('server discovery', () => {
     const fromFlag = findServer({ cwd: root, url: 'http://other:1', token: 'T', env: { ICPY_URL: 'http://x:2' }, runtimeDir: dir });
     expect(fromFlag).toEqual({ url: 'http://other:1', token: 'T', root: undefined, via: 'flag' });
     expect(() => findServer({ cwd: base, env: {}, runtimeDir: dir })).toThrow(/npx icpy serve \./);
+    // An agent given a credential in ICPY_TOKEN acts as itself, not with the owner's file token.
+    expect(findServer({ cwd: root, env: { ICPY_TOKEN: 'icpy_agent_x_y' }, runtimeDir: dir })).toMatchObject({ via: 'runtime-file', token: 'icpy_agent_x_y', root });
+    expect(findServer({ cwd: root, token: 'T', env: { ICPY_TOKEN: 'icpy_agent_x_y' }, runtimeDir: dir }).token).toBe('T');
   });
 });

@@ -64,7 +64,11 @@ export function pickRuntimeServer(servers: RuntimeInfo[], cwd: string): RuntimeI
   return best;
 }
 
-/** Flags beat ICPY_URL/ICPY_TOKEN, which beat the runtime file of a server serving this folder. */
+/**
+ * Flags beat ICPY_URL/ICPY_TOKEN, which beat the runtime file of a server serving this folder.
+ * ICPY_TOKEN wins over the runtime file's token even when the server is found through that file,
+ * so an agent given a credential runs `icpy` as itself, not as the owner.
+ */
 export function findServer(input: DiscoveryInput = {}): ServerTarget {
   const env = input.env ?? process.env;
   const cwd = input.cwd ?? process.cwd();
@@ -89,7 +93,7 @@ export function findServer(input: DiscoveryInput = {}): ServerTarget {
   }
   return {
     url: parseServerUrl(picked.url).url,
-    token: input.token ?? picked.token,
+    token: input.token ?? (env.ICPY_TOKEN || undefined) ?? picked.token,
     root: picked.root,
     via: 'runtime-file',
   };

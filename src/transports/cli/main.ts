@@ -36,6 +36,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   events: { summary: 'follow the event stream (one JSON object per line)', load: async () => (await import('./commands/events.js')).eventsCommand },
   status: { summary: 'server, root, connections and terminals', load: async () => (await import('./commands/status.js')).statusCommand },
   workspace: { summary: 'show the workspace state; open/close/layout', load: async () => (await import('./commands/workspace.js')).workspaceCommand },
+  'agent-token': { summary: 'agent credentials for AI agents: create|list|revoke', load: async () => (await import('./commands/agent-token.js')).agentTokenCommand },
   call: { summary: 'call any method: call METHOD [JSON | key=value…]', load: async () => (await import('./commands/call.js')).callCommand },
   methods: { summary: 'list every method the server offers', load: async () => (await import('./commands/call.js')).methodsCommand },
   mcp: { summary: 'MCP server on stdio, bridged to this folder\'s server (Claude Desktop, any MCP client)', load: async () => (await import('./commands/mcp.js')).mcpCommand },
@@ -149,7 +150,9 @@ export async function main(argv: string[], io: { cwd?: string } = {}): Promise<n
       process.stdout.write(`${command!.usage}\n\n${GLOBAL_USAGE}\n`);
       return ExitCode.Ok;
     }
-    const identity = identityFrom({ agent: values.agent as string | undefined, name: values.name as string | undefined });
+    // A command with its own --name (agent-token create) means something else by it than the display name.
+    const ownName = command!.options !== undefined && Object.hasOwn(command!.options, 'name');
+    const identity = identityFrom({ agent: values.agent as string | undefined, name: ownName ? undefined : (values.name as string | undefined) });
     let target: ServerTarget | undefined;
     let http: HttpRpcClient | undefined;
     let root: Promise<string> | undefined;

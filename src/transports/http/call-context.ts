@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ByteBudget } from '../../core/byte-budget.js';
 import { IcpyError } from '../../core/errors.js';
+import type { Principal } from '../../core/principal.js';
 import type { MethodContext, ReadBudget } from '../../core/rpc/index.js';
 import { httpClientOf, principalOf } from './http-client.js';
 
@@ -22,6 +23,8 @@ export const MAX_WAITING_READS_PER_CONNECTION = 256;
  */
 export class HttpCallContexts {
   private readonly budgets = new WeakMap<Socket, ByteBudget>();
+  /** In-flight calls of agent principals that listen to their signal, by principal id (revocation aborts them). */
+  private readonly inflight = new Map<string, Set<AbortController>>();
 
   constructor(private readonly read: HttpReadBudgets | undefined) {}
 
@@ -43,15 +46,41 @@ export class HttpCallContexts {
           const res = reply.raw;
           const gone = () => c.abort(new IcpyError('UNAVAILABLE', 'The HTTP client went away before its reply', { reason: 'aborted' }));
           if (res.destroyed || req.raw.socket?.destroyed) gone();
-          else res.once('close', () => {
-            if (!res.writableFinished) gone();
-          });
+          else {
+            const untrack = self.track(principalOf(req), c);
+            res.once('close', () => {
+              untrack();
+              if (!res.writableFinished) gone();
+            });
+          }
         }
         return controller.signal;
       },
       get readBudget(): ReadBudget | undefined {
         return self.budgetOf(req.raw.socket);
       },
+    };
+  }
+
+  /**
+   * Abort the in-flight calls of a principal whose credential was revoked or expired (a long
+   * `exec.run {wait, detach: false}`, a search): they end as if their client had gone.
+   */
+  abortPrincipal(principalId: string, reason: string): void {
+    const set = this.inflight.get(principalId);
+    if (!set) return;
+    this.inflight.delete(principalId);
+    for (const c of set) c.abort(new IcpyError('UNAUTHORIZED', reason, { reason: 'credential' }));
+  }
+
+  private track(p: Principal, c: AbortController): () => void {
+    if (p.kind !== 'agent') return () => {};
+    let set = this.inflight.get(p.id);
+    if (!set) this.inflight.set(p.id, (set = new Set()));
+    set.add(c);
+    return () => {
+      set.delete(c);
+      if (set.size === 0 && this.inflight.get(p.id) === set) this.inflight.delete(p.id);
     };
   }
 

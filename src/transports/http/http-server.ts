@@ -36,8 +36,11 @@ export interface HttpServerOptions {
   rpc?: JsonRpcOptions;
   /** Asked before an SSE stream opens; an error (LIMIT_EXCEEDED) is the answer instead. */
   admit?: () => IcpyError | undefined;
-  /** A live SSE stream registers as a connection while it is open. */
-  onConnection?: (info: ConnectionInfo) => Disposable;
+  /**
+   * A live SSE stream registers as a connection while it is open; `close` ends the stream from the
+   * server side (a revoked credential: a last `closed` event, then the end of the response).
+   */
+  onConnection?: (info: ConnectionInfo, close: (code: number, reason: string) => void) => Disposable;
   /** Log one debug line per request (off unless the log level is debug: it is per-request work). */
   logRequests?: boolean;
   /** Paths (besides /api/health and /) that need no token. */
@@ -204,7 +207,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       highWaterBytes: opts.highWaterBytes,
     });
     reply.hijack();
-    const registration = opts.onConnection?.(ctx.connection);
+    const res = reply.raw;
+    const registration = opts.onConnection?.(ctx.connection, (code, reason) => {
+      if (!res.writableEnded) res.write(`event: closed\ndata: ${JSON.stringify({ code, reason })}\n\n`);
+      stream.dispose();
+    });
     reply.raw.once('close', () => {
       stream.dispose();
       void registration?.dispose();

@@ -6,7 +6,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
-import type { Authenticator } from '../../core/principal.js';
+import type { Authenticator, Principal } from '../../core/principal.js';
 import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
 
 /**
@@ -41,7 +41,8 @@ export interface LspGatewayOptions {
   maxMessageBytes: number;
   /** A client whose socket holds more unsent bytes than this does not read: closed with 1013. */
   maxBufferedBytes: number;
-  onConnection: (info: ConnectionInfo) => Disposable;
+  /** Register the connection; `close` ends it from the server side (a revoked credential: 4401). */
+  onConnection: (info: ConnectionInfo, close: (code: number, reason: string) => void) => Disposable;
 }
 
 /** Messages a client may send while its server starts (a client sends initialize at once). */
@@ -87,16 +88,17 @@ export class LspGateway implements Disposable {
       if (principal.paths) return closeSoon(ws, LSP_PATHS_CLOSE, 'Forbidden: raw LSP cannot be filtered by path; use the lsp.* methods');
       const languageId = languageOf((req.url ?? '').split('?')[0]!, this.opts.prefix);
       if (languageId instanceof IcpyError) return closeSoon(ws, LspClose.BadRequest, languageId.message);
-      this.accept(ws, info, languageId);
+      this.accept(ws, info, languageId, principal);
     });
   }
 
 
-  private accept(ws: WebSocket, info: ConnectionInfo, languageId: string): void {
-    const registration = this.opts.onConnection(info);
+  private accept(ws: WebSocket, info: ConnectionInfo, languageId: string, principal: Principal): void {
     const client: Client = { ws, info, alive: true, closed: false };
+    const registration = this.opts.onConnection(info, (code, reason) => this.close(client, code, reason));
     const peer: LspPeer = {
       connection: info,
+      principal,
       send: (message) => this.send(client, message),
       close: (code, reason) => this.close(client, code, reason),
     };

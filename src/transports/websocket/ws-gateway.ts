@@ -18,7 +18,7 @@ import {
   type Session,
 } from '../../core/rpc/index.js';
 import type { Authenticator, Principal } from '../../core/principal.js';
-import { acceptUpgrade, startHeartbeat } from '../ws-upgrade.js';
+import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
 import { MessageTurns } from '../../core/message-turns.js';
 
 /** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
@@ -105,6 +105,11 @@ export class WsSession implements Session {
 
   notify(method: string, params: unknown): void {
     this.send(encodeNotification(method, params));
+  }
+
+  /** Close from the server side (a revoked credential: 4401); terminated if the peer does not answer within a second. */
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) closeSoon(this.ws, code, reason);
   }
 
   sendFrame(frame: string | Uint8Array | readonly Uint8Array[]): boolean {
@@ -220,6 +225,8 @@ export class WsGateway implements Disposable {
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       peer.alive = true;
+      // Closing (a revoked credential, shutdown): frames still arriving are not calls any more.
+      if (ws.readyState !== ws.OPEN) return;
       if (isBinary) {
         session.send(JSON.stringify(errorResponse(null, new IcpyError('INVALID_REQUEST', 'Binary frames are not accepted on this endpoint'))));
         return;

@@ -62,8 +62,11 @@ export interface YjsGatewayOptions {
    * stalled reader cannot grow server memory.
    */
   maxBufferedBytes: number;
-  /** Register the connection (connections.list, maxConnections); disposed when it closes. */
-  onConnection: (info: ConnectionInfo) => Disposable;
+  /**
+   * Register the connection (connections.list, maxConnections); disposed when it closes. `close`
+   * ends it from the server side (a revoked credential: 4401).
+   */
+  onConnection: (info: ConnectionInfo, close: (code: number, reason: string) => void) => Disposable;
 }
 
 /** Messages a peer may send before its room is loaded; one more closes it (1008 would also do). */
@@ -149,7 +152,6 @@ export class YjsGateway implements Disposable {
   }
 
   private accept(ws: WebSocket, info: ConnectionInfo, path: string, principal: Principal): void {
-    const registration = this.opts.onConnection(info);
     const peer: YPeer = {
       ws,
       connection: info,
@@ -161,6 +163,7 @@ export class YjsGateway implements Disposable {
       close: (code, reason) => this.close(peer, code, reason),
     };
     this.peers.add(peer);
+    const registration = this.opts.onConnection(info, (code, reason) => this.close(peer, code, reason));
     const turns = pausingTurns(ws, MESSAGES_PER_TURN);
     const early: Buffer[] = [];
     ws.on('pong', () => (peer.alive = true));
@@ -235,7 +238,7 @@ export class YjsGateway implements Disposable {
           room.applyUpdate(msg.payload, peer);
           return;
         case 'refused-edit':
-          this.close(peer, YjsClose.ReadOnly, 'This server is read-only: edits are not accepted');
+          this.close(peer, YjsClose.ReadOnly, readOnlyReason(peer.principal));
           return;
         case 'awareness':
           room.applyAwareness(msg.payload, peer);
@@ -280,6 +283,12 @@ export class YjsGateway implements Disposable {
     await shutdownEndpoint(this.wss, this.heartbeat, this.peers, (p) => this.close(p, YjsClose.GoingAway, 'Server shutting down'));
   }
 
+}
+
+/** Why a peer's edit is refused: the server is read-only, or this credential has no write scope. */
+function readOnlyReason(p: Principal): string {
+  if (p.kind === 'owner') return 'This server is read-only: edits are not accepted';
+  return `${p.name} has no 'write' scope: edits are not accepted`;
 }
 
 /** The workspace path of a room URL (`/api/yjs/src/app.py` → `src/app.py`), or why it is not one. */
