@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -264,6 +264,40 @@ describe('agent credentials', () => {
     expect(readFileSync(join(s.root, 'a.txt'), 'utf8')).toBe('original\n');
   }, 60_000);
 
+  it('a path-limited credential (src/**) can neither read, search nor receive events outside its paths', async () => {
+    mkdirSync(join(s.root, 'src'), { recursive: true });
+    writeFileSync(join(s.root, 'src', 'in.txt'), 'needle inside\n');
+    writeFileSync(join(s.root, 'secret.txt'), 'needle outside\n');
+    symlinkSync(join(s.root, 'secret.txt'), join(s.root, 'src', 'link.txt'));
+    const c = await mint({ name: uniq('src-bot'), scopes: ['read'], paths: ['src/**'] });
+    const ws = await connect(s, { token: c.token });
+    try {
+      expect((await ws.call('files.read', { path: 'src/in.txt' })).content).toBe('needle inside\n');
+      for (const path of ['secret.txt', 'src/link.txt', 'src/../secret.txt']) {
+        const e = await rpcError(ws.call('files.read', { path }));
+        expect(e.code, path).toBe(-32003);
+        expect(e.data, path).toMatchObject({ reason: 'paths', paths: ['src/**'] });
+        expect(e.message).toContain(c.name);
+      }
+      const found = await ws.call('files.search', { query: 'needle' });
+      const hitPaths = JSON.stringify(found);
+      expect(hitPaths).toContain('src/in.txt');
+      expect(hitPaths).not.toContain('secret.txt');
+      const listed = await ws.call('files.list', { path: '' });
+      expect(JSON.stringify(listed)).not.toContain('secret.txt');
+      await ws.call('events.subscribe', { patterns: ['fs.**'] });
+      await s.call('files.write', { path: 'secret.txt', content: 'changed outside\n' });
+      await s.call('files.write', { path: 'src/in.txt', content: 'changed inside\n' });
+      await ws.waitFor(() => ws.events().some((e) => JSON.stringify(e.data).includes('src/in.txt')), 5000, 'the inside change');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(JSON.stringify(ws.events())).not.toContain('secret.txt');
+      const rest = await http(s, 'GET', '/api/files/secret.txt', c.token);
+      expect(rest.status).toBe(403);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it("an agent's events carry source.kind 'agent' and its name, whatever it claims", async () => {
     const c = await mint({ name: uniq('writer'), scopes: ['read', 'write'] });
     const ws = await connect(s, { token: c.token, kind: 'browser', name: 'owner' });
@@ -382,6 +416,14 @@ describe('agent credentials', () => {
     const c = await mint({ name: uniq('admin-bot'), scopes: ['admin'] });
     const ws = await connect(s, { token: c.token });
     try {
+      // Nor does it see credentials being made or revoked (owner-only events), live or in history.
+      await ws.call('events.subscribe', { patterns: ['agents.**'] });
+      const other = await mint({ name: uniq('sibling'), scopes: ['read'] });
+      await s.call('agents.tokens.revoke', { id: other.id });
+      await owner.waitFor(() => owner.events().some((e) => e.topic === 'agents.token.revoked' && e.data?.id === other.id), 5000, 'owner sees the revoke');
+      const seen = await ws.call('events.history', { since: 0, patterns: ['agents.token.*'] });
+      expect(seen.events).toEqual([]);
+      expect(ws.events().filter((e) => e.topic.startsWith('agents.token.'))).toEqual([]);
       for (const [method, params] of [
         ['agents.tokens.create', { name: uniq('child'), scopes: ['read'] }],
         ['agents.tokens.list', {}],

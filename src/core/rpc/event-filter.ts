@@ -18,6 +18,11 @@ export interface FilterableEvent {
  */
 export type EventVisibility = (principal: Principal, ev: FilterableEvent) => boolean;
 
+/** Does this principal's event delivery go through the filter at all? (The owner's does not.) */
+export function filtersEvents(p: Principal): boolean {
+  return p.paths !== undefined || p.kind !== 'owner';
+}
+
 export function createEventVisibility(registry: MethodRegistry): EventVisibility {
   let builtAt = -1;
   let exact = new Map<string, EventDefinition>();
@@ -39,8 +44,10 @@ export function createEventVisibility(registry: MethodRegistry): EventVisibility
   };
   return (principal, ev) => {
     const rule = principal.paths;
-    if (!rule) return true;
+    if (!rule && principal.kind === 'owner') return true;
     const def = definitionOf(ev.topic);
+    if (def?.ownerOnly && principal.kind !== 'owner') return false;
+    if (!rule) return true;
     if (!def) return false;
     if (def.pathFree) return true;
     if (!def.paths) return false;

@@ -174,6 +174,8 @@ export interface EventDefinition<D extends z.ZodType = z.ZodType> {
   paths?: (data: z.output<D>) => (string | undefined)[];
   /** About no workspace path: delivered to every principal that may read events. */
   pathFree?: true;
+  /** Only the owner receives it (credential management): agents never see it, whatever their scopes. */
+  ownerOnly?: true;
 }
 
 export function defineEvent<D extends z.ZodType>(def: EventDefinition<D>): EventDefinition<D> {

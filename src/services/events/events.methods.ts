@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { encodeEventNotification, type Broker, type Subscription } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
-import { defineMethod, sourceOf, whenReplied, type EventVisibility, type MethodContext, type Session } from '../../core/rpc/index.js';
+import { defineMethod, filtersEvents, sourceOf, whenReplied, type EventVisibility, type MethodContext, type Session } from '../../core/rpc/index.js';
 
 const eventSchema = z.object({
   topic: z.string(),
@@ -62,7 +62,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
       }
       let sub: Subscription | undefined;
       const principal = ctx.principal;
-      const visible = principal.paths ? options.visible : undefined;
+      const visible = filtersEvents(principal) ? options.visible : undefined;
       const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
         if (visible && !visible(principal, ev)) return true;
         const ok = session.sendFrame(encodeEventNotification(sub!.id, ev));
@@ -162,7 +162,7 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
       },
     ],
     handler: ({ since, patterns, limit }, ctx) => {
-      const visible = ctx.principal.paths ? options.visible : undefined;
+      const visible = filtersEvents(ctx.principal) ? options.visible : undefined;
       let all = broker.history(since, patterns);
       if (visible) all = all.filter((ev) => visible(ctx.principal, ev));
       return { events: all.slice(0, limit), lastSeq: broker.stats().lastSeq, more: all.length > limit };

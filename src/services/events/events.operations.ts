@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Broker, EventHandler, LagInfo, Subscription } from '../../core/broker/index.js';
-import { defineOperation, type EventVisibility } from '../../core/rpc/index.js';
+import { defineOperation, filtersEvents, type EventVisibility } from '../../core/rpc/index.js';
 import { DEFAULT_SUBSCRIPTION_QUEUE, patternsSchema } from './events.methods.js';
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `${what} must be a function` });
@@ -27,7 +27,7 @@ export function createEventsOperations(broker: Broker, options: { maxQueue?: num
       }),
       handler: (p, ctx): Subscription => {
         const principal = ctx.principal;
-        const visible = principal.paths ? options.visible : undefined;
+        const visible = filtersEvents(principal) ? options.visible : undefined;
         const deliver: EventHandler = visible ? (ev) => (visible(principal, ev) ? p.deliver(ev) : true) : p.deliver;
         const sub = broker.subscribe(p.patterns, deliver, {
           since: p.since,
