@@ -370,6 +370,33 @@ describe('icpy mcp (stdio, bridged to /mcp of the server for the current folder)
     expect(stderr).toBe('');
   });
 
+  it('icpy mcp DIR from another folder, with a client that pipelines its first messages before the initialize reply', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'icpy-mcp-else-'));
+    writeFileSync(join(server.root, 'piped.txt'), 'piped\n');
+    try {
+      const child = spawn(process.execPath, [BIN, 'mcp', server.root], { cwd: elsewhere, env: cliEnv(rt), stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const lines = [
+        { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'piper', version: '1' } } },
+        { jsonrpc: '2.0', method: 'notifications/initialized' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'files_read', arguments: { path: 'piped.txt' } } },
+      ];
+      child.stdin.write(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+      await until(() => out.split('\n').filter(Boolean).length >= 2, 'two replies');
+      child.stdin.end();
+      expect(await new Promise<number | null>((r) => child.on('close', r))).toBe(0);
+      const replies = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(replies[0]).toMatchObject({ id: 1, result: { serverInfo: { name: 'icpy' } } });
+      expect(replies[1]).toMatchObject({ id: 2, result: { structuredContent: { path: 'piped.txt', content: 'piped\n' } } });
+      expect(err).toBe('');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('no server for this folder: exit 3, a hint on stderr, nothing on stdout', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'icpy-mcp-none-'));
     try {
