@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { until } from './helpers/until.js';
 import { provider } from './helpers/yjs.js';
 import { ALL_SCOPES, ownerPrincipal } from '../src/core/principal.js';
 import { toolsFor } from '../src/core/rpc/tools.js';
+import { icpy } from './helpers/cli.js';
 
 /**
  * Agent credentials end to end (issue 13): minted by the owner, stored hashed, acting as a named
@@ -19,7 +19,6 @@ import { toolsFor } from '../src/core/rpc/tools.js';
  * CLI cases run the built `bin/icpy.js` (npm run build first).
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'icpy.js');
 const HANGING = join(ROOT, 'test', 'helpers', 'hanging-lsp.mjs');
 
 function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -28,25 +27,6 @@ function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-function icpy(args: string[], env: NodeJS.ProcessEnv, cwd: string, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdin.end(input);
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`icpy ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
 
 interface Cred {
   id: string;

@@ -1,35 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { icpy } from './helpers/cli.js';
 
 /** `icpy edit`, `history`, `diff`, `checkpoint`, `restore` run as subprocesses (needs `npm run build`). */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'icpy.js');
 
-function icpy(args: string[], env: NodeJS.ProcessEnv, cwd: string, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdin.end(input);
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`icpy ${args.join(' ')} timed out: ${stderr}`));
-    }, 15_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('icpy edit / history / diff / checkpoint / restore', () => {
   let s: TestServer;

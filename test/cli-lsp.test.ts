@@ -1,39 +1,21 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
+import { icpy as runIcpy } from './helpers/cli.js';
+
+const icpy = (args: string[], env: NodeJS.ProcessEnv, cwd: string) => runIcpy(args, env, cwd, '', SLOW - 5_000);
+
 
 /**
  * `icpy diagnostics` and `icpy symbols` run as subprocesses (bin/icpy.js → dist; needs
  * `npm run build`) against a real server with the real typescript-language-server.
  */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'icpy.js');
 // A language server's first answer loads the project: generous on a loaded 2-core machine.
 const SLOW = 90_000;
 
-function icpy(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`icpy ${args.join(' ')} timed out: ${stderr}`));
-    }, SLOW - 5_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('icpy diagnostics / symbols', () => {
   let s: TestServer;

@@ -1,31 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './helpers/server.js';
+import { icpy as runIcpy } from './helpers/cli.js';
+
+const icpy = (args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; input?: string } = {}) => runIcpy(args, env, opts.cwd, opts.input ?? '');
+
 
 /** The built `icpy` command as a subprocess against a real in-process server. */
-const BIN = resolve(__dirname, '..', 'bin', 'icpy.js');
 
-function icpy(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdin.end(opts.input ?? '');
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`icpy ${args.join(' ')} timed out: ${stdout} ${stderr}`));
-    }, 15_000);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('CLI papercuts', () => {
   let s: TestServer;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,6 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
 import { until } from './helpers/until.js';
 import { provider, type Client } from './helpers/yjs.js';
+import { icpy as runIcpy } from './helpers/cli.js';
+
+const icpy = (args: string[], cwd: string, runtimeDir: string) =>
+  runIcpy(args, { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token, ICPY_RUNTIME_DIR: runtimeDir }, cwd, '', 45_000);
+
 
 /**
  * lsp.* against the real servers (typescript-language-server + typescript@5, pyright). One icpy
@@ -185,27 +189,7 @@ describe('lsp.* with the real servers', () => {
 });
 
 /** `icpy diagnostics` / `icpy symbols` as subprocesses (needs `npm run build`). */
-const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'icpy.js');
 
-function icpy(args: string[], cwd: string, runtimeDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token, ICPY_RUNTIME_DIR: runtimeDir };
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`icpy ${args.join(' ')} timed out: ${stderr}`));
-    }, 45_000);
-    child.on('error', rej);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('icpy diagnostics / symbols', () => {
   it('icpy diagnostics PATH prints FILE:LINE:COL lines (relative to the current folder) and exits 1 on an error', async () => {
