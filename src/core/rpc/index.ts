@@ -12,7 +12,7 @@ export type {
   TransportKind,
 } from './method.js';
 export { MethodRegistry } from './method-registry.js';
-export { createEventVisibility, filtersEvents, type EventVisibility, type FilterableEvent } from './event-filter.js';
+export { createEventVisibility, filtersEvents, narrowPaths, type EventVisibility, type FilterableEvent } from './event-filter.js';
 export { Dispatcher, type CalledInfo, type DispatcherOptions } from './dispatcher.js';
 export {
   handleJsonRpc,

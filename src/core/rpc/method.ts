@@ -172,6 +172,14 @@ export interface EventDefinition<D extends z.ZodType = z.ZodType> {
    * is not delivered to path-limited principals.
    */
   paths?: (data: z.output<D>) => (string | undefined)[];
+  /**
+   * For an event whose data lists several paths (a watcher batch): a copy of `data` holding only
+   * what `allows` accepts (`allows` takes a path as the data names it), or undefined when nothing
+   * is left. A path-limited principal then receives the narrowed event instead of none; the copy
+   * is checked against `paths` again, so anything it still names must be allowed. Without it an
+   * event naming any path outside is withheld whole.
+   */
+  narrow?: (data: z.output<D>, allows: (path: string) => boolean) => z.output<D> | undefined;
   /** About no workspace path: delivered to every principal that may read events. */
   pathFree?: true;
   /** Only the owner receives it (credential management): agents never see it, whatever their scopes. */

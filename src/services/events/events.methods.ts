@@ -23,8 +23,9 @@ export interface EventsMethodsOptions {
   maxQueue?: number;
   limits?: { maxSubscriptionsPerConnection?: number };
   /**
-   * Which events a principal may receive (path limits, issue 13); absent = all. Filtered events
-   * are skipped, so a path-limited subscriber sees gaps in `seq`.
+   * Which events a principal may receive, and how much of each (path limits, issue 13); absent =
+   * all. Withheld events are skipped, so a path-limited subscriber sees gaps in `seq`; a narrowed
+   * one keeps its topic, seq, time and source, only its data differs.
    */
   visible?: EventVisibility;
 }
@@ -64,8 +65,11 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
       const principal = ctx.principal;
       const visible = filtersEvents(principal) ? options.visible : undefined;
       const handler = (ev: Parameters<Parameters<Broker['subscribe']>[1]>[0]) => {
-        if (visible && !visible(principal, ev)) return true;
-        const ok = session.sendFrame(encodeEventNotification(sub!.id, ev));
+        // The owner, unlimited principals and events wholly inside the limits share the event's
+        // one encoding; a narrowed copy is encoded for this subscriber only.
+        const shown = visible ? visible(principal, ev) : ev;
+        if (!shown) return true;
+        const ok = session.sendFrame(encodeEventNotification(sub!.id, shown));
         if (!ok) session.onWritable(() => sub!.resume());
         return ok;
       };
@@ -164,7 +168,14 @@ export function createEventsMethods(broker: Broker, options: EventsMethodsOption
     handler: ({ since, patterns, limit }, ctx) => {
       const visible = filtersEvents(ctx.principal) ? options.visible : undefined;
       let all = broker.history(since, patterns);
-      if (visible) all = all.filter((ev) => visible(ctx.principal, ev));
+      if (visible) {
+        const shown: typeof all = [];
+        for (const ev of all) {
+          const v = visible(ctx.principal, ev);
+          if (v) shown.push(v);
+        }
+        all = shown;
+      }
       return { events: all.slice(0, limit), lastSeq: broker.stats().lastSeq, more: all.length > limit };
     },
   });

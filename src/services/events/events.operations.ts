@@ -28,7 +28,14 @@ export function createEventsOperations(broker: Broker, options: { maxQueue?: num
       handler: (p, ctx): Subscription => {
         const principal = ctx.principal;
         const visible = filtersEvents(principal) ? options.visible : undefined;
-        const deliver: EventHandler = visible ? (ev) => (visible(principal, ev) ? p.deliver(ev) : true) : p.deliver;
+        // As events.subscribe: delivered as is, narrowed (a copy, encoded by the transport for this
+        // stream) or withheld.
+        const deliver: EventHandler = visible
+          ? (ev) => {
+              const shown = visible(principal, ev);
+              return shown ? p.deliver(shown) : true;
+            }
+          : p.deliver;
         const sub = broker.subscribe(p.patterns, deliver, {
           since: p.since,
           paused: true,
