@@ -59,3 +59,15 @@ describe('FileSearch built-in engine (no rg)', () => {
     expect(fuzzyScore('fs', 'src/file-service.ts')!.positions).toEqual([4, 9]);
   });
 });
+
+describe('limitGlobs (rg prefilter for path limits)', () => {
+  it('anchors each limit glob and what it holds; none when the caller has a positive glob or rg syntax', async () => {
+    const { limitGlobs } = await import('./file-search.js');
+    const { compilePathRule } = await import('../../core/principal.js');
+    expect(limitGlobs(undefined, undefined)).toEqual([]);
+    expect(limitGlobs(compilePathRule(['src/**', 'docs/*.md']), ['!*.min.js'])).toEqual(['/src/**', '/src/**/**', '/docs/*.md', '/docs/*.md/**']);
+    expect(limitGlobs(compilePathRule(['src/**']), ['*.ts'])).toEqual([]);
+    expect(limitGlobs(compilePathRule(['src/[x]/**']), undefined)).toEqual([]);
+    expect(limitGlobs(compilePathRule(['**']), undefined)).toEqual([]);
+  });
+});

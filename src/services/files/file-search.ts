@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { IcpyError } from '../../core/errors.js';
+import type { PathRule } from '../../core/principal.js';
 import { GitignoreCache, matchRules, parseGitignore } from './gitignore.js';
 
 export interface ContentMatch {
@@ -32,6 +33,22 @@ export interface ContentSearchOptions {
   ignored?: boolean;
   maxResults?: number;
   pageSize?: number;
+  /**
+   * The caller's path limits (a path-limited principal): only files they allow are searched, so
+   * pages fill with allowed hits and `total` counts only those (nothing about the rest leaks).
+   */
+  paths?: PathRule;
+}
+
+/** What files.find takes. */
+export interface NameSearchOptions {
+  query: string;
+  hidden?: boolean;
+  ignored?: boolean;
+  maxResults?: number;
+  pageSize?: number;
+  /** As in ContentSearchOptions: only files inside the limits are listed and ranked. */
+  paths?: PathRule;
 }
 
 export interface SearchPage<T> {
@@ -129,7 +146,7 @@ export class FileSearch {
     return this.firstPage('content', results, { total: results.length, limitHit, engine: this.engine, elapsedMs: Math.round(performance.now() - started) }, opts.pageSize ?? 200);
   }
 
-  async names(opts: { query: string; hidden?: boolean; ignored?: boolean; maxResults?: number; pageSize?: number }): Promise<SearchPage<NameMatch>> {
+  async names(opts: NameSearchOptions): Promise<SearchPage<NameMatch>> {
     const started = performance.now();
     const files = await this.listFiles(opts);
     const q = opts.query.toLowerCase();
@@ -169,11 +186,13 @@ export class FileSearch {
     return { results: results.slice(0, pageSize), ...meta, nextCursor: `${id}:${pageSize}` };
   }
 
-  private rgArgs(opts: { hidden?: boolean; ignored?: boolean; globs?: string[] }): string[] {
+  private rgArgs(opts: { hidden?: boolean; ignored?: boolean; globs?: string[]; paths?: PathRule }): string[] {
     // .gitignore applies whether or not the workspace is a git repository (as in files.list).
     const args: string[] = ['--no-require-git'];
     if (opts.hidden) args.push('--hidden', '--glob', '!.git', '--glob', '!.icpy');
     if (opts.ignored) args.push('--no-ignore');
+    // Limit globs first: for rg a later glob wins, so the caller's '!*.min.js' still excludes.
+    for (const g of limitGlobs(opts.paths, opts.globs)) args.push('--glob', g);
     for (const g of opts.globs ?? []) args.push('--glob', g);
     return args;
   }
@@ -196,6 +215,8 @@ export class FileSearch {
         if (limitHit || !l.startsWith('{"type":"match"')) return;
         const m = JSON.parse(l).data;
         const path: string = (m.path.text ?? Buffer.from(m.path.bytes, 'base64').toString()).replace(/^\.\//, '');
+        // The exact rule (the --glob prefilter may be skipped or wider); outside hits never count.
+        if (opts.paths && !opts.paths.allows(path)) return;
         const byteRanges: [number, number][] = m.submatches.map((s: { start: number; end: number }) => [s.start, s.end]);
         // A UTF-8 line comes as text (byte offsets → UTF-16 offsets); any other line as bytes,
         // shown as latin1, where one byte is one character and the offsets stay as they are.
@@ -266,19 +287,24 @@ export class FileSearch {
   }
 
   /** Every file the search would consider (workspace-relative, '/' separators). */
-  private async listFiles(opts: { hidden?: boolean; ignored?: boolean }): Promise<string[]> {
+  private async listFiles(opts: { hidden?: boolean; ignored?: boolean; paths?: PathRule }): Promise<string[]> {
     if (!this.rgPath) return this.walk(opts);
     const rg = this.rgPath;
     return new Promise((resolve, reject) => {
       const child = spawn(rg, ['--files', ...this.rgArgs(opts)], { cwd: this.root, stdio: ['ignore', 'pipe', 'ignore'] });
       const out: string[] = [];
-      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => out.push(l.replace(/^\.\//, '')));
+      const rule = opts.paths;
+      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => {
+        const rel = l.replace(/^\.\//, '');
+        if (!rule || rule.allows(rel)) out.push(rel);
+      });
       child.on('error', (err) => reject(new IcpyError('SEARCH_UNAVAILABLE', `ripgrep could not start: ${err.message}`)));
       child.on('close', () => resolve(out));
     });
   }
 
-  private async walk(opts: { hidden?: boolean; ignored?: boolean; globs?: string[] }): Promise<string[]> {
+  private async walk(opts: { hidden?: boolean; ignored?: boolean; globs?: string[]; paths?: PathRule }): Promise<string[]> {
+    const rule = opts.paths;
     const globRules = opts.globs?.length ? parseGitignore(opts.globs.map((g) => (g.startsWith('!') ? g.slice(1) : g)).join('\n')) : [];
     const negs = opts.globs?.map((g) => g.startsWith('!')) ?? [];
     const positives = globRules.filter((_, i) => !negs[i]);
@@ -301,8 +327,11 @@ export class FileSearch {
         const rel = dirRel ? `${dirRel}/${e.name}` : e.name;
         if (isDir) {
           if (negatives.length && matchRules(negatives, rel, true)) continue;
+          // Folders that hold nothing inside the limits are not entered.
+          if (rule && !rule.mayContain(rel)) continue;
           await visit(rel, depth + 1);
         } else if (e.isFile()) {
+          if (rule && !rule.allows(rel)) continue;
           if (negatives.length && matchRules(negatives, rel, false)) continue;
           if (positives.length && !matchRules(positives, rel, false)) continue;
           out.push(rel);
@@ -314,7 +343,26 @@ export class FileSearch {
   }
 }
 
-/** rg reports byte offsets; clients index strings by UTF-16 units. */
+/**
+ * rg `--glob` prefilters for path limits, so ripgrep does not read files outside them (the exact
+ * rule is applied to every hit as well). Each limit glob becomes `/<glob>` and `/<glob>/**`
+ * (anchored; a glob naming a folder grants what is in it). None when the caller gave a positive
+ * glob of its own (rg ORs positive globs: adding ours would widen theirs) or a limit glob holds a
+ * character rg reads as syntax and ours as text (`[ ] { } \ !` or a leading `#`).
+ */
+export function limitGlobs(rule: PathRule | undefined, userGlobs: readonly string[] | undefined): string[] {
+  if (!rule) return [];
+  if (userGlobs?.some((g) => !g.startsWith('!'))) return [];
+  if (rule.globs.some((g) => /[[\]{}\\!]/.test(g))) return [];
+  const out: string[] = [];
+  for (const raw of rule.globs) {
+    const g = raw.replace(/^\.\/+/, '').replace(/\/+$/, '');
+    if (g === '' || g === '**') return []; // the whole workspace
+    out.push(`/${g}`, `/${g}/**`);
+  }
+  return out;
+}
+
 /**
  * The built-in engine's matcher, run as an eval'd worker (plain CommonJS, so it needs no build
  * step of its own): reads each file, skips binaries (a NUL in the first 8 KiB), and posts

@@ -34,6 +34,7 @@ import { GitignoreCache } from './gitignore.js';
 import type { ChangeSink, LocalChange } from './local-changes.js';
 import { PathGuard, STATE_DIR, type ResolvedPath } from './path-guard.js';
 import { TreeLock } from './tree-lock.js';
+import type { PathRule } from '../../core/principal.js';
 
 export { fsError };
 
@@ -184,7 +185,7 @@ export class FileService {
 
   async list(
     path: string,
-    opts: { hidden?: boolean; ignored?: boolean; limit?: number; cursor?: string } = {},
+    opts: { hidden?: boolean; ignored?: boolean; limit?: number; cursor?: string; paths?: PathRule } = {},
   ): Promise<{ path: string; entries: DirEntry[]; nextCursor?: string; total: number }> {
     const { r, dirents } = await this.tree.shared(async () => {
       const r = await this.guard.resolve(path);
@@ -193,9 +194,17 @@ export class FileService {
       return { r, dirents: await readdir(r.real, { withFileTypes: true }) };
     });
     const isIgnored = opts.ignored ? undefined : await this.ignores.forDir(this.guard.relOfReal(r.real));
+    const rule = opts.paths;
+    const base = r.rel ? r.rel + '/' : '';
     const keep = dirents.filter((d) => {
       if (!opts.hidden && d.name.startsWith('.')) return false;
       if (isIgnored && isIgnored(d.name, d.isDirectory())) return false;
+      // Path limits before paging, so pages fill and `total` counts only what the caller may see:
+      // allowed entries, and folders on the way to them (a link counts as the folder it leads to).
+      if (rule && !rule.allows(base + d.name)) {
+        if (!rule.mayContain(base + d.name)) return false;
+        if (!d.isDirectory() && !(d.isSymbolicLink() && leadsToDir(join(r.real, d.name)))) return false;
+      }
       return true;
     });
     const keyed = keep.map((d) => ({ d, key: `${d.isDirectory() ? 0 : 1}${d.name}` }));
@@ -919,4 +928,13 @@ async function readResultSliced(bytes: Buffer, st: BigIntStats, offset: number, 
 /** One positional read of an open descriptor, in the thread pool. */
 function readAt(fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => fsRead(fd, buf, at, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** A symlink whose target is a folder (false when dangling or unreadable). */
+function leadsToDir(full: string): boolean {
+  try {
+    return statSync(full, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
 }

@@ -52,7 +52,8 @@ const contentMatch = z.object({
 });
 const nameMatch = z.object({ path: z.string(), score: z.number(), positions: z.array(z.number().int()) });
 
-/** Hits a path-limited principal may see (search and find results name their paths). */
+/** Hits a path-limited principal may see (search and find results name their paths). The search
+ * itself already skips files outside the limits; this is the second line of defence. */
 const onlyAllowed = <T extends { results: { path: string }[] }>(r: T, p: Principal): T => ({ ...r, results: r.results.filter((m) => pathAllowed(p, m.path)) });
 
 // Example values (the shapes real calls return), shared by several examples below.
@@ -80,7 +81,8 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
         .meta({ if: { not: { required: ['cursor'] } }, then: { required: ['query'] } }),
       result: z.object({ results: z.array(contentMatch), ...pageMeta }),
       scope: 'read',
-      // The whole workspace is searched (links are not followed); hits outside the limits are dropped.
+      // Only files inside the limits are searched (links are not followed), so pages and `total`
+      // hold allowed hits only; `visible` stays as a second line of defence.
       paths: () => [{ field: 'query', path: '', use: 'tree' }],
       visible: onlyAllowed,
       examples: [
@@ -135,7 +137,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
       ],
       handler: async (p, ctx) => {
         if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['content']>>;
-        return search.content({ ...p, query: p.query ?? '' }, ctx.signal);
+        return search.content({ ...p, query: p.query ?? '', paths: ctx.principal.paths }, ctx.signal);
       },
     }),
     defineMethod({
@@ -165,9 +167,9 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
           },
         },
       ],
-      handler: async (p) => {
+      handler: async (p, ctx) => {
         if (p.cursor) return search.page(p.cursor) as Awaited<ReturnType<FileSearch['names']>>;
-        return search.names(p);
+        return search.names({ ...p, paths: ctx.principal.paths });
       },
     }),
     defineMethod({
@@ -212,7 +214,7 @@ export function createFilesMethods(files: FileService, search: FileSearch) {
           },
         },
       ],
-      handler: (p) => files.list(p.path, p),
+      handler: (p, ctx) => files.list(p.path, { ...p, paths: ctx.principal.paths }),
     }),
     defineMethod({
       name: 'files.stat',
