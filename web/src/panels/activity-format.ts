@@ -1,0 +1,67 @@
+import type { IcpyEvent } from '../context.js';
+
+/** One line of the activity panel for an event: who (source), what (topic), on what (summary). */
+export interface ActivityLine {
+  time: number;
+  kind: IcpyEvent['source']['kind'];
+  who: string;
+  what: string;
+  detail: string;
+}
+
+const VERBS: Record<string, string> = {
+  'fs.file.created': 'created',
+  'fs.file.changed': 'changed',
+  'fs.file.deleted': 'deleted',
+  'fs.dir.created': 'created folder',
+  'fs.dir.deleted': 'deleted folder',
+  'docs.saved': 'saved',
+  'terminal.created': 'opened terminal',
+  'exec.started': 'ran',
+  'exec.completed': 'run finished',
+  'exec.queued': 'queued run',
+};
+
+function list(paths: unknown, max = 3): string {
+  if (!Array.isArray(paths)) return '';
+  const shown = paths.slice(0, max).map(String).join(', ');
+  return paths.length > max ? `${shown} +${paths.length - max}` : shown;
+}
+
+export function describeEvent(ev: IcpyEvent): ActivityLine {
+  const d = ev.data ?? {};
+  let detail = '';
+  if (ev.topic.startsWith('fs.')) detail = list(d.paths);
+  else if (ev.topic === 'docs.saved') detail = `${d.path ?? ''} v${d.version ?? '?'}`;
+  else if (ev.topic === 'terminal.created') detail = d.name ?? d.id ?? '';
+  else if (ev.topic === 'exec.started') detail = d.path ?? `${d.language ?? ''} code`;
+  else if (ev.topic === 'exec.completed')
+    detail = d.cancelled ? 'cancelled' : d.timedOut ? 'timed out' : d.signal ? `signal ${d.signal}` : `exit ${d.exitCode}`;
+  else if (ev.topic === 'exec.queued') detail = `position ${d.position}`;
+  else if (ev.topic.startsWith('agents.')) detail = String(d.name ?? d.workflow ?? d.id ?? '');
+  return {
+    time: ev.time,
+    kind: ev.source?.kind ?? 'system',
+    who: ev.source?.name || ev.source?.connectionId || '?',
+    what: VERBS[ev.topic] ?? ev.topic,
+    detail,
+  };
+}
+
+export interface AgentCall {
+  id: number | string;
+  time: number | string;
+  agent: string;
+  method: string;
+  paths?: string[];
+  command?: string;
+  outcome: 'ok' | 'error';
+  code?: string;
+  ms?: number;
+}
+
+export function describeAgentCall(e: AgentCall): string {
+  const on = e.paths?.length ? ` ${list(e.paths)}` : e.command ? ` ${e.command.slice(0, 80)}` : '';
+  const outcome = e.outcome === 'ok' ? '' : ` ✗ ${e.code ?? 'error'}`;
+  return `${e.method}${on}${outcome}`;
+}
