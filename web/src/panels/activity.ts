@@ -1,6 +1,6 @@
 import type { IcpyEvent, WebContext } from '../context.js';
 import { h, errorMessage, timeOf, trimChildren } from './dom.js';
-import { describeAgentCall, describeEvent, type AgentCall } from './activity-format.js';
+import { describeAgentCall, describeEvent, type AgentCall } from './format.js';
 
 /**
  * The activity panel: who did what, live — workspace events with their source (name and a kind

@@ -1,5 +1,6 @@
 import type { WebContext } from '../context.js';
 import { h, errorMessage, timeOf } from './dom.js';
+import { diffLineClass } from './format.js';
 
 /**
  * The history panel: the current file's versions (`docs.history`, newest first, paged with
@@ -14,14 +15,6 @@ interface Version {
   size: number;
   label?: string;
   name?: string;
-}
-
-export function diffLineClass(line: string): string {
-  if (line.startsWith('+++') || line.startsWith('---')) return 'icpy-diff-file';
-  if (line.startsWith('@@')) return 'icpy-diff-hunk';
-  if (line.startsWith('+')) return 'icpy-diff-add';
-  if (line.startsWith('-')) return 'icpy-diff-del';
-  return 'icpy-diff-ctx';
 }
 
 export function registerHistoryPanel(ctx: WebContext): void {

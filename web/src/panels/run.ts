@@ -2,6 +2,7 @@ import type { WebContext } from '../context.js';
 import { h, errorMessage, trimChildren } from './dom.js';
 import { utf8Bytes } from './frames.js';
 import { StreamCursor } from './stream-cursor.js';
+import { describeCompletion, type Completion } from './format.js';
 
 /**
  * The run panel: `exec.run {path}` on the current file (the server picks the language by
@@ -13,30 +14,6 @@ const MAX_CHUNKS = 4000; // output elements kept; older ones are dropped (the ru
 export interface RunPanel {
   runCurrentFile(): Promise<void>;
   cancel(): Promise<void>;
-}
-
-interface Completion {
-  id: string;
-  exitCode: number | null;
-  signal: string | null;
-  durationMs: number;
-  timedOut: boolean;
-  cancelled: boolean;
-  truncated: boolean;
-  error?: string | null;
-}
-
-export function describeCompletion(c: Completion): string {
-  const how = c.error
-    ? c.error
-    : c.cancelled
-      ? 'cancelled'
-      : c.timedOut
-        ? 'timed out'
-        : c.signal
-          ? `killed by ${c.signal}`
-          : `exit code ${c.exitCode}`;
-  return `${how} · ${(c.durationMs / 1000).toFixed(2)} s${c.truncated ? ' · output truncated' : ''}`;
 }
 
 export function registerRunPanel(ctx: WebContext): RunPanel {

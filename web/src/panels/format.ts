@@ -1,9 +1,20 @@
-import type { IcpyEvent } from '../context.js';
+/**
+ * The panels' text: activity lines, agent calls, diff line classes, run completions. Pure and
+ * DOM-free (no import of context.ts, which names DOM types), so it is unit-tested under Node.
+ */
+
+/** The part of an `IcpyEvent` (context.ts) these lines read. */
+export interface EventLike {
+  topic: string;
+  time: number;
+  source: { connectionId: string; kind: 'browser' | 'cli' | 'agent' | 'system'; name: string };
+  data: any;
+}
 
 /** One line of the activity panel for an event: who (source), what (topic), on what (summary). */
 export interface ActivityLine {
   time: number;
-  kind: IcpyEvent['source']['kind'];
+  kind: EventLike['source']['kind'];
   who: string;
   what: string;
   detail: string;
@@ -28,7 +39,7 @@ function list(paths: unknown, max = 3): string {
   return paths.length > max ? `${shown} +${paths.length - max}` : shown;
 }
 
-export function describeEvent(ev: IcpyEvent): ActivityLine {
+export function describeEvent(ev: EventLike): ActivityLine {
   const d = ev.data ?? {};
   let detail = '';
   if (ev.topic.startsWith('fs.')) detail = list(d.paths);
@@ -64,4 +75,37 @@ export function describeAgentCall(e: AgentCall): string {
   const on = e.paths?.length ? ` ${list(e.paths)}` : e.command ? ` ${e.command.slice(0, 80)}` : '';
   const outcome = e.outcome === 'ok' ? '' : ` ✗ ${e.code ?? 'error'}`;
   return `${e.method}${on}${outcome}`;
+}
+
+export function diffLineClass(line: string): string {
+  if (line.startsWith('+++') || line.startsWith('---')) return 'icpy-diff-file';
+  if (line.startsWith('@@')) return 'icpy-diff-hunk';
+  if (line.startsWith('+')) return 'icpy-diff-add';
+  if (line.startsWith('-')) return 'icpy-diff-del';
+  return 'icpy-diff-ctx';
+}
+
+/** `exec.completed` data (docs/protocol/exec.md). */
+export interface Completion {
+  id: string;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+  truncated: boolean;
+  error?: string | null;
+}
+
+export function describeCompletion(c: Completion): string {
+  const how = c.error
+    ? c.error
+    : c.cancelled
+      ? 'cancelled'
+      : c.timedOut
+        ? 'timed out'
+        : c.signal
+          ? `killed by ${c.signal}`
+          : `exit code ${c.exitCode}`;
+  return `${how} · ${(c.durationMs / 1000).toFixed(2)} s${c.truncated ? ' · output truncated' : ''}`;
 }
