@@ -15,7 +15,12 @@ export const ACTIVITY_PATTERNS = [
   'exec.queued',
   'exec.started',
   'exec.completed',
-  'agents.**',
+  // agents.run.message.delta (token by token) is left out for the same reason.
+  'agents.run.started',
+  'agents.run.tool.called',
+  'agents.run.completed',
+  'agents.run.failed',
+  'agents.token.*',
 ];
 const MAX_ROWS = 500;
 const AGENT_POLL_MS = 3000;
@@ -50,7 +55,7 @@ export function registerActivityPanel(ctx: WebContext): void {
     trimChildren(events, MAX_ROWS, false);
     if (ev.source?.kind === 'agent') void pollAgents();
   };
-  ctx.rpc.subscribe(ACTIVITY_PATTERNS, add, () => add({ topic: 'events.gap', seq: 0, time: Date.now(), source: { connectionId: '', kind: 'system', name: 'icpy' }, data: {} }));
+  ctx.rpc.subscribe(ACTIVITY_PATTERNS, add, () => add({ topic: 'events.missed', seq: 0, time: Date.now(), source: { connectionId: '', kind: 'system', name: 'icpy' }, data: {} }));
 
   async function pollAgents() {
     if (!calls || polling) return;

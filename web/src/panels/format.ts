@@ -31,6 +31,13 @@ const VERBS: Record<string, string> = {
   'exec.started': 'ran',
   'exec.completed': 'run finished',
   'exec.queued': 'queued run',
+  'agents.run.started': 'started workflow',
+  'agents.run.tool.called': 'called tool',
+  'agents.run.completed': 'workflow finished',
+  'agents.run.failed': 'workflow failed',
+  'agents.token.created': 'created credential',
+  'agents.token.revoked': 'revoked credential',
+  'events.missed': 'some events were missed (too long disconnected)',
 };
 
 function list(paths: unknown, max = 3): string {
@@ -49,7 +56,9 @@ export function describeEvent(ev: EventLike): ActivityLine {
   else if (ev.topic === 'exec.completed')
     detail = d.cancelled ? 'cancelled' : d.timedOut ? 'timed out' : d.signal ? `signal ${d.signal}` : `exit ${d.exitCode}`;
   else if (ev.topic === 'exec.queued') detail = `position ${d.position}`;
-  else if (ev.topic.startsWith('agents.')) detail = String(d.name ?? d.workflow ?? d.id ?? '');
+  else if (ev.topic === 'agents.run.tool.called') detail = `${d.workflow}: ${d.method}${d.paths?.length ? ` ${list(d.paths)}` : ''}${d.ok === false ? ` ✗ ${d.error?.code ?? ''}` : ''}`;
+  else if (ev.topic.startsWith('agents.run.')) detail = String(d.workflow ?? d.runId ?? '');
+  else if (ev.topic.startsWith('agents.token.')) detail = String(d.name ?? d.id ?? '');
   return {
     time: ev.time,
     kind: ev.source?.kind ?? 'system',

@@ -4,6 +4,7 @@ import { registerRunPanel, type RunPanel } from './run.js';
 import { registerLsp } from './lsp.js';
 import { registerHistoryPanel } from './history.js';
 import { registerActivityPanel } from './activity.js';
+import './panels.css';
 
 export interface Panels {
   /** Runs the current file in the run panel (the shell may bind it to a button or key; F5 is bound). */

@@ -32,7 +32,9 @@ class TermTab {
   cursor = new StreamCursor();
   /** No byte shown yet: the first attach (or chunk) sets the cursor, whatever the scrollback's start. */
   fresh = true;
+  /** Input is refused once the process exited; the note is written once per page. */
   exited = false;
+  exitShown = false;
   rendered = 0;
   acked = 0;
   cols = 0;
@@ -95,9 +97,10 @@ export function registerTerminalPanel(ctx: WebContext): void {
   });
 
   function markExited(t: TermTab, code: number | null, signal?: string | null) {
-    if (t.exited) return;
     t.exited = true;
     t.tab.classList.add('exited');
+    if (t.exitShown) return;
+    t.exitShown = true;
     t.term.write(`\r\n\x1b[2m[process exited${signal ? ` (${signal})` : ` with code ${code}`}]\x1b[0m\r\n`);
   }
 
@@ -143,7 +146,10 @@ export function registerTerminalPanel(ctx: WebContext): void {
       if (t.exited) return;
       ctx.rpc.call('terminal.write', { id: t.id, data }).catch((err) => ctx.notify(errorMessage(err), 'error'));
     });
-    if (s.status === 'exited') t.exited = true; // attach replays the output; the exit note follows
+    if (s.status === 'exited') {
+      t.exited = true; // attach replays its output, then terminal.exit writes the note
+      t.tab.classList.add('exited');
+    }
     return t;
   }
 
