@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist', 'web');
+// `--out DIR` builds elsewhere (the build test does, so it never races a server serving dist/web).
+const outArg = process.argv.indexOf('--out');
+const out = outArg > 0 ? resolve(process.argv[outArg + 1]) : join(root, 'dist', 'web');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
@@ -40,6 +42,6 @@ copyFileSync(join(root, 'web', 'index.html'), join(out, 'index.html'));
 
 const gzJs = gzipSync(js, { level: 9 }).length;
 const gzCss = gzipSync(Buffer.from(css), { level: 9 }).length;
-console.log(`web: dist/web/app.js ${kib(js.length)} (gzip ${kib(gzJs)}), app.css gzip ${kib(gzCss)}, total gzip ${kib(gzJs + gzCss)}`);
+console.log(`web: ${outArg > 0 ? out : 'dist/web'}/app.js ${kib(js.length)} (gzip ${kib(gzJs)}), app.css gzip ${kib(gzCss)}, total gzip ${kib(gzJs + gzCss)}`);
 
 function kib(n) { return `${(n / 1024).toFixed(1)} KiB`; }
