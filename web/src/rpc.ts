@@ -15,7 +15,13 @@ export class RpcError extends Error {
   }
 }
 
-interface Pending { resolve(v: any): void; reject(e: Error): void }
+interface Pending {
+  resolve(v: any): void;
+  reject(e: Error): void;
+  /** Runs synchronously on the reply, before any later frame is handled (promise continuations
+   * may run only after several frames were dispatched: a subscription's replay follows its reply). */
+  sync?: (result: any) => void;
+}
 interface Sub {
   patterns: string[];
   handler(ev: IcpyEvent): void;
@@ -56,7 +62,8 @@ export class IcpyRpc implements RpcClient {
   /** Set while the server cannot be reached at all (not even /api/health). */
   offline = false;
 
-  constructor(private readonly url: string) {
+  /** `httpBase`: where `/api/rpc` is for the no-session probe ('' = this page's origin). */
+  constructor(private readonly url: string, private readonly httpBase = '') {
     this.connect();
   }
 
@@ -78,10 +85,10 @@ export class IcpyRpc implements RpcClient {
   }
 
   /** Sent on the socket as it is now (used by the open sequence before queued calls go out). */
-  private callNow<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  private callNow<T = any>(method: string, params: Record<string, unknown> = {}, sync?: (result: T) => void): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, sync });
       this.ws!.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });
   }
@@ -181,7 +188,7 @@ export class IcpyRpc implements RpcClient {
   /** A socket that never opened: a refused upgrade looks like 1006, so ask over HTTP why. */
   private async probe(): Promise<void> {
     try {
-      const r = await fetch('/api/rpc', {
+      const r = await fetch(this.httpBase + '/api/rpc', {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'same-origin',
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'server.info', params: {} }),
       });
@@ -245,13 +252,12 @@ export class IcpyRpc implements RpcClient {
         // A starting point, so a drop before the first event still resumes without a hole.
         sub.lastSeq = knownLast ?? (await this.callNow<{ lastSeq: number }>('events.status')).lastSeq;
       }
-      const id = await this.callNow<string>('events.subscribe', { patterns: sub.patterns, since: sub.lastSeq });
-      if (sub.closed || this.ws !== ws) {
-        if (this.ws === ws && this.ready) this.callNow('events.unsubscribe', { subscription: id }).catch(() => {});
-        return;
-      }
-      sub.serverId = id;
-      this.byServerId.set(id, sub);
+      const id = await this.callNow<string>('events.subscribe', { patterns: sub.patterns, since: sub.lastSeq }, (sid) => {
+        if (sub.closed || this.ws !== ws) return;
+        sub.serverId = sid;
+        this.byServerId.set(sid, sub);
+      });
+      if (sub.closed && this.ws === ws && this.ready) this.callNow('events.unsubscribe', { subscription: id }).catch(() => {});
     } catch (e) {
       if (e instanceof RpcError && e.stable === 'EVENTS_GAP' && !sub.closed && this.ws === ws) {
         sub.lastSeq = e.data?.lastSeq;
@@ -275,7 +281,10 @@ export class IcpyRpc implements RpcClient {
       if (!p) return;
       this.pending.delete(msg.id);
       if (msg.error) p.reject(new RpcError(msg.error.code, msg.error.message, msg.error.data));
-      else p.resolve(msg.result);
+      else {
+        try { p.sync?.(msg.result); } catch (e) { console.error(e); }
+        p.resolve(msg.result);
+      }
       return;
     }
     if (!msg || typeof msg.method !== 'string') return;
