@@ -5,8 +5,23 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IcpyRpc } from '../web/src/rpc.js';
-import type { IcpyEvent } from '../web/src/context.js';
+
+// Loaded by a computed specifier: web/ is typechecked with DOM libs by web/tsconfig.json; a static
+// import would pull the browser code into this Node-typed program.
+const rpcModule = '../web/src/rpc.js';
+const { IcpyRpc } = (await import(rpcModule)) as { IcpyRpc: new (url: string, httpBase?: string) => IcpyRpc };
+interface IcpyEvent { topic: string; seq: number; data: any }
+interface IcpyRpc {
+  readonly state: string;
+  readonly connectionId: string | undefined;
+  unauthorized: boolean;
+  call(method: string, params?: Record<string, unknown>): Promise<any>;
+  subscribe(patterns: string[], handler: (ev: IcpyEvent) => void, onGap?: () => void): () => void;
+  onState(h: (s: string) => void): () => void;
+  onOpen(h: () => void): () => void;
+  onUnauthorized(h: () => void): () => void;
+  dispose(): void;
+}
 import { startServer, type TestServer } from './helpers/server.js';
 
 beforeAll(() => {

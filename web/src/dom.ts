@@ -36,3 +36,9 @@ export function baseName(path: string): string {
 export function joinPath(dir: string, name: string): string {
   return dir ? `${dir}/${name}` : name;
 }
+
+/** `ws(s)://host/api/ws?kind=browser&name=…` for this page. */
+export function wsUrl(path: string, name: string): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${proto}//${location.host}${path}?kind=browser&name=${encodeURIComponent(name)}`;
+}

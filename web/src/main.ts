@@ -3,13 +3,13 @@
  * the panels (panels/index.ts), then the file named in the URL hash (`#/path/to/file`).
  */
 import type { WebContext } from './context.js';
-import { byId } from './dom.js';
+import { byId, wsUrl } from './dom.js';
 import { Explorer } from './explorer.js';
 import { identity } from './identity.js';
 import { registerPanels } from './panels/index.js';
 import { PresenceBar } from './presence.js';
 import { QuickOpen } from './quick-open.js';
-import { IcpyRpc, wsUrl } from './rpc.js';
+import { IcpyRpc } from './rpc.js';
 import { SearchPanel } from './search.js';
 import { fileFromHash, Shell } from './shell.js';
 

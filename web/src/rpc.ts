@@ -321,9 +321,3 @@ export class IcpyRpc implements RpcClient {
     }, IDLE_PROBE_MS);
   }
 }
-
-/** `ws(s)://host/api/ws?kind=browser&name=…` for this page. */
-export function wsUrl(path: string, name: string): string {
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}${path}?kind=browser&name=${encodeURIComponent(name)}`;
-}
