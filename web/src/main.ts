@@ -11,7 +11,7 @@ import { PresenceBar } from './presence.js';
 import { QuickOpen } from './quick-open.js';
 import { IcpyRpc } from './rpc.js';
 import { SearchPanel } from './search.js';
-import { fileFromHash, Shell } from './shell.js';
+import { fileFromHash, makeResizable, Shell } from './shell.js';
 
 declare global {
   interface Window { icpy: { ctx: WebContext } }
@@ -38,6 +38,7 @@ try {
   console.error(e);
   shell.notify(`A panel failed to load: ${String(e)}`, 'error');
 }
+makeResizable();
 shell.showPanel('explorer');
 byId('app').classList.remove('booting');
 

@@ -216,3 +216,25 @@ export function fileFromHash(): string | undefined {
   if (!m) return undefined;
   try { return decodeURIComponent(m[1]!); } catch { return m[1]; }
 }
+
+/** Dragging the bar between the side and the editor sets the side's width (kept for the session). */
+export function makeResizable(): void {
+  const bar = document.getElementById('side-resizer');
+  const main = document.getElementById('main');
+  if (!bar || !main) return;
+  bar.addEventListener('pointerdown', (e) => {
+    e.preventDefault();
+    bar.setPointerCapture(e.pointerId);
+    const move = (ev: PointerEvent) => {
+      const w = Math.max(140, Math.min(ev.clientX, window.innerWidth - 200));
+      main.style.gridTemplateColumns = `${w}px 4px 1fr`;
+    };
+    const up = () => {
+      bar.removeEventListener('pointermove', move);
+      bar.removeEventListener('pointerup', up);
+      window.dispatchEvent(new Event('resize'));
+    };
+    bar.addEventListener('pointermove', move);
+    bar.addEventListener('pointerup', up);
+  });
+}
