@@ -5,7 +5,7 @@
  */
 import { basicSetup } from 'codemirror';
 import { EditorState, type Extension } from '@codemirror/state';
-import { EditorView, keymap } from '@codemirror/view';
+import { EditorView } from '@codemirror/view';
 import { javascript } from '@codemirror/lang-javascript';
 import { python } from '@codemirror/lang-python';
 import * as Y from 'yjs';
@@ -41,7 +41,7 @@ export function roomFor(path: string): string {
 }
 
 export function openEditor(
-  parent: HTMLElement, path: string, me: Identity, extra: Extension[], keys: Extension,
+  parent: HTMLElement, path: string, me: Identity, extra: Extension[],
 ): OpenEditor {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ydoc = new Y.Doc();
@@ -55,7 +55,6 @@ export function openEditor(
   const state = EditorState.create({
     doc: ytext.toString(),
     extensions: [
-      keys,
       basicSetup,
       ...languageFor(path),
       yCollab(ytext, provider.awareness, { undoManager }),
@@ -89,5 +88,3 @@ export function reveal(view: EditorView, at: { line: number; character: number }
   view.dispatch({ selection: { anchor: pos }, effects: EditorView.scrollIntoView(pos, { y: 'center' }) });
   view.focus();
 }
-
-export { keymap };

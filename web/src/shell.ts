@@ -4,8 +4,6 @@
  */
 import type { Extension } from '@codemirror/state';
 import type { EditorView } from '@codemirror/view';
-import { Prec } from '@codemirror/state';
-import { keymap } from '@codemirror/view';
 import type { Panel, Unsubscribe, WebContext } from './context.js';
 import { byId, h } from './dom.js';
 import { openEditor, reveal, type OpenEditor } from './editor.js';
@@ -52,7 +50,7 @@ export class Shell implements WebContext {
     const extra = this.extensionFactories.flatMap((f) => {
       try { return f(path); } catch (e) { console.error(e); return []; }
     });
-    const ed = openEditor(host, path, this.me, extra, this.editorKeys());
+    const ed = openEditor(host, path, this.me, extra);
     this.current = ed;
     byId('editor-title').textContent = path;
     byId('status-file').textContent = path;
@@ -177,16 +175,13 @@ export class Shell implements WebContext {
       : 'disconnected';
   }
 
-  /** Inside the editor Mod-s must win over the browser's "save page" and CodeMirror's own keys. */
-  private editorKeys(): Extension {
-    return Prec.highest(keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => { void this.save(); return true; } }]));
-  }
-
   private onKey(e: KeyboardEvent): void {
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
+    // Capture phase on document: runs before CodeMirror's and the browser's own handling.
     if (mod && !e.shiftKey && !e.altKey && key === 's') {
       e.preventDefault();
+      e.stopPropagation();
       void this.save();
     } else if (mod && !e.shiftKey && !e.altKey && key === 'p') {
       e.preventDefault();
