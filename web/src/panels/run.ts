@@ -108,7 +108,7 @@ export function registerRunPanel(ctx: WebContext): RunPanel {
       ev.preventDefault(); // not a page reload: in the workspace F5 runs the file, as in IDEs
       void runCurrentFile();
     }
-  });
+  }, true); // capture: before an editor or terminal handles the key
 
   ctx.addPanel({
     id: 'run',

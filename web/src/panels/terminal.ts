@@ -140,8 +140,8 @@ export function registerTerminalPanel(ctx: WebContext): void {
     body.append(t.el);
     t.el.hidden = true;
     t.term.open(t.el);
-    // Ctrl-` is the workspace's "toggle terminal": let it reach the shell's key handler.
-    t.term.attachCustomKeyEventHandler((ev) => !(ev.ctrlKey && ev.key === '`'));
+    // Ctrl-` (toggle terminal) and F5 (run the file) are the workspace's: xterm leaves them alone.
+    t.term.attachCustomKeyEventHandler((ev) => !((ev.ctrlKey && ev.key === '`') || ev.key === 'F5'));
     t.term.onData((data) => {
       if (t.exited) return;
       ctx.rpc.call('terminal.write', { id: t.id, data }).catch((err) => ctx.notify(errorMessage(err), 'error'));
