@@ -14,7 +14,35 @@ import { hasLanguageServer, hoverText, toCmCompletions, toCmDiagnostics, type Ls
  * The editor's text reaches the server through the live document (Yjs), so nothing here sends
  * text: positions are enough.
  */
-export function lspExtensions(ctx: WebContext, path: string): Extension[] {
+/**
+ * One `lsp.diagnostics.published` subscription for every editor of the page (a connection may
+ * hold at most `maxSubscriptionsPerConnection`), fanned out by path.
+ */
+class DiagnosticsFeed {
+  private readonly byPath = new Map<string, Set<(list: LspDiagnostic[]) => void>>();
+  private started = false;
+
+  constructor(private readonly ctx: WebContext) {}
+
+  listen(path: string, fn: (list: LspDiagnostic[]) => void): () => void {
+    if (!this.started) {
+      this.started = true;
+      this.ctx.rpc.subscribe(['lsp.diagnostics.published'], (ev) => {
+        const fns = this.byPath.get(ev.data?.path);
+        if (fns) for (const f of fns) f(ev.data.diagnostics ?? []);
+      });
+    }
+    let set = this.byPath.get(path);
+    if (!set) this.byPath.set(path, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set!.delete(fn);
+      if (!set!.size) this.byPath.delete(path);
+    };
+  }
+}
+
+export function lspExtensions(ctx: WebContext, feed: DiagnosticsFeed, path: string): Extension[] {
   if (!hasLanguageServer(path)) return [];
 
   const diagnostics = ViewPlugin.fromClass(
@@ -24,9 +52,7 @@ export function lspExtensions(ctx: WebContext, path: string): Extension[] {
       private dead = false;
 
       constructor(private readonly view: EditorView) {
-        this.off = ctx.rpc.subscribe(['lsp.diagnostics.published'], (ev) => {
-          if (ev.data?.path === path) this.show(ev.data.diagnostics ?? []);
-        });
+        this.off = feed.listen(path, (list) => this.show(list));
         ctx.rpc
           .call<{ files: { path: string; diagnostics: LspDiagnostic[] }[] }>('lsp.diagnostics', { path })
           .then((r) => {
@@ -104,5 +130,6 @@ export function lspExtensions(ctx: WebContext, path: string): Extension[] {
 }
 
 export function registerLsp(ctx: WebContext): void {
-  ctx.addEditorExtensions((path) => lspExtensions(ctx, path));
+  const feed = new DiagnosticsFeed(ctx);
+  ctx.addEditorExtensions((path) => lspExtensions(ctx, feed, path));
 }
