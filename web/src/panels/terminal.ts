@@ -221,7 +221,10 @@ export function registerTerminalPanel(ctx: WebContext): void {
     const listed = new Set(list.map((s) => s.id));
     for (const id of [...tabs.keys()]) if (!listed.has(id)) removeTab(id);
     for (const s of list) addTab(s);
-    if (first && !list.some((s) => s.status === 'running')) {
+    // A first visit, or a reconnect to a restarted server (its terminals are gone), gets a fresh one.
+    const restarted = lostToShutdown;
+    lostToShutdown = false;
+    if ((first || restarted) && !list.some((s) => s.status === 'running')) {
       await createTerminal();
     } else {
       let want: string | null = null;
@@ -242,7 +245,10 @@ export function registerTerminalPanel(ctx: WebContext): void {
     if (ev.topic === 'terminal.created' && !tabs.has(d.id)) {
       // Another client's terminal (an agent's `terminal.run` too): shown as a tab, not focused.
       void attach(addTab(d));
-    } else if (ev.topic === 'terminal.closed') removeTab(d.id);
+    } else if (ev.topic === 'terminal.closed') {
+      if (d.reason === 'shutdown') lostToShutdown = true; // (its tab may be gone already: terminal.detached)
+      removeTab(d.id);
+    }
     else if (ev.topic === 'terminal.renamed') {
       const t = tabs.get(d.id);
       if (t) t.label.textContent = d.name;
@@ -250,6 +256,8 @@ export function registerTerminalPanel(ctx: WebContext): void {
   });
 
   let synced = false;
+  /** The server shut down with our terminals: the reconnect to its successor opens a fresh one. */
+  let lostToShutdown = false;
   ctx.rpc.onOpen(() => {
     // Before the first sync has listed the terminals the page is still starting (mount syncs);
     // after it, an open is a reconnect: re-attach each tab from its last byte.
