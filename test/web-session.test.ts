@@ -168,6 +168,19 @@ describe('web session: the printed URL becomes a cookie that works where the tok
     expect((await rawUpgrade(s, '/api/lsp/typescript', { cookie })).status).toBe(403);
   });
 
+  it('the cookie opens the SSE stream /api/events (a GET: no Origin needed)', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${s.url}/api/events?patterns=fs.**`, { headers: { cookie }, signal: ac.signal });
+    try {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    } finally {
+      ac.abort();
+      await res.body?.cancel().catch(() => undefined);
+    }
+    expect((await raw(s, 'GET', '/api/events?patterns=fs.**', { cookie: 'icpy_session=x.y' })).status).toBe(401);
+  });
+
   it('/mcp ignores the cookie (401)', async () => {
     const res = await raw(
       s,
