@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -320,4 +321,27 @@ describe('web session across restarts', () => {
       await s.close();
     }
   });
+});
+
+describe('the real web build, served', () => {
+  it('index.html from scripts/build-web.mjs and every /assets/ file it names are served with the CSP', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'icpy-web-build-'));
+    const root = join(import.meta.dirname, '..');
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-web.mjs'), '--out', out], { cwd: root, encoding: 'utf8' });
+    const s = await startServer({}, { webDir: out });
+    try {
+      const page = await raw(s, 'GET', '/');
+      expect(page.status).toBe(200);
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+      // The CSP allows no inline script: every script is a file under /assets/.
+      expect(page.body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+      const refs = [...page.body.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+      expect(refs).toEqual(expect.arrayContaining(['/assets/app.js', '/assets/app.css']));
+      for (const ref of refs) expect((await raw(s, 'GET', ref)).status, ref).toBe(200);
+      expect((await raw(s, 'GET', '/assets/app.js.map')).status).toBe(200);
+    } finally {
+      await s.close();
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
