@@ -12,6 +12,10 @@ import { startServer, type TestServer } from './helpers/server.js';
  * panel after a server restart, diagnostics and completion in CodeMirror. Skipped without
  * Debian's chromium. The full user journey is test/web-e2e.test.ts.
  */
+// Page functions run in the browser; the Node typecheck has no DOM lib.
+declare const window: any;
+declare const document: any;
+
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
