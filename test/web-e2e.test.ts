@@ -136,7 +136,7 @@ run('web workspace end to end (issue 14)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     await waitEditorText(pageA, (t) => t.startsWith('agent was here\n'), 'the agent edit in the open editor');
-    await pageA.getByTestId('presence').getByText('claude').first().waitFor({ timeout: 15_000 });
+    await pageA.locator('#presence').getByText('claude').first().waitFor({ timeout: 15_000 });
     await shot(pageA, '06-agent-edit');
   }, STEP_TIMEOUT);
 
@@ -161,7 +161,8 @@ run('web workspace end to end (issue 14)', () => {
 
   it('08 running a Python file streams its output', async () => {
     await openInEditor(pageA, 'hello.py');
-    await pageA.getByTestId('run').click();
+    await pageA.evaluate(() => window.icpy.ctx.showPanel('run'));
+    await pageA.getByTestId('run-button').click();
     // The first tick shows before the program has finished (it sleeps 0.9 s in all).
     const out = pageA.getByTestId('run-output');
     await out.getByText('tick 0').first().waitFor({ timeout: 15_000 });
