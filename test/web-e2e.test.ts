@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,8 @@ run('web workspace end to end (issue 14)', () => {
   let pageA: Page;
   let b: BrowserContext | undefined;
   let pageB: Page | undefined;
+  let home: string | undefined;
+  let savedHome: string | undefined;
   const disk = (p: string) => readFileSync(join(s.root, p), 'utf8');
 
   beforeAll(async () => {
@@ -61,6 +64,11 @@ run('web workspace end to end (issue 14)', () => {
     writeFileSync(join(s.root, 'hello.py'), 'import time\nfor i in range(3):\n    print("tick", i, flush=True)\n    time.sleep(0.3)\nprint("done")\n');
     writeFileSync(join(s.root, 'bad.ts'), 'export const n: number = 1;\n');
     writeFileSync(join(s.root, 'victim.txt'), 'untouched\n');
+    // Interactive shells read $HOME/.bashrc; the machine's own (pyenv init…) can keep bash from
+    // ever printing a prompt. The workspace's terminals inherit the server's environment.
+    home = mkdtempSync(join(tmpdir(), 'icpy-e2e-home-'));
+    savedHome = process.env.HOME;
+    process.env.HOME = home;
     browser = await launchBrowser();
     a = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     pageA = await a.newPage();
@@ -69,6 +77,8 @@ run('web workspace end to end (issue 14)', () => {
   afterAll(async () => {
     await browser?.close();
     await s?.close();
+    if (savedHome !== undefined) process.env.HOME = savedHome;
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it('01 opening /?token=T logs in with a cookie, removes the token from the address bar, and a reload still works', async () => {
@@ -131,7 +141,7 @@ run('web workspace end to end (issue 14)', () => {
   }, STEP_TIMEOUT);
 
   it('06 an agent edit through the CLI appears in the open editor and the agent in the presence bar', async () => {
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ICPY_URL: s.url, ICPY_TOKEN: s.token };
+    const env = { PATH: process.env.PATH, HOME: home, ICPY_URL: s.url, ICPY_TOKEN: s.token };
     const r = await icpy(['edit', 'notes.txt', '--replace', 'first line', '--with', 'agent was here', '--agent', 'claude'], env, s.root);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -190,18 +200,15 @@ run('web workspace end to end (issue 14)', () => {
     try {
       for (const origin of [evil.url, evilByName.url.replace('127.0.0.1', 'localhost')]) {
         const page = await a.newPage();
-        const sent: { url: string; cookie: boolean }[] = [];
-        page.on('request', async (req) => {
-          if (req.url().startsWith(s.url) || req.url().startsWith(s.url.replace(/^http/, 'ws'))) {
-            const h = await req.allHeaders().catch(() => ({}) as Record<string, string>);
-            sent.push({ url: req.url(), cookie: 'cookie' in h });
-          }
-        });
+        // The probe: the other tiny server, always addressed as 127.0.0.1 — the icpy server's host,
+        // so it gets exactly the cookies a request from this page to icpy gets (cookies ignore ports).
+        const probe = origin === evil.url ? evilByName : evil;
         await page.goto(origin);
         const result = await page.evaluate(
-          async ({ target }) => {
+          async ({ target, probeUrl }) => {
             const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'files.write', params: { path: 'victim.txt', content: 'pwned' } });
             const out: Record<string, string> = {};
+            await fetch(`${probeUrl}/probe`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body }).catch(() => undefined);
             // A "simple" request: no preflight, the browser sends it with the cookie and hides the answer.
             for (const [name, url, type] of [
               ['rpc-text', `${target}/api/rpc`, 'text/plain'],
@@ -239,16 +246,16 @@ run('web workspace end to end (issue 14)', () => {
             });
             return out;
           },
-          { target: s.url },
+          { target: s.url, probeUrl: probe.url },
         );
         expect(result['rpc-json'], origin).toBe('refused');
         expect(result.ws, origin).toMatch(/^closed:/);
         // Server side: nothing changed, and no browser connection was ever made from that page.
         expect(disk('victim.txt'), origin).toBe('untouched\n');
-        if (origin === evil.url) {
-          // The same-site page's requests did carry the cookie: the refusal is the Origin check's.
-          expect(sent.some((r) => r.cookie), JSON.stringify(sent)).toBe(true);
-        }
+        const probed = probe.hits.find((h) => h.url === '/probe');
+        // Same site: the browser does send the cookie, so the refusal above is the server's Origin
+        // check. Cross-site (localhost → 127.0.0.1): SameSite=Strict keeps the cookie home.
+        expect(probed, origin).toMatchObject({ method: 'POST', session: origin === evil.url });
         await shot(page, origin === evil.url ? '10-cross-origin' : '10-cross-site');
         await page.close();
       }

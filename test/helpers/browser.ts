@@ -51,10 +51,18 @@ export async function shot(page: Page, name: string): Promise<string | undefined
 }
 
 /** A tiny HTTP server that serves one HTML page on every path — the "foreign origin" of the cross-site proofs. */
-export async function foreignSite(html: string, host = '127.0.0.1'): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
-  const hits: string[] = [];
+export interface Hit {
+  method: string;
+  url: string;
+  /** Whether the request carried the icpy session cookie (cookies are per host, not per port). */
+  session: boolean;
+}
+
+export async function foreignSite(html: string, host = '127.0.0.1'): Promise<{ url: string; hits: Hit[]; close(): Promise<void> }> {
+  const hits: Hit[] = [];
   const server: Server = createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
+    hits.push({ method: req.method ?? '', url: req.url ?? '', session: /(?:^|;\s*)icpy_session=/.test(req.headers.cookie ?? '') });
+    req.resume();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
     res.end(html);
   });
