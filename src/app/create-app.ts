@@ -19,6 +19,8 @@ import { acquireServerLock } from './server-lock.js';
 import { SqliteCredentials, ensureStateDir } from '../storage/index.js';
 import { CredentialService, authEvents, createAuthMethods } from '../services/auth/index.js';
 import { UNAUTHORIZED_CLOSE } from '../transports/ws-upgrade.js';
+import { createWebSession } from '../transports/web-session.js';
+import { fileURLToPath } from 'node:url';
 import { loadModules, type AppContext, type UpgradeHandler } from './modules.js';
 
 export const VERSION: string = (() => {
@@ -51,7 +53,12 @@ export interface CreateAppOptions {
    * it; agent credentials compose the same way).
    */
   authenticate?: Authenticator;
+  /** The built web workspace served at `/` (default: the package's `dist/web/`; tests use their own). */
+  webDir?: string;
 }
+
+/** `dist/web/` of this package, from `src/app/` (tests, tsx) and from `dist/app/` alike. */
+const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 
 /** Reads one server may queue waiting for its budget; one more is LIMIT_EXCEEDED. */
@@ -127,6 +134,8 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
   const extraAuth = options.authenticate;
   const authenticate: Authenticator = (token) => (verifyToken(token) ? owner : (credentials.authenticate(token) ?? extraAuth?.(token)));
   const boundToLoopback = isLoopbackHost(config.host);
+  // The owner's browser session (web workspace): a cookie derived from the server token.
+  const session = createWebSession(config.token, owner);
   // One server-wide budget of file bytes being read; each connection has its own within it.
   const readBudgets = {
     perConnection: config.limits.maxInflightReadBytesPerConnection,
@@ -148,11 +157,12 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
       onInternalError: (err: unknown, method: string) => logger.error('rpc: reply could not be encoded', { method, ...describeError(err) }),
     },
     admit: () => connections.admissionError(),
+    allowedOrigins: config.allowedOrigins,
+    session,
   };
 
   const ws = new WsGateway({
     ...common,
-    allowedOrigins: config.allowedOrigins,
     hardMaxMessageBytes: Math.max(config.maxMessageBytes * 2, config.maxMessageBytes + 1024 * 1024),
     heartbeatMs: config.heartbeatMs,
     onConnection: (info, session) => connections.open(info, () => session.handles.size, (code, reason) => session.close(code, reason)),
@@ -168,6 +178,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
     logRequests: logger.enabled?.('debug') ?? true,
     // /mcp checks Origin before the token and answers in JSON-RPC envelopes (app/mcp-mount.ts).
     publicPaths: ['/mcp'],
+    webDir: options.webDir ?? DEFAULT_WEB_DIR,
   });
   abortHttpCalls = (principalId, reason) => httpContextsOf(http).abortPrincipal(principalId, reason);
   const upgrades: [prefix: string, handler: UpgradeHandler][] = [];
@@ -195,6 +206,7 @@ export async function createApp(input: IcpyConfigInput = {}, options: CreateAppO
       boundToLoopback,
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
+      session,
       admit: common.admit,
       heartbeatMs: config.heartbeatMs,
       ownerScopes,

@@ -62,6 +62,7 @@ export function mountLspRaw(ctx: AppContext, docs: DocService, sources: RawLspSo
     boundToLoopback: sec.boundToLoopback,
     allowedHosts: sec.allowedHosts,
     allowedOrigins: sec.allowedOrigins,
+    session: sec.session,
     admit: sec.admit,
     heartbeatMs: sec.heartbeatMs,
     // A didOpen carries a whole document as a JSON string (escapes can double it).

@@ -12,6 +12,7 @@ import type { DocService, PresenceService } from '../services/docs/index.js';
 import type { FileService } from '../services/files/index.js';
 import type { LspService } from '../services/lsp/index.js';
 import type { ExtraPaths } from '../transports/http/index.js';
+import type { WebSession } from '../transports/web-session.js';
 import type { IcpyConfig } from './config.js';
 import { agentsModule } from './agents-module.js';
 import { docsModule } from './docs-module.js';
@@ -50,6 +51,8 @@ export interface WsSecurity {
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
+  /** The owner's browser session cookie (web workspace), accepted on upgrades without a token. */
+  session: WebSession;
   /** LIMIT_EXCEEDED when maxConnections is reached (refuse the upgrade with its HTTP status). */
   admit: () => IcpyError | undefined;
   heartbeatMs: number;

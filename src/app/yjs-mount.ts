@@ -21,6 +21,7 @@ export function mountYjs(ctx: AppContext, rooms: DocRooms): Disposable {
     boundToLoopback: sec.boundToLoopback,
     allowedHosts: sec.allowedHosts,
     allowedOrigins: sec.allowedOrigins,
+    session: sec.session,
     admit: sec.admit,
     heartbeatMs: sec.heartbeatMs,
     // A whole document arrives in one update (sync step 2 of a provider that was offline); a

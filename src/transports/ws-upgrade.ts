@@ -9,11 +9,13 @@ import { MessageTurns } from '../core/message-turns.js';
 import type { Authenticator, Principal } from '../core/principal.js';
 import type { ConnectionInfo } from '../core/rpc/index.js';
 import { bearerToken, hostAllowed, originAllowed, redactToken } from '../core/security.js';
+import type { WebSession } from './web-session.js';
 
 /**
  * What every WebSocket endpoint (/api/ws, /api/yjs, /api/lsp) does alike before a socket is its
  * own: the upgrade checks in one order — Host (HTTP 403), Origin (HTTP 403, whatever the token),
- * admission (`maxConnections`, HTTP 429), then the token (close 4401) — the connection's identity
+ * admission (`maxConnections`, HTTP 429), then the token (close 4401; without one, the session
+ * cookie, which also needs an Origin header: HTTP 403 without) — the connection's identity
  * from `?kind=&name=`, the heartbeat, and closing with a bounded reason.
  */
 export interface UpgradeRules {
@@ -23,6 +25,8 @@ export interface UpgradeRules {
   allowedOrigins: readonly string[];
   admit?: () => IcpyError | undefined;
   logger: Logger;
+  /** The owner's browser session cookie, accepted when no token is given. */
+  session?: WebSession;
 }
 
 /** Close code of a missing or wrong token, on every endpoint. */
@@ -50,15 +54,23 @@ export function acceptUpgrade(
     rules.logger.warn(`${label}: refused upgrade from foreign origin`, { origin });
     return refuse(socket, 403, 'Origin not allowed');
   }
+  const url = new URL(req.url ?? '/', 'http://x');
+  const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+  // The cookie is ambient: a page from anywhere could open a socket that carries it. The Origin
+  // check above refused foreign origins; a browser always sends Origin on an upgrade, so a cookie
+  // without one is not a page of this server.
+  const cookie = token === null || token === undefined ? rules.session?.authenticate(req.headers.cookie) : undefined;
+  if (cookie && origin === undefined) {
+    rules.logger.warn(`${label}: refused cookie upgrade without Origin`);
+    return refuse(socket, 403, 'An upgrade authenticated by the session cookie needs an Origin header');
+  }
   const refusal = rules.admit?.();
   if (refusal) {
     rules.logger.warn(`${label}: refused upgrade`, { reason: refusal.message });
     return refuse(socket, refusal.httpStatus, refusal.message, JSON.stringify({ error: toWireError(refusal) }));
   }
-  const url = new URL(req.url ?? '/', 'http://x');
-  const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
   wss.handleUpgrade(req, socket, head, (ws) => {
-    const principal = rules.authenticate(token);
+    const principal = cookie ?? rules.authenticate(token);
     if (!principal) {
       rules.logger.info(`${label}: unauthorized`, { url: redactToken(req.url ?? '') });
       return closeSoon(ws, UNAUTHORIZED_CLOSE, 'Unauthorized');

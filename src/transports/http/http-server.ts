@@ -11,10 +11,12 @@ import {
   type JsonRpcOptions,
 } from '../../core/rpc/index.js';
 import type { Authenticator } from '../../core/principal.js';
-import { bearerToken, hostAllowed, redactToken } from '../../core/security.js';
+import { bearerToken, hostAllowed, originAllowed, redactToken } from '../../core/security.js';
+import { sessionClearCookie, sessionSetCookie, type WebSession } from '../web-session.js';
 import { HttpCallContexts, setHttpContexts, type HttpReadBudgets } from './call-context.js';
 import { renderDocsPage } from './docs-page.js';
-import { renderHomePage, tokenQuery } from './home-page.js';
+import { ASSETS_PREFIX, WebApp } from './web-app.js';
+import { crossSiteRefusal } from './web-guard.js';
 import { buildOpenApi, type ExtraPaths } from './openapi.js';
 import { setPrincipalOf } from './http-client.js';
 import { openSseStream } from './sse.js';
@@ -47,10 +49,22 @@ export interface HttpServerOptions {
   publicPaths?: readonly string[];
   /** Bounds on file bytes read at once; absent = unbounded. */
   readBudgets?: HttpReadBudgets;
+  /** Origins besides the server's own whose cookie-authenticated requests may change state. */
+  allowedOrigins?: readonly string[];
+  /** The owner's browser session cookie; absent = no cookie is given out or accepted. */
+  session?: WebSession;
+  /** The built web workspace (dist/web/); absent or without index.html = `/` answers 503. */
+  webDir?: string;
 }
+
+/** `?token=…` for links from a page that was opened with that token. */
+const tokenQuery = (token: string) => `?token=${encodeURIComponent(token)}`;
 
 /** Strict CSP for the pages icpy renders itself: no script at all, styles inline only. */
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Clears the session cookie. */
+export const LOGOUT_PATH = '/api/session/logout';
 
 const isRpcPath = (url: string) => url.startsWith('/api/rpc') && (url.length === 8 || url[8] === '/' || url[8] === '?');
 
@@ -64,15 +78,17 @@ function sendError(reply: FastifyReply, err: unknown, status = httpStatusOf(err)
   return reply.code(status).type('application/json').send(body);
 }
 
-/** The token a request authenticated with, or undefined (never a cookie: see docs/protocol.md). */
+/** The explicit token of a request (Bearer header, else `?token=`), or undefined; the cookie is not one. */
 function tokenOf(req: FastifyRequest): string | undefined {
   const q = req.query as Record<string, unknown> | undefined;
   return bearerToken(req.headers.authorization) ?? (typeof q?.token === 'string' ? q.token : undefined);
 }
 
 /**
- * Fastify app: health, JSON-RPC over HTTP, one REST route per method, OpenAPI, docs, SSE.
- * Auth (Bearer header or `?token=`) guards everything but /api/health; the Host check guards all.
+ * Fastify app: the web workspace, health, JSON-RPC over HTTP, one REST route per method, OpenAPI,
+ * docs, SSE. Auth (Bearer header or `?token=`, else the session cookie under the cross-site rules
+ * of web-guard.ts) guards everything but /api/health, the app's page and assets, and the public
+ * paths given; the Host check guards all.
  */
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -81,7 +97,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     forceCloseConnections: true,
     return503OnClosing: true,
   });
-  const publicPaths = new Set(['/api/health', '/', ...(opts.publicPaths ?? [])]);
+  const publicPaths = new Set(['/api/health', '/', LOGOUT_PATH, ...(opts.publicPaths ?? [])]);
+  const allowedOrigins = opts.allowedOrigins ?? [];
+  const web = new WebApp(opts.webDir);
   const contexts = new HttpCallContexts(opts.readBudgets);
   setHttpContexts(app, contexts);
 
@@ -90,11 +108,19 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       return sendError(reply, new IcpyError('FORBIDDEN', 'Host header not allowed (DNS rebinding guard); use localhost or configure allowedHosts'));
     }
     const path = req.url.split('?')[0]!;
-    if (publicPaths.has(path)) return;
-    const principal = opts.authenticate(tokenOf(req));
+    if (publicPaths.has(path) || path.startsWith(ASSETS_PREFIX)) return;
+    // An explicit token decides alone (a wrong one is 401 whatever cookie comes with it); only
+    // without one does the session cookie count, and then under the cross-site rules.
+    const token = tokenOf(req);
+    const cookie = token === undefined ? opts.session?.authenticate(req.headers.cookie) : undefined;
+    const principal = cookie ?? opts.authenticate(token);
     if (!principal) {
       reply.header('WWW-Authenticate', 'Bearer');
       return sendError(reply, new IcpyError('UNAUTHORIZED', 'Missing or wrong token'));
+    }
+    if (cookie) {
+      const refusal = crossSiteRefusal(req, isRpcPath(req.url), allowedOrigins);
+      if (refusal) return sendError(reply, refusal.error, refusal.status);
     }
     setPrincipalOf(req, principal);
   });
@@ -129,18 +155,36 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.get('/api/health', async () => ({ status: 'ok', name: opts.info.title, version: opts.info.version }));
 
+  // The printed URL: a valid owner token becomes the session cookie and leaves the address bar
+  // (303 to `/`); anything else just gets the page, which tells how to get in.
   app.get('/', async (req, reply) => {
-    // The page is public (it is the printed URL); its links carry the token only when it was
-    // opened with a valid ?token=.
     const q = (req.query as Record<string, unknown> | undefined)?.token;
-    const token = typeof q === 'string' && opts.authenticate(q) ? q : undefined;
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('Content-Security-Policy', PAGE_CSP)
-      .header('Referrer-Policy', 'no-referrer')
-      .header('X-Content-Type-Options', 'nosniff')
-      .header('Cache-Control', 'no-store')
-      .send(renderHomePage({ title: opts.info.title, version: opts.info.version, tokenQuery: token === undefined ? undefined : tokenQuery(token) }));
+    if (opts.session && typeof q === 'string' && opts.session.isOwnerToken(q)) {
+      return reply
+        .code(303)
+        .header('Location', '/')
+        .header('Set-Cookie', sessionSetCookie(opts.session.mint(), req.protocol === 'https'))
+        .header('Cache-Control', 'no-store')
+        .header('Referrer-Policy', 'no-referrer')
+        .send();
+    }
+    return web.sendIndex(req, reply);
+  });
+
+  app.get<{ Params: { '*': string } }>(`${ASSETS_PREFIX}*`, async (req, reply) => {
+    const sent = await web.sendAsset(req.params['*'], req, reply);
+    if (sent === undefined) throw new IcpyError('NOT_FOUND', `No asset ${req.url.split('?')[0]}`);
+    return sent;
+  });
+
+  // Public, so that a stale cookie (the token changed) can be cleared too; a foreign Origin is
+  // refused, so another site cannot log the browser out.
+  app.post(LOGOUT_PATH, async (req, reply) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, allowedOrigins)) {
+      throw new IcpyError('FORBIDDEN', 'Origin not allowed (cross-site request guard)', { reason: 'origin' });
+    }
+    return reply.code(204).header('Set-Cookie', sessionClearCookie(req.protocol === 'https')).header('Cache-Control', 'no-store').send();
   });
 
   app.post('/api/rpc', async (req, reply) => {

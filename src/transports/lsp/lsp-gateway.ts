@@ -8,6 +8,7 @@ import type { LspChannel, LspHosts, LspPeer } from '../../core/lsp.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 import type { Authenticator, Principal } from '../../core/principal.js';
 import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
+import type { WebSession } from '../web-session.js';
 
 /**
  * Close codes of /api/lsp. A refusal to attach closes with 4000 + its HTTP status (4404 unknown
@@ -35,6 +36,8 @@ export interface LspGatewayOptions {
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
+  /** The owner's browser session cookie, accepted on upgrades without a token (ws-upgrade.ts). */
+  session?: WebSession;
   admit?: () => IcpyError | undefined;
   heartbeatMs: number;
   /** Frames above this close the socket with 1009 (a didOpen carries a whole document). */

@@ -19,6 +19,7 @@ import {
 } from '../../core/rpc/index.js';
 import type { Authenticator, Principal } from '../../core/principal.js';
 import { acceptUpgrade, closeSoon, startHeartbeat } from '../ws-upgrade.js';
+import type { WebSession } from '../web-session.js';
 import { MessageTurns } from '../../core/message-turns.js';
 
 /** Reads one connection may queue waiting for its read budget; one more is LIMIT_EXCEEDED. */
@@ -44,6 +45,8 @@ export interface WsGatewayOptions {
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
+  /** The owner's browser session cookie, accepted on upgrades without a token (ws-upgrade.ts). */
+  session?: WebSession;
   /** Messages above this get a MESSAGE_TOO_LARGE error; the connection stays open. */
   maxMessageBytes: number;
   /** Frames above this are not even read: the connection is closed with 1009. */

@@ -11,6 +11,7 @@ import { describeError, type Logger } from '../../core/logger.js';
 import type { ConnectionInfo, Scope } from '../../core/rpc/index.js';
 import { hasScope, type Authenticator, type Principal } from '../../core/principal.js';
 import { acceptUpgrade, closeForFailure, closeSoon, pausingTurns, refusalCode, shutdownEndpoint, startHeartbeat } from '../ws-upgrade.js';
+import type { WebSession } from '../web-session.js';
 
 /** y-websocket message types (the first varUint of every frame). */
 export const YMessage = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3 } as const;
@@ -52,6 +53,8 @@ export interface YjsGatewayOptions {
   boundToLoopback: boolean;
   allowedHosts: readonly string[];
   allowedOrigins: readonly string[];
+  /** The owner's browser session cookie, accepted on upgrades without a token (ws-upgrade.ts). */
+  session?: WebSession;
   admit?: () => IcpyError | undefined;
   heartbeatMs: number;
   /** Frames above this close the socket with 1009 (they are not read). */

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ownerPrincipal } from '../core/principal.js';
+import { createWebSession, sessionClearCookie, sessionCookiesOf, sessionSetCookie } from './web-session.js';
+
+describe('web session cookie', () => {
+  const owner = ownerPrincipal();
+
+  it('a minted value verifies with the same token only', () => {
+    const a = createWebSession('token-a', owner);
+    const value = a.mint();
+    expect(value).toMatch(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(a.authenticate(`icpy_session=${value}`)).toBe(owner);
+    expect(createWebSession('token-a', owner).authenticate(`icpy_session=${value}`)).toBe(owner);
+    expect(createWebSession('token-b', owner).authenticate(`icpy_session=${value}`)).toBeUndefined();
+  });
+
+  it('tampered, malformed and missing values are refused', () => {
+    const s = createWebSession('t', owner);
+    const [nonce, mac] = s.mint().split('.') as [string, string];
+    const flip = (x: string) => x.slice(0, -1) + (x.endsWith('A') ? 'B' : 'A');
+    for (const header of [undefined, '', 'icpy_session=', `icpy_session=${flip(nonce)}.${mac}`, `icpy_session=${nonce}.${flip(mac)}`, `icpy_session=${nonce}`, `icpy_session=t`, `ICPY_SESSION=${nonce}.${mac}`]) {
+      expect(s.authenticate(header), String(header)).toBeUndefined();
+    }
+  });
+
+  it('finds the cookie among others, several of the same name, and in header arrays (bounded)', () => {
+    expect(sessionCookiesOf('a=1; icpy_session=x; b=2;icpy_session=y')).toEqual(['x', 'y']);
+    expect(sessionCookiesOf(['a=1', 'icpy_session=z'])).toEqual(['z']);
+    expect(sessionCookiesOf(Array.from({ length: 100 }, (_, i) => `icpy_session=${i}`).join('; '))).toHaveLength(8);
+    const s = createWebSession('t', owner);
+    expect(s.authenticate(`icpy_session=stale; other=1; icpy_session=${s.mint()}`)).toBe(owner);
+  });
+
+  it('Set-Cookie attributes', () => {
+    expect(sessionSetCookie('v', false)).toBe('icpy_session=v; HttpOnly; SameSite=Strict; Path=/');
+    expect(sessionSetCookie('v', true)).toBe('icpy_session=v; HttpOnly; SameSite=Strict; Path=/; Secure');
+    expect(sessionClearCookie(false)).toBe('icpy_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0');
+  });
+
+  it('only the owner token is exchanged', () => {
+    const s = createWebSession('owner-token', owner);
+    expect(s.isOwnerToken('owner-token')).toBe(true);
+    expect(s.isOwnerToken('owner-tokeN')).toBe(false);
+    expect(s.isOwnerToken(undefined)).toBe(false);
+  });
+});

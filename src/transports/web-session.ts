@@ -1,0 +1,80 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Principal } from '../core/principal.js';
+import { createTokenVerifier } from '../core/security.js';
+
+/** Name of the web workspace's session cookie (docs/protocol.md, "Authentication and browser safety"). */
+export const SESSION_COOKIE = 'icpy_session';
+
+const MAC_LABEL = 'icpy-session:v1:';
+/** 16 random bytes and a SHA-256 MAC, base64url: 22 and 43 characters. */
+const VALUE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+/** Cookies of that name looked at in one header (a jar may hold several: other paths, other ports). */
+const MAX_CANDIDATES = 8;
+
+/**
+ * The owner's browser session: the printed `?token=` URL is exchanged once for a cookie
+ * `<nonce>.<mac>`, mac = HMAC-SHA256(owner token, 'icpy-session:v1:' + nonce). Stateless: a server
+ * restarted with the same token accepts the cookies it gave out; a new token invalidates them all.
+ * The cookie is ambient (the browser attaches it by itself), so whoever accepts it must also apply
+ * the cross-site rules (an allowed Origin on anything that changes state); see web-guard.ts and
+ * ws-upgrade.ts.
+ */
+export interface WebSession {
+  /** Whether `token` is the owner's (only the owner token is exchanged for a cookie). */
+  isOwnerToken(token: string | undefined): boolean;
+  /** A fresh cookie value. */
+  mint(): string;
+  /** The owner principal when the Cookie header holds a valid session cookie. */
+  authenticate(cookieHeader: string | string[] | undefined): Principal | undefined;
+}
+
+export function createWebSession(ownerToken: string, owner: Principal): WebSession {
+  const isOwner = createTokenVerifier(ownerToken);
+  const macOf = (nonce: string) => createHmac('sha256', ownerToken).update(MAC_LABEL + nonce).digest();
+  const valid = (value: string) => {
+    const m = VALUE.exec(value);
+    if (!m) return false;
+    const got = Buffer.from(m[2]!, 'base64url');
+    const want = macOf(m[1]!);
+    return got.length === want.length && timingSafeEqual(got, want);
+  };
+  return {
+    isOwnerToken: (token) => isOwner(token),
+    mint() {
+      const nonce = randomBytes(16).toString('base64url');
+      return `${nonce}.${macOf(nonce).toString('base64url')}`;
+    },
+    authenticate(header) {
+      return sessionCookiesOf(header).some(valid) ? owner : undefined;
+    },
+  };
+}
+
+/** Every `icpy_session` value in a Cookie header (at most a few), in order. */
+export function sessionCookiesOf(header: string | string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  const out: string[] = [];
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    out.push(part.slice(eq + 1).trim());
+    if (out.length === MAX_CANDIDATES) break;
+  }
+  return out;
+}
+
+/** Whether a Cookie header names a session cookie at all (valid or not). */
+export function hasSessionCookie(header: string | string[] | undefined): boolean {
+  return sessionCookiesOf(header).length > 0;
+}
+
+/** `Set-Cookie` value giving the browser a session: HttpOnly, SameSite=Strict, Path=/, Secure on TLS. */
+export function sessionSetCookie(value: string, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
+}
+
+/** `Set-Cookie` value removing the session (logout). */
+export function sessionClearCookie(secure: boolean): string {
+  return `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure ? '; Secure' : ''}`;
+}
