@@ -167,8 +167,12 @@ try {
     if (i >= WARMUP) base.push(t1 - t0);
   }
   emit({ bench: 'web', figure: 'keystroke_remote_ms', path: 'baseline y-websocket node→node', n: base.length, p50: round(percentile(base, 50)), p99: round(percentile(base, 99)), max: round(Math.max(...base)), steal_pct: steal2() });
-  pa.p.destroy();
-  pb.p.destroy();
+  // The provider leaves its awareness (and the awareness's interval) to the doc's lifetime.
+  for (const c of [pa, pb]) {
+    c.p.destroy();
+    c.p.awareness.destroy();
+    c.doc.destroy();
+  }
 } finally {
   await browser?.close();
   await stopChild(server);
