@@ -22,7 +22,7 @@
 //
 //   node bench/web.mjs
 //   WEB_KEYS=500 WEB_NAV_RUNS=15 node bench/web.mjs
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,11 @@ const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 const TARGETS = { bundle_gzip_bytes: 1_000_000, first_usable_ms: 1500, keystroke_p99_ms: 50 };
 const FILE = 'bench.py';
 const TEXT = Array.from({ length: 200 }, (_, i) => `def f${i}(x):\n    return x + ${i}\n`).join('');
+
+if (!existsSync(CHROMIUM) || !existsSync(join(WEB, 'app.js'))) {
+  emit({ bench: 'web', skipped: !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : 'no dist/web (npm run build)' });
+  process.exit(0);
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'icpy-bench-web-'));
 writeFileSync(join(tmp, FILE), TEXT);
