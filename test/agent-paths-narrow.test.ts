@@ -59,7 +59,14 @@ describe('a batch naming paths inside and outside the limits is narrowed per sub
     // Another program writes both in one burst, so the watcher reports them as one event. On a
     // loaded machine the burst may still be split: write both again (fs.file.changed) until the
     // owner sees one event naming both.
-    for (let attempt = 0; attempt < 5 && !batch; attempt++) {
+    // First make sure the watcher is watching (on a loaded machine it may start late, and writes
+    // before that are never reported): rewrite a probe until its event arrives.
+    for (let i = 0; !owner.events().some((e) => e.data.paths?.includes('src/probe.txt')); i++) {
+      if (i >= 40) throw new Error('the watcher reported nothing in 20 s');
+      writeFileSync(join(root, 'src', 'probe.txt'), `probe ${i}\n`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    for (let attempt = 0; attempt < 8 && !batch; attempt++) {
       const seen = owner.events().length;
       writeFileSync(join(root, 'src', 'a.txt'), `inside ${attempt}\n`);
       writeFileSync(join(root, 'secret.txt'), `SECRET ${attempt}\n`);
@@ -76,7 +83,7 @@ describe('a batch naming paths inside and outside the limits is narrowed per sub
     const got = await agentWs.waitFor(() => agentWs.events().find((e) => e.seq === batch.seq), 10_000, 'the narrowed batch');
     expect(got).toEqual({ ...batch, subscription: got.subscription, data: { paths: ['src/a.txt'] } });
     expect(JSON.stringify(agentWs.events())).not.toContain('secret.txt');
-  });
+  }, 120_000);
 
   it('WS subscribe with since (replay) delivers the same narrowed event', async () => {
     const late = await ws(AGENT_TOKEN, 'agent-late');
