@@ -141,13 +141,26 @@ export class Explorer implements Panel {
   async move(from: string, dir: string): Promise<void> {
     const to = joinPath(dir, baseName(from));
     if (to === from || dir === from || dir.startsWith(from + '/')) return;
+    const follow = this.followMove(from, to);
     try {
       await this.shell.rpc.call('files.move', { from, to });
-      if (this.shell.file === from) this.shell.openFile(to);
+      if (follow) this.shell.openFile(follow);
       this.shell.notify(`Moved ${from} → ${to}`);
     } catch (e) {
       this.shell.notify(`Move failed: ${(e as Error).message}`, 'error');
     }
+  }
+
+  /**
+   * Where the open file goes when `from` (it, or a folder holding it) moves to `to`. Read before
+   * the call: the move's own `fs.*.deleted` event can arrive before its reply and close the
+   * editor, after which the reply could no longer tell that the file was open.
+   */
+  private followMove(from: string, to: string): string | undefined {
+    const f = this.shell.file;
+    if (f === from) return to;
+    if (f?.startsWith(from + '/')) return to + f.slice(from.length);
+    return undefined;
   }
 
   private async create(type: 'file' | 'dir'): Promise<void> {
@@ -169,9 +182,10 @@ export class Explorer implements Panel {
     const name = prompt(`Rename ${path} to`, baseName(path));
     if (!name || name === baseName(path)) return;
     const to = name.includes('/') ? name.replace(/^\/+/, '') : joinPath(parentOf(path), name);
+    const follow = this.followMove(path, to);
     try {
       await this.shell.rpc.call('files.move', { from: path, to });
-      if (this.shell.file === path) this.shell.openFile(to);
+      if (follow) this.shell.openFile(follow);
     } catch (e) {
       this.shell.notify(`Rename failed: ${(e as Error).message}`, 'error');
     }
