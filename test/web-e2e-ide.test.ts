@@ -107,6 +107,7 @@ run('web workspace IDE features in Chromium (issue 14)', () => {
     writeFileSync(join(root, 'quick', 'deep', 'needle-finder.ts'), 'export const needle = 1;\n');
     writeFileSync(join(root, 'search-me.md'), '# title\n\nline three\nline four\n  here is the zebra-marker-77 line\nlast\n');
     writeFileSync(join(root, 'hist.txt'), 'one\n');
+    writeFileSync(join(root, 'start.txt'), 'a file to start from\n');
     // Terminals inherit the server's environment: a plain sh and an empty HOME keep the
     // machine's rc files (pyenv init…) from delaying or hiding the prompt.
     home = mkdtempSync(join(tmpdir(), 'icpy-ide-home-'));
@@ -176,11 +177,18 @@ run('web workspace IDE features in Chromium (issue 14)', () => {
     await row(pageB, 'renamed.txt').waitFor({ state: 'detached', timeout: 15_000 });
     await waitFile(pageA, 'box/renamed.txt');
     await shot(pageA, 'ide-01-explorer-a');
+    // A folder holding the open file moves too, and the editor follows the file.
+    await row(pageA, 'box').dragTo(row(pageA, 'quick'));
+    await until(() => there('quick/box/renamed.txt') && !there('box'), 'box/ moved into quick/ on disk', 15_000);
+    await row(pageB, 'box').waitFor({ state: 'detached', timeout: 15_000 });
+    await waitFile(pageA, 'quick/box/renamed.txt');
     await shot(pageB, 'ide-01-explorer-b');
   }, STEP_TIMEOUT);
 
   it('02 Ctrl-P finds a file by part of its name and opens it; Ctrl-Shift-F finds a line and the hit puts the editor at it', async () => {
     await pageA.bringToFront();
+    // From an open editor (its own keymap must not take the keys), whatever step 01 left open.
+    await openInEditor(pageA, 'start.txt');
     await pageA.locator('.cm-content').first().click();
     await pageA.keyboard.press('Control+p');
     const input = pageA.locator('#quick-open-input');
@@ -216,6 +224,7 @@ run('web workspace IDE features in Chromium (issue 14)', () => {
 
   it('03 Ctrl-` shows and hides the terminal panel, from the editor and from a focused terminal', async () => {
     const panel = pageA.getByTestId('terminal-panel');
+    await openInEditor(pageA, 'start.txt');
     await pageA.locator('.cm-content').first().click();
     await pageA.keyboard.press('Control+Backquote');
     await panel.waitFor({ state: 'visible', timeout: 15_000 });
@@ -277,8 +286,8 @@ run('web workspace IDE features in Chromium (issue 14)', () => {
     expect(r.code).toBe(0);
     const agentRow = events.locator('.icpy-activity-row[data-kind="agent"]', { hasText: 'robo-7' }).first();
     await agentRow.waitFor({ timeout: 15_000 });
-    expect(await agentRow.locator('.icpy-badge').innerText()).toBe('agent');
-    expect(await agentRow.locator('.icpy-activity-who').innerText()).toBe('robo-7');
+    expect(await agentRow.locator('.icpy-badge').textContent()).toBe('agent');
+    expect(await agentRow.locator('.icpy-activity-who').textContent()).toBe('robo-7');
     await shot(pageA, 'ide-05-activity');
   }, STEP_TIMEOUT);
 
