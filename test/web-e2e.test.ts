@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { icpy } from './helpers/cli.js';
-import { foreignSite, hasChromium, launchBrowser, REPO_ROOT, shot } from './helpers/browser.js';
+import { foreignSite, hasChromium, launchBrowser, shot } from './helpers/browser.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
@@ -27,14 +27,6 @@ const run = hasChromium() ? describe : describe.skip;
  */
 declare const window: { icpy: { ctx: any } };
 
-/**
- * A step that needs a panel (web/src/panels/NAME.ts, the panels slice) is a todo until that panel
- * exists in this checkout, so the story can land before every piece of the UI has.
- */
-function panelStep(panel: string, name: string, fn: () => Promise<void>, timeout: number): void {
-  if (existsSync(join(REPO_ROOT, 'web', 'src', 'panels', `${panel}.ts`))) it(name, fn, timeout);
-  else it.todo(`${name} — needs web/src/panels/${panel}.ts (not in this checkout yet)`);
-}
 
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(() => window.icpy?.ctx?.rpc?.state === 'open', undefined, { timeout: 15_000 });
@@ -159,7 +151,7 @@ run('web workspace end to end (issue 14)', () => {
     await shot(pageA, '06-agent-edit');
   }, STEP_TIMEOUT);
 
-  panelStep('terminal', '07 a terminal echoes a command and survives a reload with its scrollback', async () => {
+  it('07 a terminal echoes a command and survives a reload with its scrollback', async () => {
     await pageA.locator('.cm-content').first().click();
     await pageA.keyboard.press('Control+Backquote');
     const term = pageA.locator('.xterm').first();
@@ -178,7 +170,7 @@ run('web workspace end to end (issue 14)', () => {
     await shot(pageA, '07-terminal-after-reload');
   }, STEP_TIMEOUT);
 
-  panelStep('run', '08 running a Python file streams its output', async () => {
+  it('08 running a Python file streams its output', async () => {
     await openInEditor(pageA, 'hello.py');
     await pageA.evaluate(() => window.icpy.ctx.showPanel('run'));
     await pageA.getByTestId('run-button').click();
@@ -191,7 +183,7 @@ run('web workspace end to end (issue 14)', () => {
     await shot(pageA, '08-run');
   }, STEP_TIMEOUT);
 
-  panelStep('lsp', '09 a type error in a .ts file shows a diagnostic in the editor', async () => {
+  it('09 a type error in a .ts file shows a diagnostic in the editor', async () => {
     await openInEditor(pageA, 'bad.ts');
     await pageA.locator('.cm-content').first().click();
     await pageA.keyboard.press('Control+End');

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { hasChromium, launchBrowser } from './helpers/browser.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -16,10 +17,7 @@ import { startServer, type TestServer } from './helpers/server.js';
 declare const window: any;
 declare const document: any;
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-describe.skipIf(!existsSync(CHROMIUM))('web panels in the browser', () => {
+describe.skipIf(!hasChromium())('web panels in the browser', () => {
   let webDir: string;
   let root: string;
   let s: TestServer;
@@ -36,7 +34,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web panels in the browser', () => {
     writeFileSync(join(root, 'hello.py'), 'import sys\nprint("hi from py")\nprint("to stderr", file=sys.stderr)\n');
     writeFileSync(join(root, 'bad.ts'), 'const n: number = "nope";\n');
     s = await startServer({ root, token }, { webDir });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
     process.env.SHELL = shell;
