@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
  */
 export const CHROMIUM = process.env.ICPY_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Flags that work on this kind of machine (/work/shared/DEPS.md): no sandbox as root, no network chatter. */
+/** Flags that work on this kind of machine (Debian chromium, headless, as root): no sandbox as root, no network chatter. */
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
