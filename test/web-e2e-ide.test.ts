@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { icpy } from './helpers/cli.js';
-import { hasChromium, launchBrowser, REPO_ROOT, shot } from './helpers/browser.js';
+import { hasChromium, launchBrowser, ready, editorText, waitEditorText, REPO_ROOT, shot } from './helpers/browser.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
@@ -30,9 +30,6 @@ async function login(page: Page, s: TestServer): Promise<void> {
   await ready(page);
 }
 
-async function ready(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.icpy?.ctx?.rpc?.state === 'open', undefined, { timeout: 15_000 });
-}
 
 function row(page: Page, path: string) {
   return page.locator(`#side .row[data-path="${path}"]`);
@@ -50,16 +47,7 @@ async function withDialog(page: Page, answer: string | true, action: () => Promi
   return seen;
 }
 
-function editorText(page: Page): Promise<string | undefined> {
-  return page.evaluate(() => window.icpy.ctx.view?.state.doc.toString());
-}
 
-async function waitEditorText(page: Page, pred: (t: string) => boolean, what: string): Promise<string> {
-  return until(async () => {
-    const t = await editorText(page);
-    return t !== undefined && pred(t) ? t : undefined;
-  }, what, 15_000);
-}
 
 async function waitFile(page: Page, path: string): Promise<void> {
   await page.waitForFunction(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { icpy } from './helpers/cli.js';
-import { foreignSite, hasChromium, launchBrowser, shot } from './helpers/browser.js';
+import { foreignSite, hasChromium, launchBrowser, ready, editorText, waitEditorText, shot } from './helpers/browser.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/until.js';
 
@@ -28,20 +28,8 @@ const run = hasChromium() ? describe : describe.skip;
 declare const window: { icpy: { ctx: any } };
 
 
-async function ready(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.icpy?.ctx?.rpc?.state === 'open', undefined, { timeout: 15_000 });
-}
 
-function editorText(page: Page): Promise<string | undefined> {
-  return page.evaluate(() => window.icpy.ctx.view?.state.doc.toString());
-}
 
-async function waitEditorText(page: Page, pred: (t: string) => boolean, what: string): Promise<string> {
-  return until(async () => {
-    const t = await editorText(page);
-    return t !== undefined && pred(t) ? t : undefined;
-  }, what, 15_000);
-}
 
 async function openInEditor(page: Page, path: string): Promise<void> {
   await page.evaluate((p) => window.icpy.ctx.openFile(p), path);

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { until } from './until.js';
 
 /**
  * Debian's Chromium (`apt-get install chromium`, as `.ci/run` does). Playwright's own browser
@@ -83,4 +84,25 @@ export async function foreignSite(html: string, host = '127.0.0.1'): Promise<{ u
         server.close(() => r());
       }),
   };
+}
+
+// Page functions run in the browser; the Node typecheck has no DOM lib. `window.icpy.ctx` is the
+// page's WebContext (web/src/context.ts).
+declare const window: { icpy: { ctx: any } };
+
+/** The page's JSON-RPC socket is open (the shell has booted and authenticated). */
+export async function ready(page: Page): Promise<void> {
+  await page.waitForFunction(() => window.icpy?.ctx?.rpc?.state === 'open', undefined, { timeout: 15_000 });
+}
+
+/** The text of the page's editor, or undefined when no file is open. */
+export function editorText(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => window.icpy.ctx.view?.state.doc.toString());
+}
+
+export async function waitEditorText(page: Page, pred: (t: string) => boolean, what: string): Promise<string> {
+  return until(async () => {
+    const t = await editorText(page);
+    return t !== undefined && pred(t) ? t : undefined;
+  }, what, 15_000);
 }
