@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compilePathRule, type Principal } from '../src/core/principal.js';
 import type { Scope } from '../src/core/rpc/index.js';
-import { connect, RpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
 
 // Narrowing (issue 13 follow-up): an event naming paths inside and outside an agent's limits
 // reaches it with only its own paths, rather than not at all.
@@ -21,11 +21,8 @@ let s: TestServer;
 let root: string;
 const clients: WsClient[] = [];
 
-async function agentCall(method: string, params?: unknown): Promise<any> {
-  const { body } = await s.rpc({ jsonrpc: '2.0', id: 1, method, params }, { token: AGENT_TOKEN });
-  if (body.error) throw new RpcError(body.error.code, body.error.message, body.error.data);
-  return body.result;
-}
+/** JSON-RPC over HTTP with the agent's credential. */
+const agentCall = (method: string, params?: unknown): Promise<any> => s.callAs(AGENT_TOKEN, method, params);
 
 async function ws(token: string, name: string): Promise<WsClient> {
   const c = await connect(s, { token, name });

@@ -22,11 +22,7 @@ let root: string;
 const clients: WsClient[] = [];
 
 /** JSON-RPC over HTTP with the agent's credential. */
-async function agentCall(method: string, params?: unknown): Promise<any> {
-  const { body } = await s.rpc({ jsonrpc: '2.0', id: 1, method, params }, { token: AGENT_TOKEN });
-  if (body.error) throw new RpcError(body.error.code, body.error.message, body.error.data);
-  return body.result;
-}
+const agentCall = (method: string, params?: unknown): Promise<any> => s.callAs(AGENT_TOKEN, method, params);
 
 async function ws(token: string, name: string): Promise<WsClient> {
   const c = await connect(s, { token, name });

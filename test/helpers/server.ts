@@ -16,6 +16,8 @@ export interface TestServer {
   rpc(body: unknown, init?: { token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
   /** Call one method over HTTP JSON-RPC and return its result (throws RpcError on error). */
   call(method: string, params?: unknown): Promise<any>;
+  /** JSON-RPC over HTTP as another principal (an agent credential); throws RpcError on an error reply. */
+  callAs(token: string, method: string, params?: unknown): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,11 @@ export async function startServer(config: IcpyConfigInput = {}, options: CreateA
     rpc,
     async call(method, params) {
       const { body } = await rpc({ jsonrpc: '2.0', id: nextId++, method, params });
+      if (body.error) throw new RpcError(body.error.code, body.error.message, body.error.data);
+      return body.result;
+    },
+    async callAs(token, method, params) {
+      const { body } = await rpc({ jsonrpc: '2.0', id: nextId++, method, params }, { token });
       if (body.error) throw new RpcError(body.error.code, body.error.message, body.error.data);
       return body.result;
     },
