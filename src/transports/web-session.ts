@@ -34,8 +34,11 @@ export function createWebSession(ownerToken: string, owner: Principal): WebSessi
   const valid = (value: string) => {
     const m = VALUE.exec(value);
     if (!m) return false;
-    const got = Buffer.from(m[2]!, 'base64url');
-    const want = macOf(m[1]!);
+    // Compare the text, not the decoded bytes: the last of 43 base64url characters carries only
+    // 4 bits of the MAC, so four different spellings decode to the same bytes — a tampered cookie
+    // would still pass a byte comparison.
+    const got = Buffer.from(m[2]!, 'latin1');
+    const want = Buffer.from(macOf(m[1]!).toString('base64url'), 'latin1');
     return got.length === want.length && timingSafeEqual(got, want);
   };
   return {
