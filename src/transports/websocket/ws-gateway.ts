@@ -127,9 +127,13 @@ export class WsSession implements Session {
       // so they leave in one writev, not one per fragment.
       const last = frame.length - 1;
       this.socket?.cork();
-      for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
-      this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
-      this.socket?.uncork();
+      try {
+        for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
+        this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
+      } finally {
+        // Never left corked (a corked socket holds every later write).
+        this.socket?.uncork();
+      }
     }
     return this.ws.bufferedAmount < this.highWater;
   }
