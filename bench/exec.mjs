@@ -40,6 +40,7 @@ import { startJupyter } from './lib/jupyter.mjs';
 import { startKernel } from './lib/jupyter-kernel.mjs';
 import { icpyHttp, icpyWs } from './lib/icpy-rpc.mjs';
 import { emit, median, percentile, round, stealMeter } from './lib/stats.mjs';
+import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
@@ -369,11 +370,54 @@ async function icpyStream(encoding) {
   };
 }
 
+/**
+ * The relay ceiling: one message to lib/relay-server.mjs (a `ws` server in its own process, none
+ * of icpy) asking it to spawn the raw target's program (same interpreter and cwd; the relay was
+ * forked with the same env), then every stdout chunk arrives as one binary message, then 'done'.
+ * Counts the bytes, like icpyStream.
+ */
+function relayStream(relay) {
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    const cpu0 = process.cpuUsage();
+    const server0 = cpuMs(relay.pid);
+    const t0 = performance.now();
+    const onMessage = (data, isBinary) => {
+      if (isBinary) return void (bytes += data.length);
+      relay.ws.off('message', onMessage);
+      const text = data.toString();
+      if (text !== 'done') return reject(new Error(`relay: ${text}`));
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const serverCpu = cpuMs(relay.pid) - server0;
+      resolve({ ms, bytes, serverCpuMs: serverCpu, serverCpuPct: (100 * serverCpu) / ms, clientCpuMs: (cpu.user + cpu.system) / 1000 });
+    };
+    relay.ws.on('message', onMessage);
+    relay.ws.send(JSON.stringify({ argv: [PYTHON, '-c', STREAM_CODE], cwd: root }));
+  });
+}
+
+async function startRelay() {
+  const child = forkChild(join(here, 'lib/relay-server.mjs'), [], { env: ENV });
+  const { url: relayUrl, pid } = await nextMessage(child, 'ready');
+  const sock = new WebSocket(relayUrl, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    sock.once('open', resolve);
+    sock.once('error', reject);
+  });
+  return { child, pid, ws: sock, flow: ENV.BENCH_RELAY_FLOW !== '0' };
+}
+
 if (PARTS.has('stream') && !execMissing) {
   const steal = stealMeter();
   const rssBefore = rssBytes(serverPid);
   const ENCODINGS = (process.env.BENCH_STREAM_ENCODINGS ?? 'binary,json').split(',');
-  const targets = [{ name: 'raw', run: rawStream }, ...ENCODINGS.map((e) => ({ name: e, run: () => icpyStream(e) }))];
+  const relay = await startRelay();
+  const targets = [
+    { name: 'raw', run: rawStream },
+    { name: 'relay', run: () => relayStream(relay) },
+    ...ENCODINGS.map((e) => ({ name: e, run: () => icpyStream(e) })),
+  ];
   const results = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < STREAM_ROUNDS + 1; r++) {
     // Rotate which goes first; round 0 warms up.
@@ -390,6 +434,9 @@ if (PARTS.has('stream') && !execMissing) {
   const ratios = Object.fromEntries(ENCODINGS.map((e) => [e, median(results[e].map(mbps)) / rawMbps]));
   const best = ENCODINGS.reduce((a, b) => (ratios[b] > ratios[a] ? b : a));
   const stealPct = steal();
+  relay.ws.close();
+  await stopChild(relay.child);
+  const relayMbps = median(results.relay.map(mbps));
   for (const encoding of ENCODINGS) {
     const icpy = results[encoding];
     const icpyMbps = median(icpy.map(mbps));
@@ -421,9 +468,32 @@ if (PARTS.has('stream') && !execMissing) {
       icpy_client_cpu_ms: round(median(icpy.map((x) => x.clientCpuMs)), 0),
       server_rss_before_mb: round(rssBefore / 2 ** 20, 1),
       server_rss_max_mb: round(Math.max(...icpy.map((x) => x.maxRss)) / 2 ** 20, 1),
+      // Context, not a target: the minimal relay measured in the same rounds (the stream_relay_ceiling line).
+      relay_mb_s: round(relayMbps, 1),
+      relay_ratio: round(relayMbps / rawMbps, 3),
+      icpy_vs_relay: round(icpyMbps / relayMbps, 3),
       steal_pct: stealPct,
     });
   }
+  const rl = results.relay;
+  emit({
+    bench: 'exec',
+    figure: 'stream_relay_ceiling',
+    language: 'python',
+    mb: STREAM_MB,
+    rounds: STREAM_ROUNDS,
+    relay_mb_s: round(relayMbps, 1),
+    raw_pipe_mb_s: round(rawMbps, 1),
+    relay_rounds: rl.map((x) => round(mbps(x), 1)),
+    raw_rounds: raw.map((x) => round(mbps(x), 1)),
+    relay_ratio: round(relayMbps / rawMbps, 3),
+    // pause stdout at ws.bufferedAmount ≥ 1 MiB, resume on the socket's 'drain' (BENCH_RELAY_FLOW=0: none)
+    flow_control: relay.flow ? 'pause>=1MiB,resume-on-drain' : 'none',
+    relay_server_cpu_pct: round(median(rl.map((x) => x.serverCpuPct)), 1),
+    relay_server_cpu_ms: round(median(rl.map((x) => x.serverCpuMs)), 0),
+    relay_client_cpu_ms: round(median(rl.map((x) => x.clientCpuMs)), 0),
+    steal_pct: stealPct,
+  });
 }
 
 // ---- sandboxed start ----------------------------------------------------------------------------
