@@ -16,7 +16,12 @@
 //   notifications) — against the raw child pipe (spawn here, count stdout bytes until 'close').
 //   One line per encoding; the target ≥ 0.7× the raw pipe applies to the best path a client can
 //   choose (binary). The server runs with ICPY_EXEC_MAX_OUTPUT_BYTES above the flood, so nothing
-//   is truncated.
+//   is truncated. A third target in the same rotated rounds, `relay` (context, not a target): a
+//   minimal `ws` relay with none of icpy in its own process (lib/relay-server.mjs) spawning the
+//   same program (interpreter, env, cwd) on one message and sending each stdout chunk as one
+//   binary message (stdout paused while bufferedAmount ≥ 1 MiB, resumed on drain;
+//   BENCH_RELAY_FLOW=0 for none), then 'done'. Each encoding line carries relay_mb_s,
+//   relay_ratio (relay / raw) and icpy_vs_relay; one `stream_relay_ceiling` line of its own.
 // - sandbox: the trivial Python run with `sandbox: true` against `sandbox: false` (icpy, WS),
 //   beside the raw cost of bubblewrap (bare spawn of `bwrap … python3 -c` with icpy's own
 //   argument builder, dist/services/exec/sandbox.js, against the bare spawn). Target: sandboxed
