@@ -75,7 +75,7 @@ export class SmallWriter implements Disposable {
   }
 
   private start(): Worker {
-    const w = new Worker(WRITER_SOURCE, { eval: true, name: 'icpy-small-writer', resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    const w = new Worker(WRITER_SOURCE, { eval: true, name: 'icpy-small-writer' });
     w.unref();
     w.on('message', (m: { id: number; error?: { message: string; code?: string; errno?: number; syscall?: string } }) => {
       const p = this.pending.get(m.id);
