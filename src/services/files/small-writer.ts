@@ -51,7 +51,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** One writer thread, started on first use; it does not keep the process alive. */
+/** One writer thread, started on first use; it keeps the process alive only while it has writes. */
 export class SmallWriter implements Disposable {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -63,6 +63,9 @@ export class SmallWriter implements Disposable {
     if (this.disposed) return Promise.reject(Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' }));
     const w = this.worker ?? this.start();
     const id = this.nextId++;
+    // Referenced only while a write is under way: a process that awaits a write must not exit
+    // before it lands, and an idle writer must not keep the process alive.
+    if (this.pending.size === 0) w.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       w.postMessage({ id, ...job });
@@ -81,6 +84,7 @@ export class SmallWriter implements Disposable {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
       if (m.error) p.reject(Object.assign(new Error(m.error.message), m.error));
       else p.resolve();
     });
