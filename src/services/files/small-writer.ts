@@ -59,26 +59,54 @@ interface Pending {
  */
 const MAX_THREADS = 4;
 
-/** Small writes off the main thread, each to the least busy of a few writer threads. */
+/**
+ * Writes a thread holds at once: the next is there when one finishes (no idle wait for the main
+ * thread), and a thread stuck in a journal wait holds up no more than one other write; the rest
+ * wait in one shared queue for whichever thread frees first, as in the thread pool.
+ */
+const PER_THREAD = 2;
+
+/** Small writes off the main thread, on a few writer threads fed from one queue. */
 export class SmallWriter implements Disposable {
   private readonly threads: WriterThread[] = [];
+  private readonly queue: { job: SmallWriteJob; resolve: () => void; reject: (err: Error) => void }[] = [];
   private disposed = false;
 
   /** Resolves once the target has been replaced; rejects like the fs call that failed (with its `code`), the temp file removed. */
   write(job: SmallWriteJob): Promise<void> {
     if (this.disposed) return Promise.reject(Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' }));
-    let best: WriterThread | undefined;
-    for (const t of this.threads) if (!best || t.busy < best.busy) best = t;
-    if (!best || (best.busy > 0 && this.threads.length < MAX_THREADS)) {
-      best = new WriterThread();
-      this.threads.push(best);
-    }
-    return best.write(job);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.pump();
+    });
   }
 
-  /** Writes under way off the main thread now. */
+  private pump(): void {
+    while (this.queue.length) {
+      let best: WriterThread | undefined;
+      for (const t of this.threads) if (!best || t.busy < best.busy) best = t;
+      if (!best || (best.busy > 0 && this.threads.length < MAX_THREADS)) {
+        best = new WriterThread();
+        this.threads.push(best);
+      }
+      if (best.busy >= PER_THREAD) return;
+      const { job, resolve, reject } = this.queue.shift()!;
+      best.write(job).then(
+        () => {
+          resolve();
+          this.pump();
+        },
+        (err: Error) => {
+          reject(err);
+          this.pump();
+        },
+      );
+    }
+  }
+
+  /** Writes under way off the main thread now (queued or on a thread). */
   get busy(): number {
-    let n = 0;
+    let n = this.queue.length;
     for (const t of this.threads) n += t.busy;
     return n;
   }
@@ -87,6 +115,8 @@ export class SmallWriter implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.threads.splice(0)) t.dispose();
+    const err = Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' });
+    for (const q of this.queue.splice(0)) q.reject(err);
   }
 }
 
