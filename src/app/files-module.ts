@@ -40,6 +40,7 @@ export const filesModule: AppModule = {
         },
       },
     });
+    store.add({ dispose: () => files.dispose() });
     watcher = new FileWatcher({
       root: files.guard.realRoot,
       ignore: watchIgnoreFromEnv(),

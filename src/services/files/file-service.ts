@@ -33,6 +33,7 @@ import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
 import type { ChangeSink, LocalChange } from './local-changes.js';
 import { PathGuard, STATE_DIR, type ResolvedPath } from './path-guard.js';
+import { SmallWriter } from './small-writer.js';
 import { TreeLock } from './tree-lock.js';
 import type { PathRule } from '../../core/principal.js';
 
@@ -127,8 +128,9 @@ export class FileService {
   /** Held from resolving a call's paths to its last syscall on them (see TreeLock). */
   readonly tree = new TreeLock();
   private stagingReady = false;
-  /** Small writes whose rename is in the thread pool right now (see openToRead). */
+  /** Small writes waiting off the main thread right now (see openToRead). */
   private writesInPool = 0;
+  private readonly writer = new SmallWriter();
 
   constructor(
     root: string,
@@ -137,6 +139,11 @@ export class FileService {
     this.guard = new PathGuard(root);
     this.ignores = new GitignoreCache(this.guard.realRoot);
     this.maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ;
+  }
+
+  /** Stops the writer thread (writes still under way fail). */
+  dispose(): void {
+    this.writer.dispose();
   }
 
   /** Serialize writers of one real path, so check-version-then-rename is not interleaved. */
@@ -450,23 +457,24 @@ export class FileService {
     let fd: number | undefined;
     const end = this.options.changes?.begin([r.real]);
     try {
-      // One thread-pool round trip per small write (the rename), not two: each is one more
-      // event-loop turn before the reply (see openToRead).
-      fd = openSync(tmp, 'wx', mode);
-      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       // open's mode is masked by the umask; fchmod makes the old mode survive exactly (and is
       // skipped when the umask takes nothing away from it, as for the usual 0644 and 022;
       // setuid/setgid/sticky bits always take the fchmod).
-      if (before && (mode & (currentUmask() | 0o7000)) !== 0) fchmodSync(fd, mode);
-      closeSync(fd);
-      fd = undefined;
+      const chmod = !!before && (mode & (currentUmask() | 0o7000)) !== 0;
       if (opts.checkedRename) {
+        fd = openSync(tmp, 'wx', mode);
+        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+        if (chmod) fchmodSync(fd, mode);
+        closeSync(fd);
+        fd = undefined;
         this.checkBeforeWrite(r.real, path, opts.expectedVersion);
         renameSync(tmp, r.real);
       } else {
+        // One round trip off the main thread per small write (see SmallWriter): one more
+        // event-loop turn before the reply, as for a read under mixed load (see openToRead).
         this.writesInPool++;
         try {
-          await rename(tmp, r.real);
+          await this.writer.write({ tmp, target: r.real, data, mode, chmod });
         } finally {
           this.writesInPool--;
         }

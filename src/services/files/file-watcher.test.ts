@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,5 +61,36 @@ describe('FileWatcher', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const deleted = count('fs.file.deleted', delStart);
     for (const n of names) expect(deleted.get(n), n).toBe(1);
+  });
+  it("puts a folder on the fast path for another program's change there, not for icpy's own saves", async () => {
+    mkdirSync(join(root, 'own'));
+    mkdirSync(join(root, 'other'));
+    await new Promise((r) => setTimeout(r, 700)); // the backend's report of the two new folders
+    const until = async (cond: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    const published = (rel: string) => batches.some((b) => b.paths.includes(rel));
+    // icpy's atomic saves, as FileService makes them: begin, temp file, rename, made.
+    const own = join(root, 'own/doc.txt');
+    for (let i = 0; i < 5; i++) {
+      const end = w.begin([own]);
+      const tmp = join(root, `own/.doc.txt.icpy-${'0'.repeat(11)}${i}.tmp`);
+      writeFileSync(tmp, `v${i}`);
+      renameSync(tmp, own);
+      w.made([{ topic: i ? 'fs.file.changed' : 'fs.file.created', real: own, rel: 'own/doc.txt' }]);
+      end();
+    }
+    writeFileSync(join(root, 'other/x.txt'), 'by another program');
+    await until(() => published('other/x.txt'));
+    await new Promise((r) => setTimeout(r, 700)); // every backend report of the saves is in
+    expect(published('own/doc.txt')).toBe(false);
+    expect(w.hotDirs).toContain(join(root, 'other'));
+    expect(w.hotDirs).not.toContain(join(root, 'own'));
+    // Another program's write in that folder puts it on the fast path.
+    writeFileSync(join(root, 'own/doc.txt'), 'edited elsewhere');
+    await until(() => published('own/doc.txt'));
+    await until(() => w.hotDirs.includes(join(root, 'own')));
+    expect(w.hotDirs).toContain(join(root, 'own'));
   });
 });

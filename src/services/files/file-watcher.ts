@@ -68,7 +68,8 @@ const BURST_COALESCE_MS = 150;
  *
  * Fast path: the backend waits for 50 ms of quiet and at most 500 ms before it reports, so a
  * steady stream of writes (a build, a log) would reach clients half a second late. A folder the
- * backend has just reported changes in is therefore also watched directly (non-recursive
+ * backend has just reported another program's changes in (not icpy's own: see changedByOthers)
+ * is therefore also watched directly (non-recursive
  * `fs.watch`, i.e. one inotify watch) for `hotMs`, at most `maxHotDirs` folders at once. Its
  * events go through the same classification; the backend's later report of the same change is
  * dropped, because the last reported state of each path (exists, mtime, size) is remembered.
@@ -117,7 +118,14 @@ export class FileWatcher implements Disposable {
           return;
         }
         this.pending.push(...events);
-        for (const e of events) if (e.type !== 'delete') this.heat(dirname(e.path));
+        const heated = new Set<string>();
+        for (const e of events) {
+          if (e.type === 'delete') continue;
+          const dir = dirname(e.path);
+          if (heated.has(dir) || !this.changedByOthers(e.path)) continue;
+          heated.add(dir);
+          this.heat(dir);
+        }
         this.schedule();
       },
       { ignore: BACKEND_IGNORE },
@@ -129,6 +137,23 @@ export class FileWatcher implements Disposable {
 
   private schedule(): void {
     this.timer ??= setTimeout(() => this.flush(), this.lastFlushPaths > BURST_PATHS ? BURST_COALESCE_MS : this.coalesceMs);
+  }
+
+  /**
+   * Whether a backend report may be another program's change: not icpy's temp file, not a path
+   * icpy is changing right now, not the state icpy (or this watcher) already published. Only such
+   * changes put a folder on the fast path. icpy's own writes used to keep every folder it wrote
+   * in hot, and each of its atomic saves then cost the main thread four folder-watch callbacks
+   * and an lstat, all dropped (issue 9, bench/files `mixed`: a REST write cost several reads).
+   */
+  private changedByOthers(path: string): boolean {
+    if (TEMP_FILE.test(path) || this.isInflight(path)) return false;
+    return !this.alreadyReported(path, lstatSafe(path));
+  }
+
+  /** Folders on the fast path now (for tests and diagnostics). */
+  get hotDirs(): string[] {
+    return [...this.hot.keys()];
   }
 
   /** Put a folder on the fast path (or keep it there). */

@@ -1,0 +1,181 @@
+import { Worker } from 'node:worker_threads';
+import type { Disposable } from '../../core/lifecycle.js';
+
+/**
+ * The disk work of one small atomic write — create the temp file, write it, keep the mode, close,
+ * rename it over the target — done synchronously on a writer thread (one of a few), so it costs the main thread
+ * one message each way (one event-loop turn, like one thread-pool round trip) and none of its
+ * syscalls. Done on the main thread, creating the temp file waited on the folder's lock and the
+ * journal behind renames in the same folder, and that wait stalled every other client (issue 9,
+ * bench/files `mixed`: a CPU profile showed the main thread in synchronous open and write, where
+ * a bare Node server does them in the pool beside its main thread). The caller resolved and
+ * checked both paths and holds the tree lock (shared) until the answer, exactly as for a rename
+ * in the thread pool: the names are used again by the writer as they would be by the pool.
+ */
+export interface SmallWriteJob {
+  /** Temp file beside the target (created with O_EXCL). */
+  tmp: string;
+  target: string;
+  data: Uint8Array;
+  /** Mode of the temp file (open's mode is masked by the umask). */
+  mode: number;
+  /** fchmod the temp file to `mode` exactly before it is renamed. */
+  chmod: boolean;
+}
+
+/** Runs in the writer thread (CommonJS, evaluated: the same text whether icpy runs from dist/ or from source under vitest). */
+const WRITER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+parentPort.on('message', (job) => {
+  let fd;
+  try {
+    fd = fs.openSync(job.tmp, 'wx', job.mode);
+    const data = job.data;
+    for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
+    if (job.chmod) fs.fchmodSync(fd, job.mode);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(job.tmp, job.target);
+    parentPort.postMessage({ id: job.id });
+  } catch (err) {
+    if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    try { fs.unlinkSync(job.tmp); } catch {}
+    parentPort.postMessage({ id: job.id, error: { message: String(err && err.message), code: err && err.code, errno: err && err.errno, syscall: err && err.syscall } });
+  }
+});
+`;
+
+interface Pending {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Writer threads at the most (each started on first need). Like the thread pool's 4: one thread
+ * doing every write in turn capped writes at what one thread's creates and renames take (the
+ * journal waits of one overlap nothing), and bench/files `mixed` gave writes 0.37 of the server
+ * where the bare one gives them 0.47.
+ */
+const MAX_THREADS = 4;
+
+/**
+ * Writes a thread holds at once: the next is there when one finishes (no idle wait for the main
+ * thread), and a thread stuck in a journal wait holds up no more than one other write; the rest
+ * wait in one shared queue for whichever thread frees first, as in the thread pool.
+ */
+const PER_THREAD = 2;
+
+/** Small writes off the main thread, on a few writer threads fed from one queue. */
+export class SmallWriter implements Disposable {
+  private readonly threads: WriterThread[] = [];
+  private readonly queue: { job: SmallWriteJob; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private disposed = false;
+
+  /** Resolves once the target has been replaced; rejects like the fs call that failed (with its `code`), the temp file removed. */
+  write(job: SmallWriteJob): Promise<void> {
+    if (this.disposed) return Promise.reject(Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' }));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      let best: WriterThread | undefined;
+      for (const t of this.threads) if (!best || t.busy < best.busy) best = t;
+      if (!best || (best.busy > 0 && this.threads.length < MAX_THREADS)) {
+        best = new WriterThread();
+        this.threads.push(best);
+      }
+      if (best.busy >= PER_THREAD) return;
+      const { job, resolve, reject } = this.queue.shift()!;
+      best.write(job).then(
+        () => {
+          resolve();
+          this.pump();
+        },
+        (err: Error) => {
+          reject(err);
+          this.pump();
+        },
+      );
+    }
+  }
+
+  /** Writes under way off the main thread now (queued or on a thread). */
+  get busy(): number {
+    let n = this.queue.length;
+    for (const t of this.threads) n += t.busy;
+    return n;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.threads.splice(0)) t.dispose();
+    const err = Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' });
+    for (const q of this.queue.splice(0)) q.reject(err);
+  }
+}
+
+/** One writer thread; it keeps the process alive only while it has writes. */
+class WriterThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  get busy(): number {
+    return this.pending.size;
+  }
+
+  write(job: SmallWriteJob): Promise<void> {
+    const w = this.worker ?? this.start();
+    const id = this.nextId++;
+    // Referenced only while a write is under way: a process that awaits a write must not exit
+    // before it lands, and an idle writer must not keep the process alive.
+    if (this.pending.size === 0) w.ref();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, ...job });
+    });
+  }
+
+  private start(): Worker {
+    const w = new Worker(WRITER_SOURCE, { eval: true, name: 'icpy-small-writer' });
+    w.unref();
+    w.on('message', (m: { id: number; error?: { message: string; code?: string; errno?: number; syscall?: string } }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
+      if (m.error) p.reject(Object.assign(new Error(m.error.message), m.error));
+      else p.resolve();
+    });
+    // A writer that dies fails what it had (its temp files may remain; the watcher ignores them)
+    // and is started afresh by the next write.
+    const gone = (err: Error) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      this.fail(err);
+    };
+    w.on('error', gone);
+    w.on('exit', (code) => gone(Object.assign(new Error(`The file writer thread exited (${code})`), { code: 'EIO' })));
+    this.worker = w;
+    return w;
+  }
+
+  private fail(err: Error): void {
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of failed) p.reject(err);
+  }
+
+  dispose(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    this.fail(Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' }));
+    void w?.terminate();
+  }
+}
