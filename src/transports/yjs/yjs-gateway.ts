@@ -115,6 +115,35 @@ function isEmptyUpdate(update: Uint8Array): boolean {
   return structs.length === 0 && ds.clients.size === 0;
 }
 
+/**
+ * The frame of the update being broadcast. A room hands every peer the same update object in one
+ * synchronous loop, so the frame is built once and the same bytes go to every peer. One slot per
+ * message type, let go in the next microtask: no frame outlives its broadcast (a 2 MB sync update
+ * is not kept).
+ */
+export class BroadcastFrames {
+  private readonly slots = new Map<number, { update: Uint8Array; bytes: Uint8Array }>();
+  private clearing = false;
+
+  get(update: Uint8Array, type: typeof YMessage.Sync | typeof YMessage.Awareness): Uint8Array {
+    const slot = this.slots.get(type);
+    if (slot?.update === update) return slot.bytes;
+    const bytes =
+      type === YMessage.Sync
+        ? frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))
+        : frame(YMessage.Awareness, (e) => encoding.writeVarUint8Array(e, update));
+    this.slots.set(type, { update, bytes });
+    if (!this.clearing) {
+      this.clearing = true;
+      queueMicrotask(() => {
+        this.clearing = false;
+        this.slots.clear();
+      });
+    }
+    return bytes;
+  }
+}
+
 interface YPeer extends DocPeer {
   readonly ws: WebSocket;
   /** Who this peer authenticated as: a peer without `write` may not send updates (4403). */
@@ -134,6 +163,7 @@ export class YjsGateway implements Disposable {
   private readonly wss: WebSocketServer;
   private readonly peers = new Set<YPeer>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly framed = new BroadcastFrames();
 
   constructor(private readonly opts: YjsGatewayOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
@@ -161,8 +191,8 @@ export class YjsGateway implements Disposable {
       principal,
       alive: true,
       closed: false,
-      sendUpdate: (update) => this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))),
-      sendAwareness: (update) => this.send(peer, frame(YMessage.Awareness, (e) => encoding.writeVarUint8Array(e, update))),
+      sendUpdate: (update) => this.send(peer, this.framed.get(update, YMessage.Sync)),
+      sendAwareness: (update) => this.send(peer, this.framed.get(update, YMessage.Awareness)),
       close: (code, reason) => this.close(peer, code, reason),
     };
     this.peers.add(peer);
