@@ -102,11 +102,21 @@ export function decodeFrame(bytes: Uint8Array, readOnly: boolean): Decoded {
   return { kind: 'ignored' };
 }
 
-function frame(type: number, write: (enc: encoding.Encoder) => void): Uint8Array {
-  const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, type);
-  write(enc);
-  return encoding.toUint8Array(enc);
+/**
+ * A y-websocket frame: the message type, the sync step (Sync frames), then the payload with its
+ * length. Built with one copy of the payload (a 2 MB sync step 2 is not copied twice through an
+ * encoder); small frames come from Node's buffer pool.
+ */
+function frame(type: number, step: number | undefined, payload: Uint8Array): Uint8Array {
+  const head = encoding.createEncoder();
+  encoding.writeVarUint(head, type);
+  if (step !== undefined) encoding.writeVarUint(head, step);
+  encoding.writeVarUint(head, payload.length);
+  const h = encoding.toUint8Array(head);
+  const out = Buffer.allocUnsafe(h.length + payload.length);
+  out.set(h, 0);
+  out.set(payload, h.length);
+  return out;
 }
 
 /** True when a Yjs update carries no change (the empty update a provider sends as sync step 2). */
@@ -128,10 +138,7 @@ export class BroadcastFrames {
   get(update: Uint8Array, type: typeof YMessage.Sync | typeof YMessage.Awareness): Uint8Array {
     const slot = this.slots.get(type);
     if (slot?.update === update) return slot.bytes;
-    const bytes =
-      type === YMessage.Sync
-        ? frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))
-        : frame(YMessage.Awareness, (e) => encoding.writeVarUint8Array(e, update));
+    const bytes = type === YMessage.Sync ? frame(YMessage.Sync, SyncUpdate, update) : frame(YMessage.Awareness, undefined, update);
     this.slots.set(type, { update, bytes });
     if (!this.clearing) {
       this.clearing = true;
@@ -234,7 +241,7 @@ export class YjsGateway implements Disposable {
         peer.room = room;
         // The server opens the sync (as y-websocket's own server does): its state vector, then
         // every awareness state it knows; the provider answers with step 2 and its own step 1.
-        this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep1), encoding.writeVarUint8Array(e, room.encodeStateVector()))));
+        this.send(peer, frame(YMessage.Sync, SyncStep1, room.encodeStateVector()));
         const states = room.encodeAwareness();
         if (states) peer.sendAwareness(states);
         for (const data of early.splice(0)) turns.run(() => this.onFrame(peer, data));
@@ -263,8 +270,7 @@ export class YjsGateway implements Disposable {
     try {
       switch (msg.kind) {
         case 'step1': {
-          const update = room.encodeStateAsUpdate(msg.payload);
-          this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep2), encoding.writeVarUint8Array(e, update))));
+          this.send(peer, frame(YMessage.Sync, SyncStep2, room.encodeStateAsUpdate(msg.payload)));
           return;
         }
         case 'update':
