@@ -72,3 +72,38 @@ describe('recordDelta', () => {
     live.destroy();
   });
 });
+
+describe('LiveDoc full state for fresh peers', () => {
+  const from = { connection: { id: 'p', kind: 'yjs', name: 'p' }, sendUpdate() {}, sendAwareness() {}, close() {} } as never;
+  const textOf = (update: Uint8Array) => {
+    const d = new Y.Doc();
+    Y.applyUpdate(d, update);
+    return d.getText('content').toString();
+  };
+
+  it('encodes a large document once for consecutive fresh peers, and anew after a change', () => {
+    const big = 'line of a large file\n'.repeat(4000);
+    const live = new LiveDoc('big.txt', big, { startVersion: 1, maxUpdateBytes: 1 << 24 });
+    const empty = Y.encodeStateVector(new Y.Doc());
+    const first = live.encodeStateAsUpdate(empty);
+    expect(live.encodeStateAsUpdate(empty)).toBe(first);
+    expect(textOf(first)).toBe(big);
+    const peer = new Y.Doc();
+    Y.applyUpdate(peer, first);
+    peer.on('update', (u: Uint8Array) => live.applyUpdate(u, from));
+    peer.getText('content').insert(5, 'EDIT');
+    const after = live.encodeStateAsUpdate(empty);
+    expect(after).not.toBe(first);
+    expect(textOf(after)).toBe(big.slice(0, 5) + 'EDIT' + big.slice(5));
+    // A peer that has some of the document gets only what it lacks (never the kept full state).
+    expect(live.encodeStateAsUpdate(Y.encodeStateVector(peer)).length).toBeLessThan(10);
+    live.destroy();
+  });
+
+  it('keeps nothing for a small document', () => {
+    const live = new LiveDoc('small.txt', 'hello\n', { startVersion: 1, maxUpdateBytes: 1 << 20 });
+    const empty = Y.encodeStateVector(new Y.Doc());
+    expect(live.encodeStateAsUpdate(empty)).not.toBe(live.encodeStateAsUpdate(empty));
+    live.destroy();
+  });
+});

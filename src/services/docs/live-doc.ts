@@ -46,6 +46,16 @@ export interface LiveDocOptions {
   screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
 }
 
+/**
+ * The whole state of a document of at least this many characters, once encoded for a fresh peer
+ * (sync step 2 against an empty state vector), is kept for the next fresh peer until the document
+ * changes or FULL_STATE_KEEP_MS pass: a second client opening a large document does not encode it
+ * again. Bound: one encoded state (about the text's UTF-8 size) per large open document, for at
+ * most that long; small documents keep nothing (their encoding costs little).
+ */
+const FULL_STATE_MIN_CHARS = 64 * 1024;
+const FULL_STATE_KEEP_MS = 10_000;
+
 /** Recent changes kept to rebase edits sent against an older version (docs.applyEdits baseVersion). */
 const LOG_MAX_ENTRIES = 512;
 const LOG_MAX_CHARS = 4 * 1024 * 1024;
@@ -63,6 +73,7 @@ export class LiveDoc implements DocRoom {
   private currentVersion: number;
   private readonly log: { version: number; ops: RecordedOp[]; chars: number }[] = [];
   private logChars = 0;
+  private fullState: { update: Uint8Array; timer: NodeJS.Timeout } | undefined;
   private destroyed = false;
 
   constructor(
@@ -80,6 +91,7 @@ export class LiveDoc implements DocRoom {
       this.options.onChange?.(this, event.transaction.origin);
     });
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.dropFullState();
       for (const peer of this.peerClients.keys()) if (peer !== origin) peer.sendUpdate(update);
     });
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
@@ -132,11 +144,27 @@ export class LiveDoc implements DocRoom {
   }
 
   encodeStateAsUpdate(stateVector?: Uint8Array): Uint8Array {
+    // A fresh peer (an empty document: its state vector is the single byte 0) is sent everything.
+    const fresh = !stateVector || (stateVector.length === 1 && stateVector[0] === 0);
+    if (fresh && this.fullState) return this.fullState.update;
+    let update: Uint8Array;
     try {
-      return Y.encodeStateAsUpdate(this.doc, stateVector);
+      update = Y.encodeStateAsUpdate(this.doc, stateVector);
     } catch (err) {
       throw new IcpyError('INVALID_PARAMS', 'Malformed state vector', { field: 'stateVector' }, { cause: err });
     }
+    if (fresh && !this.destroyed && this.text.length >= FULL_STATE_MIN_CHARS) {
+      const timer = setTimeout(() => this.dropFullState(), FULL_STATE_KEEP_MS);
+      timer.unref();
+      this.fullState = { update, timer };
+    }
+    return update;
+  }
+
+  private dropFullState(): void {
+    if (!this.fullState) return;
+    clearTimeout(this.fullState.timer);
+    this.fullState = undefined;
   }
 
   applyUpdate(update: Uint8Array, from: DocPeer): void {
@@ -226,6 +254,7 @@ export class LiveDoc implements DocRoom {
     this.destroyed = true;
     this.peerClients.clear();
     this.log.length = 0;
+    this.dropFullState();
     this.awareness.destroy();
     this.doc.destroy();
   }
