@@ -234,7 +234,7 @@ describe('MCP sessions: principals and bounds', () => {
     ['ro-token-2', other],
   ]);
   beforeAll(async () => {
-    server = await startServer({ agents: { maxMcpSessions: 3 } }, { authenticate: (t) => (t ? agents.get(t) : undefined) });
+    server = await startServer({ agents: { maxMcpSessions: 3, maxMcpSessionsPerPrincipal: 2 } }, { authenticate: (t) => (t ? agents.get(t) : undefined) });
   });
   afterAll(async () => {
     await server.close();
@@ -274,23 +274,48 @@ describe('MCP sessions: principals and bounds', () => {
     await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: headers('ro-token-1') });
   });
 
-  it('too many sessions → 429 LIMIT_EXCEEDED (maxMcpSessions); a closed one frees its place', async () => {
-    const auth = { authorization: `Bearer ${server.token}` };
+  it('one credential holds at most maxMcpSessionsPerPrincipal sessions; another still gets one; a closed one frees its place', async () => {
+    const auth = { authorization: 'Bearer ro-token-1' };
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await post(server, initialize(`s${i}`), auth);
+    for (let i = 0; i < 2; i++) {
+      const r = await post(server, initialize(`p${i}`), auth);
       expect(r.status).toBe(200);
       ids.push(r.headers.get('mcp-session-id')!);
     }
+    const over = await post(server, initialize('p2'), auth);
+    expect(over.status).toBe(429);
+    expect(over.body.error.data).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxMcpSessionsPerPrincipal', max: 2 });
+    expect(over.body.error.message).toMatch(/reader-bot holds 2 MCP sessions/);
+    const otherInit = await post(server, initialize('o0'), { authorization: 'Bearer ro-token-2' });
+    expect(otherInit.status).toBe(200);
+    const closeAs = (token: string, id: string) => fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'mcp-session-id': id } });
+    expect((await closeAs('ro-token-1', ids[0]!)).status).toBe(200);
+    const again = await post(server, initialize('p3'), auth);
+    expect(again.status).toBe(200);
+    ids.push(again.headers.get('mcp-session-id')!);
+    for (const id of ids.slice(1)) await closeAs('ro-token-1', id);
+    await closeAs('ro-token-2', otherInit.headers.get('mcp-session-id')!);
+  });
+
+  it('too many sessions → 429 LIMIT_EXCEEDED (maxMcpSessions); a closed one frees its place', async () => {
+    const ids: string[] = [];
+    const tokens = [server.token, server.token, 'ro-token-2'];
+    for (let i = 0; i < 3; i++) {
+      const r = await post(server, initialize(`s${i}`), { authorization: `Bearer ${tokens[i]}` });
+      expect(r.status).toBe(200);
+      ids.push(r.headers.get('mcp-session-id')!);
+    }
+    const auth = { authorization: 'Bearer ro-token-1' };
     const over = await post(server, initialize('s3'), auth);
     expect(over.status).toBe(429);
     expect(over.body.error.data).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxMcpSessions', max: 3 });
-    const del = await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': ids[0]! } });
+    const del = await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${server.token}`, 'mcp-session-id': ids[0]! } });
     expect(del.status).toBe(200);
     const again = await post(server, initialize('s4'), auth);
     expect(again.status).toBe(200);
+    tokens.push('ro-token-1');
     ids.push(again.headers.get('mcp-session-id')!);
-    for (const id of ids.slice(1)) await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': id } });
+    for (let i = 1; i < ids.length; i++) await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens[i]}`, 'mcp-session-id': ids[i]! } });
   });
 });
 

@@ -78,6 +78,8 @@ export interface IcpyAgentsConfig {
   activityRows: number;
   /** Open MCP sessions on /mcp; one more is LIMIT_EXCEEDED (HTTP 429). Default 64. */
   maxMcpSessions: number;
+  /** Open MCP sessions one principal (a credential, or the owner token) may hold. Default 16. */
+  maxMcpSessionsPerPrincipal: number;
   /** An MCP session with no request for this long (ms) is closed. Default 30 min. */
   mcpSessionIdleMs: number;
 }
@@ -91,12 +93,13 @@ export const DEFAULT_AGENTS: IcpyAgentsConfig = {
   runTimeoutMs: 10 * 60 * 1000,
   activityRows: 10_000,
   maxMcpSessions: 64,
+  maxMcpSessionsPerPrincipal: 16,
   mcpSessionIdleMs: 30 * 60 * 1000,
 };
 
 function resolveAgents(input: Partial<IcpyAgentsConfig> = {}): IcpyAgentsConfig {
   const out = { ...DEFAULT_AGENTS };
-  for (const key of ['maxConcurrentRuns', 'maxTurns', 'runTimeoutMs', 'activityRows', 'maxMcpSessions', 'mcpSessionIdleMs'] as const) {
+  for (const key of ['maxConcurrentRuns', 'maxTurns', 'runTimeoutMs', 'activityRows', 'maxMcpSessions', 'maxMcpSessionsPerPrincipal', 'mcpSessionIdleMs'] as const) {
     out[key] = input[key] ?? envInt(envName(key, 'ICPY_AGENTS_')) ?? DEFAULT_AGENTS[key];
   }
   out.baseUrl = input.baseUrl ?? (process.env.ICPY_AGENTS_BASE_URL || process.env.OPENAI_BASE_URL || '');

@@ -25,6 +25,7 @@ export const mcpModule: AppModule = {
       allowedOrigins: sec.allowedOrigins,
       server: { name: 'icpy', version: VERSION },
       maxSessions: ctx.config.agents.maxMcpSessions,
+      maxSessionsPerPrincipal: ctx.config.agents.maxMcpSessionsPerPrincipal,
       idleMs: ctx.config.agents.mcpSessionIdleMs,
       admit: sec.admit,
       readBudget: () =>

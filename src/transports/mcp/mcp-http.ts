@@ -21,6 +21,8 @@ export interface McpHttpOptions {
   server: { name: string; version: string };
   /** agents.maxMcpSessions: one more initialize is LIMIT_EXCEEDED (HTTP 429). */
   maxSessions: number;
+  /** agents.maxMcpSessionsPerPrincipal: one principal's share of maxSessions (429 past it). */
+  maxSessionsPerPrincipal: number;
   /** agents.mcpSessionIdleMs: a session with no open request for this long is closed. */
   idleMs: number;
   /** Asked before a session opens (maxConnections). */
@@ -54,6 +56,8 @@ export class McpHttpEndpoint implements Disposable {
   private readonly sessions = new Map<string, Entry>();
   /** Sessions being initialized (counted against maxSessions until they exist or fail). */
   private pending = 0;
+  /** Open and initializing sessions per principal id (maxSessionsPerPrincipal). */
+  private readonly perPrincipal = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly toolsTimer: NodeJS.Timeout;
   private closed = false;
@@ -109,6 +113,18 @@ export class McpHttpEndpoint implements Disposable {
     if (this.sessions.size + this.pending >= max) {
       return send(res, 429, new IcpyError('LIMIT_EXCEEDED', `The server holds ${max} MCP sessions, the maximum (agents.maxMcpSessions); close one (DELETE /mcp) or try later`, { limit: 'maxMcpSessions', max }));
     }
+    const share = this.opts.maxSessionsPerPrincipal;
+    if ((this.perPrincipal.get(principal.id) ?? 0) >= share) {
+      return send(
+        res,
+        429,
+        new IcpyError(
+          'LIMIT_EXCEEDED',
+          `${principal.name} holds ${share} MCP sessions, the most one credential may hold (agents.maxMcpSessionsPerPrincipal); close one (DELETE /mcp) or reuse it`,
+          { limit: 'maxMcpSessionsPerPrincipal', max: share },
+        ),
+      );
+    }
     const refusal = this.opts.admit?.();
     if (refusal) return send(res, refusal.httpStatus, refusal);
     const clientName = (body as { params?: { clientInfo?: { name?: unknown } } }).params?.clientInfo?.name;
@@ -141,6 +157,7 @@ export class McpHttpEndpoint implements Disposable {
       if (entry) void this.closeEntry(entry);
     };
     this.pending++;
+    this.countPrincipal(principal.id, +1);
     try {
       await session.server.connect(transport);
       await transport.handleRequest(req, res, body);
@@ -150,7 +167,11 @@ export class McpHttpEndpoint implements Disposable {
     } finally {
       this.pending--;
     }
-    if (!entry) await session.close();
+    // A session that did not open gives its place back; an open one does in closeEntry.
+    if (!entry) {
+      this.countPrincipal(principal.id, -1);
+      await session.close();
+    }
   }
 
   private async serve(entry: Entry, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
@@ -171,9 +192,16 @@ export class McpHttpEndpoint implements Disposable {
   private async closeEntry(entry: Entry): Promise<void> {
     if (this.sessions.get(entry.id) !== entry) return;
     this.sessions.delete(entry.id);
+    this.countPrincipal(entry.principal.id, -1);
     entry.registration?.dispose();
     await entry.session.close();
     await entry.transport.close().catch(() => undefined);
+  }
+
+  private countPrincipal(id: string, delta: number): void {
+    const n = (this.perPrincipal.get(id) ?? 0) + delta;
+    if (n > 0) this.perPrincipal.set(id, n);
+    else this.perPrincipal.delete(id);
   }
 
   /** Close every session of a principal (a revoked or expired credential). */
