@@ -277,7 +277,13 @@ const FEW_ITEMS = 8;
 
 /** The change an event made, with the text of each deletion (read before Yjs collects it). */
 export function recordDelta(event: Y.YTextEvent): RecordedOp[] {
-  return fewItemsDelta(event) ?? walkDelta(event);
+  let few: RecordedOp[] | undefined;
+  try {
+    few = fewItemsDelta(event);
+  } catch {
+    // Yjs internals it reads (the struct store) not as expected: the walk needs none of them.
+  }
+  return few ?? walkDelta(event);
 }
 
 const itemText = (item: Y.Item): string => (item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length));
