@@ -113,7 +113,7 @@ describe("a newcomer's first requests", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/');
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    expect(cookie).toMatch(/^icpy_session=/);
+    expect(cookie).toMatch(new RegExp(`^icpy_session_${new URL(s.url).port}=`));
     expect(cookie).not.toContain(s.token);
     // The app page itself (or, before `npm run build`, a page saying to build it) is public.
     const page = await fetch(`${s.url}/`);

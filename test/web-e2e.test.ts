@@ -76,7 +76,7 @@ run('web workspace end to end (issue 14)', () => {
     expect(pageA.url()).not.toContain('token');
     expect(pageA.url()).not.toContain(s.token);
     const cookies = await a.cookies(s.url);
-    const session = cookies.find((c) => c.name === 'icpy_session');
+    const session = cookies.find((c) => c.name === `icpy_session_${new URL(s.url).port}`);
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
     expect(session!.value).not.toContain(s.token);
     await pageA.reload();

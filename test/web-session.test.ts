@@ -21,11 +21,14 @@ interface Raw {
   body: string;
 }
 
-/** A request sent as given: no Origin, no cookie jar, no URL normalisation (a literal `..` arrives). */
+/**
+ * A request sent as given: no Origin, no cookie jar, no URL normalisation (a literal `..` arrives),
+ * and a fresh socket (a kept-alive one would be dead after a server restart on the same port).
+ */
 function raw(s: TestServer, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Raw> {
   const u = new URL(s.url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: Number(u.port), method, path, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    const req = request({ agent: false, host: u.hostname, port: Number(u.port), method, path, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
@@ -81,7 +84,7 @@ describe('web session: the printed URL becomes a cookie that works where the tok
     const set = res.headers['set-cookie'] as string[];
     expect(set).toHaveLength(1);
     const parts = set[0]!.split(';').map((p) => p.trim());
-    expect(parts[0]).toMatch(/^icpy_session=[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(parts[0]).toMatch(new RegExp(`^icpy_session_${new URL(s.url).port}=[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}$`));
     expect(parts.slice(1).sort()).toEqual(['HttpOnly', 'Path=/', 'SameSite=Strict']);
     expect(set[0]).not.toContain(s.token);
     // Each exchange mints a fresh nonce.
@@ -193,6 +196,22 @@ describe('web session: the printed URL becomes a cookie that works where the tok
     expect(res.status).toBe(401);
   });
 
+  it('the cookie is named after the port, so another icpy server on localhost neither takes nor overwrites it', async () => {
+    const other = await startServer({ token: s.token });
+    try {
+      const theirs = await login(other);
+      expect(theirs.split('=')[0]).toBe(`icpy_session_${new URL(other.url).port}`);
+      expect(theirs.split('=')[0]).not.toBe(cookie.split('=')[0]);
+      // A browser sends both (cookies are per host, not per port): each server takes only its own.
+      const jar = `${cookie}; ${theirs}`;
+      expect((await raw(s, 'GET', '/api/openapi.json', { cookie: jar })).status).toBe(200);
+      expect((await raw(other, 'GET', '/api/openapi.json', { cookie: jar })).status).toBe(200);
+      expect((await raw(s, 'GET', '/api/openapi.json', { cookie: theirs })).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a forged or tampered cookie is 401', async () => {
     const [name, value] = cookie.split('=') as [string, string];
     const tampered = `${name}=${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
@@ -255,7 +274,7 @@ describe('web session: the printed URL becomes a cookie that works where the tok
     const out = await raw(s, 'POST', '/api/session/logout', { cookie, origin });
     expect(out.status).toBe(204);
     const set = (out.headers['set-cookie'] as string[])[0]!;
-    expect(set).toMatch(/^icpy_session=;/);
+    expect(set).toMatch(new RegExp(`^icpy_session_${new URL(s.url).port}=;`));
     expect(set).toContain('Max-Age=0');
     expect(set).toContain('HttpOnly');
     expect(set).toContain('Path=/');
@@ -271,8 +290,10 @@ describe('web session across restarts', () => {
     try {
       let s = await startServer({ root, token: 'first-token-abc' });
       const cookie = await login(s);
+      // A restart comes back on the same port (the page's address; the cookie is named after it).
+      const port = Number(new URL(s.url).port);
       await s.close();
-      s = await startServer({ root, token: 'first-token-abc' });
+      s = await startServer({ root, token: 'first-token-abc', port });
       try {
         expect((await raw(s, 'GET', '/api/openapi.json', { cookie })).status).toBe(200);
         const c = await connect(s, { token: null, headers: { cookie, origin: s.url } });
@@ -280,7 +301,7 @@ describe('web session across restarts', () => {
       } finally {
         await s.close();
       }
-      s = await startServer({ root, token: 'second-token-xyz' });
+      s = await startServer({ root, token: 'second-token-xyz', port });
       try {
         expect((await raw(s, 'GET', '/api/openapi.json', { cookie })).status).toBe(401);
         const c = await connect(s, { token: null, headers: { cookie, origin: s.url } });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { encodeBinaryExecOutputParts, decodeBinaryExecOutput } from '../src/services/exec/output-frame.js';
@@ -11,17 +12,18 @@ afterEach(async () => {
 });
 
 /** A real server-side ws and a real client over loopback. */
-async function pair(): Promise<{ session: WsSession; client: WebSocket }> {
+async function pair(): Promise<{ session: WsSession; client: WebSocket; socket: Socket }> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   open.push(wss);
   await once(wss, 'listening');
   const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: false });
   open.push({ close: () => client.terminate() });
-  const [server] = (await once(wss, 'connection')) as [WebSocket];
+  const [server, req] = (await once(wss, 'connection')) as [WebSocket, IncomingMessage];
   open.push({ close: () => server.terminate() });
   await once(client, 'open');
   const info = { id: 'c1', kind: 'agent' as const, name: 't', transport: 'ws' as const, principalId: 'owner', connectedAt: Date.now() };
-  return { session: new WsSession(server, info, 1024 * 1024), client };
+  const socket = req.socket as Socket;
+  return { session: new WsSession(server, info, 1024 * 1024, socket), client, socket };
 }
 
 describe('WsSession.sendFrame with parts', () => {
@@ -52,5 +54,22 @@ describe('WsSession.sendFrame with parts', () => {
     const f = decodeBinaryExecOutput(data);
     expect(f).toMatchObject({ id: 'run-7', stream: 'stderr', offset: 42 });
     expect(Buffer.from(f.data).toString('utf8')).toBe('héllo wörld\n');
+  });
+
+  it('the parts of one message leave in one socket write (corked), not one write per fragment', async () => {
+    const { session, client, socket } = await pair();
+    // Observe (not replace) the real socket's writes: every write the stream hands to the OS.
+    const s = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    let writes = 0;
+    const w = s._write.bind(socket);
+    const wv = s._writev.bind(socket);
+    s._write = (...a) => (writes++, w(...a));
+    s._writev = (...a) => (writes++, wv(...a));
+    const parts = [Buffer.from([2, 0]), Buffer.alloc(64 * 1024, 0x61), Buffer.alloc(64 * 1024, 0x62), Buffer.alloc(64 * 1024, 0x63)];
+    const msg = once(client, 'message');
+    session.sendFrame(parts);
+    const [data] = (await msg) as [Buffer];
+    expect(data.equals(Buffer.concat(parts))).toBe(true);
+    expect(writes).toBe(1);
   });
 });

@@ -2,8 +2,19 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Principal } from '../core/principal.js';
 import { createTokenVerifier } from '../core/security.js';
 
-/** Name of the web workspace's session cookie (docs/protocol.md, "Authentication and browser safety"). */
+/** Base name of the web workspace's session cookie (docs/protocol.md, "Authentication and browser safety"). */
 export const SESSION_COOKIE = 'icpy_session';
+
+/**
+ * The cookie's name for a request's Host: `icpy_session_<port>` when the Host names a port, else
+ * `icpy_session`. Browsers keep cookies per host, not per port, so two servers on `localhost`
+ * under one name would overwrite each other's session; the Host's port is what the browser
+ * connected to, so each server (or proxy address) gets its own slot.
+ */
+export function sessionCookieName(host: string | undefined): string {
+  const port = host === undefined ? undefined : /:(\d{1,5})$/.exec(host)?.[1];
+  return port === undefined ? SESSION_COOKIE : `${SESSION_COOKIE}_${port}`;
+}
 
 const MAC_LABEL = 'icpy-session:v1:';
 /** 16 random bytes and a SHA-256 MAC, base64url: 22 and 43 characters. */
@@ -24,8 +35,8 @@ export interface WebSession {
   isOwnerToken(token: string | undefined): boolean;
   /** A fresh cookie value. */
   mint(): string;
-  /** The owner principal when the Cookie header holds a valid session cookie. */
-  authenticate(cookieHeader: string | string[] | undefined): Principal | undefined;
+  /** The owner principal when the Cookie header holds a valid session cookie for this Host. */
+  authenticate(cookieHeader: string | string[] | undefined, host: string | undefined): Principal | undefined;
 }
 
 export function createWebSession(ownerToken: string, owner: Principal): WebSession {
@@ -47,37 +58,32 @@ export function createWebSession(ownerToken: string, owner: Principal): WebSessi
       const nonce = randomBytes(16).toString('base64url');
       return `${nonce}.${macOf(nonce).toString('base64url')}`;
     },
-    authenticate(header) {
-      return sessionCookiesOf(header).some(valid) ? owner : undefined;
+    authenticate(header, host) {
+      return sessionCookiesOf(header, sessionCookieName(host)).some(valid) ? owner : undefined;
     },
   };
 }
 
-/** Every `icpy_session` value in a Cookie header (at most a few), in order. */
-export function sessionCookiesOf(header: string | string[] | undefined): string[] {
+/** Every value of cookie `name` in a Cookie header (at most a few), in order. */
+export function sessionCookiesOf(header: string | string[] | undefined, name: string): string[] {
   if (header === undefined) return [];
   const text = Array.isArray(header) ? header.join('; ') : header;
   const out: string[] = [];
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
     out.push(part.slice(eq + 1).trim());
     if (out.length === MAX_CANDIDATES) break;
   }
   return out;
 }
 
-/** Whether a Cookie header names a session cookie at all (valid or not). */
-export function hasSessionCookie(header: string | string[] | undefined): boolean {
-  return sessionCookiesOf(header).length > 0;
-}
-
 /** `Set-Cookie` value giving the browser a session: HttpOnly, SameSite=Strict, Path=/, Secure on TLS. */
-export function sessionSetCookie(value: string, secure: boolean): string {
-  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
+export function sessionSetCookie(value: string, secure: boolean, host: string | undefined): string {
+  return `${sessionCookieName(host)}=${value}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
 }
 
 /** `Set-Cookie` value removing the session (logout). */
-export function sessionClearCookie(secure: boolean): string {
-  return `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure ? '; Secure' : ''}`;
+export function sessionClearCookie(secure: boolean, host: string | undefined): string {
+  return `${sessionCookieName(host)}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure ? '; Secure' : ''}`;
 }

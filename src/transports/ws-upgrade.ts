@@ -59,7 +59,7 @@ export function acceptUpgrade(
   // The cookie is ambient: a page from anywhere could open a socket that carries it. The Origin
   // check above refused foreign origins; a browser always sends Origin on an upgrade, so a cookie
   // without one is not a page of this server.
-  const cookie = token === null || token === undefined ? rules.session?.authenticate(req.headers.cookie) : undefined;
+  const cookie = token === null || token === undefined ? rules.session?.authenticate(req.headers.cookie, req.headers.host) : undefined;
   if (cookie && origin === undefined) {
     rules.logger.warn(`${label}: refused cookie upgrade without Origin`);
     return refuse(socket, 403, 'An upgrade authenticated by the session cookie needs an Origin header');

@@ -68,7 +68,7 @@ export interface Hit {
 export async function foreignSite(html: string, host = '127.0.0.1'): Promise<{ url: string; hits: Hit[]; close(): Promise<void> }> {
   const hits: Hit[] = [];
   const server: Server = createServer((req, res) => {
-    hits.push({ method: req.method ?? '', url: req.url ?? '', session: /(?:^|;\s*)icpy_session=/.test(req.headers.cookie ?? '') });
+    hits.push({ method: req.method ?? '', url: req.url ?? '', session: /(?:^|;\s*)icpy_session(?:_\d+)?=/.test(req.headers.cookie ?? '') });
     req.resume();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
     res.end(html);

@@ -38,13 +38,17 @@ export function rememberEncoding(ev: BrokerEvent, json: string): void {
 export function checkEvent(topic: string, seq: number, time: number, source: EventSource, data: unknown, limits: EventLimits): string | number {
   // Envelope: topic, seq, time, source (name ≤ 100 chars) — well under this.
   const envelope = topic.length + 6 * (source.name.length + source.connectionId.length) + 160;
+  // Plain data first (the common case): a LazyEventData is not plain (its prototype), so it is
+  // never taken for plain data here and costs this one failed walk of its two fields.
+  const bound = plainJsonBound(data, limits.maxValueDepth);
+  if (bound >= 0 && bound + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
   if (data instanceof LazyEventData) {
     // Not built here (that is its point): the publisher bounds it; its stated size is checked.
     if (data.approxBytes + envelope <= limits.maxEventBytes) return data.approxBytes + topic.length + 96;
     data = data.toJSON();
+    const built = plainJsonBound(data, limits.maxValueDepth);
+    if (built >= 0 && built + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
   }
-  const bound = plainJsonBound(data, limits.maxValueDepth);
-  if (bound >= 0 && bound + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
   const shape = inspectValue(data, limits.maxValueDepth);
   if (shape.tooDeepAt) {
     throw new IcpyError('INVALID_PARAMS', `data: nested deeper than maxValueDepth (${limits.maxValueDepth}) at data.${shape.tooDeepAt.join('.')}`, {

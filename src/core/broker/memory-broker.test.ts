@@ -120,6 +120,31 @@ describe('MemoryBroker', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('a topic published again reaches subscribers added or removed in between, and an invalid topic is refused every time', () => {
+    // Guards the last-topic front of the match cache: it must be dropped with the cache.
+    const b = new MemoryBroker({ matchCacheSize: 1 });
+    const first: number[] = [];
+    const second: number[] = [];
+    const s1 = b.subscribe(['t.a'], (e) => void first.push(e.seq));
+    b.publish('t.a', 0);
+    b.publish('t.a', 0);
+    const s2 = b.subscribe(['t.*'], (e) => void second.push(e.seq));
+    b.publish('t.a', 0);
+    s1.dispose();
+    b.publish('t.a', 0);
+    b.publish('t.b', 0); // evicts 't.a' from the one-entry match cache
+    b.publish('t.a', 0);
+    s2.dispose();
+    b.publish('t.a', 0);
+    expect(first).toEqual([1, 2, 3]);
+    expect(second).toEqual([3, 4, 5, 6]);
+    b.subscribe(['x'], () => {}).dispose(); // the cache is cleared just before the bad topics
+    for (const bad of ['', '', 'a..b', undefined, undefined]) {
+      expect(() => b.publish(bad as string, 0)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', data: { field: 'topic' } }));
+    }
+    expect(b.stats().lastSeq).toBe(7);
+  });
+
   it('unsubscribes on dispose and stops delivery', () => {
     const b = new MemoryBroker();
     const got: number[] = [];

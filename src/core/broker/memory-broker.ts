@@ -109,6 +109,12 @@ export class MemoryBroker implements Broker {
   private readonly exact = new Map<string, Set<MemorySubscription>>();
   private readonly wildcard = new Set<MemorySubscription>();
   private readonly matchCache = new Map<string, MemorySubscription[]>();
+  /**
+   * The last published topic and its targets: a one-entry front of matchCache, cleared with it
+   * (targets undefined, so no topic — not even '' — skips validation through it).
+   */
+  private lastTopic = '';
+  private lastTargets: MemorySubscription[] | undefined;
   private readonly handlers = new Map<string, RequestHandler>();
   private readonly subs = new Set<MemorySubscription>();
   private nextSubId = 1;
@@ -142,11 +148,18 @@ export class MemoryBroker implements Broker {
   publish<T>(topic: string, data: T, source: EventSource = SYSTEM_SOURCE): BrokerEvent<T> {
     if (this.disposed) throw new IcpyError('UNAVAILABLE', 'Broker is closed');
     // A topic in the match cache was validated when it entered; re-checking it on every publish
-    // (split + a regex per segment) was over half the cost of a publish to one subscriber.
-    let targets = this.matchCache.get(topic);
+    // (split + a regex per segment) was over half the cost of a publish to one subscriber. Bursts
+    // repeat one topic (exec output, a save storm), so the last topic's targets are kept aside:
+    // the same string compares by pointer, skipping the Map's hash lookup.
+    let targets = topic === this.lastTopic ? this.lastTargets : undefined;
     if (targets === undefined) {
-      assertTopic(topic);
-      targets = this.match(topic);
+      targets = this.matchCache.get(topic);
+      if (targets === undefined) {
+        assertTopic(topic);
+        targets = this.match(topic);
+      }
+      this.lastTopic = topic;
+      this.lastTargets = targets;
     }
     // Checked (and, unless provably small plain JSON, encoded) before it gets a seq: an event that
     // cannot be sent to every subscriber never enters the log.
@@ -200,9 +213,15 @@ export class MemoryBroker implements Broker {
     }
     // Deliver in subscription order so behaviour does not depend on exact-vs-wildcard.
     const list = [...out].sort((a, b) => subOrder(a) - subOrder(b));
-    if (this.matchCache.size >= this.matchCacheSize) this.matchCache.clear();
+    if (this.matchCache.size >= this.matchCacheSize) this.clearMatches();
     this.matchCache.set(topic, list);
     return list;
+  }
+
+  private clearMatches(): void {
+    this.matchCache.clear();
+    this.lastTopic = '';
+    this.lastTargets = undefined;
   }
 
   subscribe(patterns: readonly string[], handler: EventHandler, options: SubscribeOptions = {}): Subscription {
@@ -232,7 +251,7 @@ export class MemoryBroker implements Broker {
         set.add(sub);
       }
     }
-    this.matchCache.clear();
+    this.clearMatches();
     sub.allowance = replay.length;
     for (const ev of replay) sub.offer(ev);
     return sub;
@@ -293,7 +312,7 @@ export class MemoryBroker implements Broker {
         if (!set.size) this.exact.delete(p);
       }
     }
-    this.matchCache.clear();
+    this.clearMatches();
   }
 
   /** @internal */

@@ -112,7 +112,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // An explicit token decides alone (a wrong one is 401 whatever cookie comes with it); only
     // without one does the session cookie count, and then under the cross-site rules.
     const token = tokenOf(req);
-    const cookie = token === undefined ? opts.session?.authenticate(req.headers.cookie) : undefined;
+    const cookie = token === undefined ? opts.session?.authenticate(req.headers.cookie, req.headers.host) : undefined;
     const principal = cookie ?? opts.authenticate(token);
     if (!principal) {
       reply.header('WWW-Authenticate', 'Bearer');
@@ -163,7 +163,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       return reply
         .code(303)
         .header('Location', '/')
-        .header('Set-Cookie', sessionSetCookie(opts.session.mint(), req.protocol === 'https'))
+        .header('Set-Cookie', sessionSetCookie(opts.session.mint(), req.protocol === 'https', req.headers.host))
         .header('Cache-Control', 'no-store')
         .header('Referrer-Policy', 'no-referrer')
         .send();
@@ -184,7 +184,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     if (origin !== undefined && !originAllowed(origin, req.headers.host, allowedOrigins)) {
       throw new IcpyError('FORBIDDEN', 'Origin not allowed (cross-site request guard)', { reason: 'origin' });
     }
-    return reply.code(204).header('Set-Cookie', sessionClearCookie(req.protocol === 'https')).header('Cache-Control', 'no-store').send();
+    return reply.code(204).header('Set-Cookie', sessionClearCookie(req.protocol === 'https', req.headers.host)).header('Cache-Control', 'no-store').send();
   });
 
   app.post('/api/rpc', async (req, reply) => {

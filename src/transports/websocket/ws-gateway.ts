@@ -88,6 +88,8 @@ export class WsSession implements Session {
     readonly ws: WebSocket,
     readonly info: ConnectionInfo,
     private readonly highWater: number,
+    /** The connection's socket (ws's own), to cork a fragmented message into one write. */
+    private readonly socket?: Duplex,
   ) {
     // Named handles (subscriptions, attachments) die with the connection.
     this.resources.add({
@@ -121,10 +123,17 @@ export class WsSession implements Session {
       this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, this.onSent);
     } else {
       // One message in fragments (ws writes each part as it is, unmasked on the server side:
-      // no copy). All parts go out in this synchronous call, so nothing can interleave.
+      // no copy). All parts go out in this synchronous call, so nothing can interleave; corked,
+      // so they leave in one writev, not one per fragment.
       const last = frame.length - 1;
-      for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
-      this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
+      this.socket?.cork();
+      try {
+        for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
+        this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
+      } finally {
+        // Never left corked (a corked socket holds every later write).
+        this.socket?.uncork();
+      }
     }
     return this.ws.bufferedAmount < this.highWater;
   }
@@ -196,11 +205,11 @@ export class WsGateway implements Disposable {
 
   /** Handle an HTTP upgrade request for this gateway's path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    acceptUpgrade(this.wss, req, socket, head, this.opts, 'ws', (ws, info, _url, principal) => this.accept(ws, info, principal));
+    acceptUpgrade(this.wss, req, socket, head, this.opts, 'ws', (ws, info, _url, principal) => this.accept(ws, info, principal, socket));
   }
 
-  private accept(ws: WebSocket, info: ConnectionInfo, principal: Principal): void {
-    const session = new WsSession(ws, info, this.opts.highWaterBytes);
+  private accept(ws: WebSocket, info: ConnectionInfo, principal: Principal, socket: Duplex): void {
+    const session = new WsSession(ws, info, this.opts.highWaterBytes, socket);
     const holds = new Set<string>();
     const hold = (reason: string, on: boolean) => {
       if (on) holds.add(reason);
