@@ -190,6 +190,26 @@ describe('live documents with y-websocket providers', () => {
     expect((await s.call('docs.list', {})).docs).toEqual([]);
   });
 
+  it('steady typing is saved by saveMaxDelayMs, and the last edit saveDebounceMs after it (one save timer per document)', async () => {
+    const s = await server({ docs: { saveDebounceMs: 400, saveMaxDelayMs: 800 } });
+    writeFileSync(join(s.root, 't.txt'), '');
+    const doc = new Y.Doc();
+    const p = provider(s, 't.txt', doc);
+    await synced(p);
+    const text = doc.getText('content');
+    // An edit every 50 ms for 2 s: the debounce alone would never fire while typing goes on.
+    const savedWhileTyping: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      text.insert(text.length, `${i};`);
+      await new Promise((r) => setTimeout(r, 50));
+      const d = disk(s, 't.txt');
+      if (d && savedWhileTyping[savedWhileTyping.length - 1] !== d) savedWhileTyping.push(d);
+    }
+    expect(savedWhileTyping.length).toBeGreaterThan(0);
+    text.insert(text.length, 'end');
+    await until(() => disk(s, 't.txt') === text.toString(), 'the last edit saved');
+  });
+
   it('the document unloads once the last provider leaves and it is saved', async () => {
     const s = await server({ docs: { saveDebounceMs: 10_000, saveMaxDelayMs: 60_000 } });
     writeFileSync(join(s.root, 'u.txt'), 'x');

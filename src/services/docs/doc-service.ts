@@ -67,6 +67,9 @@ class Entry {
   /** Source of the last edit that was not a merge from disk: the author of the next save. */
   author: EventSource = SYSTEM_SOURCE;
   saveTimer: NodeJS.Timeout | undefined;
+  /** When the armed saveTimer fires, and when the save is due (later when typed into since: it re-arms). */
+  saveTimerAt = 0;
+  saveDue = 0;
   firstDirtyAt: number | undefined;
   changedTimer: NodeJS.Timeout | undefined;
   /** Saves and merges from disk run one at a time, in order. */
@@ -446,14 +449,30 @@ export class DocService implements DocRooms, Disposable {
     }
   }
 
+  /**
+   * Save `delay` ms from now, or debounced: `saveDebounceMs` after the last edit, at the latest
+   * `saveMaxDelayMs` after the first unsaved one. One timer per document: an edit only moves the
+   * due time, and the timer re-arms itself when it fires before it (a new timer per keystroke cost
+   * more than the keystroke's own work).
+   */
   private scheduleSave(entry: Entry, delay?: number): void {
     if (entry.gone || this.disposed) return;
     const now = Date.now();
     entry.firstDirtyAt ??= now;
     const wait = delay ?? Math.max(0, Math.min(this.options.saveDebounceMs, entry.firstDirtyAt + this.options.saveMaxDelayMs - now));
+    entry.saveDue = now + wait;
+    if (entry.saveTimer && entry.saveTimerAt <= entry.saveDue) return;
     clearTimeout(entry.saveTimer);
+    this.armSave(entry, wait);
+  }
+
+  private armSave(entry: Entry, wait: number): void {
+    entry.saveTimerAt = Date.now() + wait;
     entry.saveTimer = setTimeout(() => {
       entry.saveTimer = undefined;
+      if (entry.gone || this.disposed) return;
+      const left = entry.saveDue - Date.now();
+      if (left > 0) return this.armSave(entry, left);
       entry.busy++;
       this.turn(entry, () => this.write(entry, {}))
         .catch((err) => {

@@ -46,6 +46,16 @@ export interface LiveDocOptions {
   screenAwareness?: (update: Uint8Array, from: DocPeer) => Uint8Array | undefined;
 }
 
+/**
+ * The whole state of a document of at least this many characters, once encoded for a fresh peer
+ * (sync step 2 against an empty state vector), is kept for the next fresh peer until the document
+ * changes or FULL_STATE_KEEP_MS pass: a second client opening a large document does not encode it
+ * again. Bound: one encoded state (about the text's UTF-8 size) per large open document, for at
+ * most that long; small documents keep nothing (their encoding costs little).
+ */
+const FULL_STATE_MIN_CHARS = 64 * 1024;
+const FULL_STATE_KEEP_MS = 10_000;
+
 /** Recent changes kept to rebase edits sent against an older version (docs.applyEdits baseVersion). */
 const LOG_MAX_ENTRIES = 512;
 const LOG_MAX_CHARS = 4 * 1024 * 1024;
@@ -63,6 +73,7 @@ export class LiveDoc implements DocRoom {
   private currentVersion: number;
   private readonly log: { version: number; ops: RecordedOp[]; chars: number }[] = [];
   private logChars = 0;
+  private fullState: { update: Uint8Array; timer: NodeJS.Timeout } | undefined;
   private destroyed = false;
 
   constructor(
@@ -80,6 +91,7 @@ export class LiveDoc implements DocRoom {
       this.options.onChange?.(this, event.transaction.origin);
     });
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      this.dropFullState();
       for (const peer of this.peerClients.keys()) if (peer !== origin) peer.sendUpdate(update);
     });
     this.awareness.on('update', ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
@@ -132,11 +144,27 @@ export class LiveDoc implements DocRoom {
   }
 
   encodeStateAsUpdate(stateVector?: Uint8Array): Uint8Array {
+    // A fresh peer (an empty document: its state vector is the single byte 0) is sent everything.
+    const fresh = !stateVector || (stateVector.length === 1 && stateVector[0] === 0);
+    if (fresh && this.fullState) return this.fullState.update;
+    let update: Uint8Array;
     try {
-      return Y.encodeStateAsUpdate(this.doc, stateVector);
+      update = Y.encodeStateAsUpdate(this.doc, stateVector);
     } catch (err) {
       throw new IcpyError('INVALID_PARAMS', 'Malformed state vector', { field: 'stateVector' }, { cause: err });
     }
+    if (fresh && !this.destroyed && this.text.length >= FULL_STATE_MIN_CHARS) {
+      const timer = setTimeout(() => this.dropFullState(), FULL_STATE_KEEP_MS);
+      timer.unref();
+      this.fullState = { update, timer };
+    }
+    return update;
+  }
+
+  private dropFullState(): void {
+    if (!this.fullState) return;
+    clearTimeout(this.fullState.timer);
+    this.fullState = undefined;
   }
 
   applyUpdate(update: Uint8Array, from: DocPeer): void {
@@ -226,6 +254,7 @@ export class LiveDoc implements DocRoom {
     this.destroyed = true;
     this.peerClients.clear();
     this.log.length = 0;
+    this.dropFullState();
     this.awareness.destroy();
     this.doc.destroy();
   }
@@ -243,13 +272,103 @@ export class LiveDoc implements DocRoom {
   }
 }
 
+/** Items a change may touch before recordDelta walks the whole text instead of each item's left side. */
+const FEW_ITEMS = 8;
+
 /** The change an event made, with the text of each deletion (read before Yjs collects it). */
-function recordDelta(event: Y.YTextEvent): RecordedOp[] {
-  // One walk of the item list per change (Yjs has no index of items by position); unchanged
-  // items are only counted, so a keystroke allocates for what it changed, not for the document.
+export function recordDelta(event: Y.YTextEvent): RecordedOp[] {
+  let few: RecordedOp[] | undefined;
+  try {
+    few = fewItemsDelta(event);
+  } catch {
+    // Yjs internals it reads (the struct store) not as expected: the walk needs none of them.
+  }
+  return few ?? walkDelta(event);
+}
+
+const itemText = (item: Y.Item): string => (item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length));
+
+/**
+ * The delta of a change that inserted or deleted a few items (a keystroke, a paste, a cut), from
+ * those items alone: the transaction's new clocks and delete set name them, and each one's place
+ * is counted along its left side with no per-item lookups — no walk of the whole text and no
+ * allocation for unchanged items. Undefined (walk instead) when more items changed, or when the
+ * delete set does not fall on item boundaries.
+ */
+export function fewItemsDelta(event: Y.YTextEvent): RecordedOp[] | undefined {
+  const text = event.target;
+  const tr = event.transaction;
+  const store = tr.doc.store.clients;
+  const ours = (s: unknown): s is Y.Item => s instanceof Y.Item && s.parent === text && s.parentSub === null && s.countable;
+  const changed: { item: Y.Item; added: boolean; order: number; visibleLeft: number }[] = [];
+  for (const [client, after] of tr.afterState) {
+    const before = tr.beforeState.get(client) ?? 0;
+    if (after <= before) continue;
+    const structs = store.get(client);
+    if (!structs) return undefined;
+    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+      const s = structs[i]!;
+      if (!ours(s) || s.deleted) continue; // inserted and deleted in one change: no change
+      if (changed.length >= FEW_ITEMS) return undefined;
+      changed.push({ item: s, added: true, order: 0, visibleLeft: 0 });
+    }
+  }
+  for (const [client, ranges] of tr.deleteSet.clients) {
+    const structs = store.get(client);
+    if (!structs) return undefined;
+    const before = tr.beforeState.get(client) ?? 0;
+    for (const { clock, len } of ranges) {
+      let i = Y.findIndexSS(structs, clock);
+      if (structs[i]!.id.clock !== clock) return undefined;
+      for (; i < structs.length && structs[i]!.id.clock < clock + len; i++) {
+        const s = structs[i]!;
+        if (s.id.clock + s.length > clock + len) return undefined;
+        if (!ours(s) || s.id.clock >= before) continue;
+        if (changed.length >= FEW_ITEMS) return undefined;
+        changed.push({ item: s, added: false, order: 0, visibleLeft: 0 });
+      }
+    }
+  }
+  for (const c of changed) {
+    let order = 0;
+    let visible = 0;
+    for (let i = c.item.left; i; i = i.left) {
+      order++;
+      if (i.countable && !i.deleted) visible += i.length;
+    }
+    c.order = order;
+    c.visibleLeft = visible;
+  }
+  changed.sort((a, b) => a.order - b.order);
+  // Unchanged characters left of a change = visible characters left of it − inserted ones there.
+  const ops: RecordedOp[] = [];
+  let insertedLeft = 0;
+  let at = 0;
+  for (const c of changed) {
+    const unchangedLeft = c.visibleLeft - insertedLeft;
+    if (unchangedLeft > at) {
+      ops.push({ retain: unchangedLeft - at });
+      at = unchangedLeft;
+    }
+    const last = ops[ops.length - 1];
+    const str = itemText(c.item);
+    if (c.added) {
+      insertedLeft += c.item.length;
+      if (last && 'insert' in last) last.insert += str;
+      else ops.push({ insert: str });
+    } else if (last && 'delete' in last) {
+      last.delete += c.item.length;
+      last.text += str;
+    } else ops.push({ delete: c.item.length, text: str });
+  }
+  return ops;
+}
+
+/** The delta of any change: one walk of the whole item list (Yjs has no index of items by position). */
+function walkDelta(event: Y.YTextEvent): RecordedOp[] {
+  // Unchanged items are only counted, so this allocates for what changed, not for the document.
   const ops: RecordedOp[] = [];
   let retain = 0;
-  const text = (item: Y.Item) => (item.content instanceof Y.ContentString ? item.content.str : '\ufffc'.repeat(item.length));
   for (let item = event.target._start; item; item = item.right) {
     if (!item.countable) continue;
     const added = event.adds(item);
@@ -265,15 +384,18 @@ function recordDelta(event: Y.YTextEvent): RecordedOp[] {
     }
     const last = ops[ops.length - 1];
     if (added) {
-      if (last && 'insert' in last) last.insert += text(item);
-      else ops.push({ insert: text(item) });
+      if (last && 'insert' in last) last.insert += itemText(item);
+      else ops.push({ insert: itemText(item) });
     } else if (last && 'delete' in last) {
       last.delete += item.length;
-      last.text += text(item);
-    } else ops.push({ delete: item.length, text: text(item) });
+      last.text += itemText(item);
+    } else ops.push({ delete: item.length, text: itemText(item) });
   }
   return ops;
 }
+
+/** For tests: the whole-text walk, to compare fewItemsDelta with. */
+export const walkDeltaForTest = walkDelta;
 
 /** True when `update` decodes as a y-protocols awareness update (so applying it cannot stop halfway). */
 function isAwarenessUpdate(update: Uint8Array): boolean {

@@ -2,7 +2,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { IcpyError } from '../../core/errors.js';
-import { closeCodeOf, decodeFrame, roomPath } from './yjs-gateway.js';
+import { BroadcastFrames, closeCodeOf, decodeFrame, roomPath, YMessage } from './yjs-gateway.js';
 
 function frame(...parts: (number | Uint8Array)[]): Uint8Array {
   const enc = encoding.createEncoder();
@@ -54,5 +54,29 @@ describe('decodeFrame', () => {
     expect(decodeFrame(frame(0, 1, empty), true).kind).toBe('ignored');
     expect(decodeFrame(frame(0, 2, update), true).kind).toBe('refused-edit');
     expect(() => decodeFrame(frame(0, 2, new Uint8Array([5, 200, 1, 7, 7, 7])), true)).toThrow();
+  });
+});
+
+describe('BroadcastFrames', () => {
+  it('frames one broadcast update once: every peer gets the same bytes, decodable as a sync update', async () => {
+    const frames = new BroadcastFrames();
+    const update = Y.encodeStateAsUpdate(new Y.Doc());
+    const a = frames.get(update, YMessage.Sync);
+    expect(frames.get(update, YMessage.Sync)).toBe(a);
+    expect(decodeFrame(a, false)).toEqual({ kind: 'update', payload: update });
+    const aw = frames.get(update, YMessage.Awareness);
+    expect(aw).not.toBe(a);
+    expect(decodeFrame(aw, false)).toEqual({ kind: 'awareness', payload: update });
+    // An equal update that is another object is framed anew (no content comparison).
+    expect(frames.get(update.slice(), YMessage.Sync)).not.toBe(a);
+  });
+  it('lets the frame go after the broadcast (next microtask): nothing is kept between updates', async () => {
+    const frames = new BroadcastFrames();
+    const update = Y.encodeStateAsUpdate(new Y.Doc());
+    const a = frames.get(update, YMessage.Sync);
+    await Promise.resolve();
+    const b = frames.get(update, YMessage.Sync);
+    expect(b).not.toBe(a);
+    expect(b).toEqual(a);
   });
 });

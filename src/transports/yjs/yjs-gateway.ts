@@ -102,17 +102,53 @@ export function decodeFrame(bytes: Uint8Array, readOnly: boolean): Decoded {
   return { kind: 'ignored' };
 }
 
-function frame(type: number, write: (enc: encoding.Encoder) => void): Uint8Array {
-  const enc = encoding.createEncoder();
-  encoding.writeVarUint(enc, type);
-  write(enc);
-  return encoding.toUint8Array(enc);
+/**
+ * A y-websocket frame: the message type, the sync step (Sync frames), then the payload with its
+ * length. Built with one copy of the payload (a 2 MB sync step 2 is not copied twice through an
+ * encoder); small frames come from Node's buffer pool.
+ */
+function frame(type: number, step: number | undefined, payload: Uint8Array): Uint8Array {
+  const head = encoding.createEncoder();
+  encoding.writeVarUint(head, type);
+  if (step !== undefined) encoding.writeVarUint(head, step);
+  encoding.writeVarUint(head, payload.length);
+  const h = encoding.toUint8Array(head);
+  const out = Buffer.allocUnsafe(h.length + payload.length);
+  out.set(h, 0);
+  out.set(payload, h.length);
+  return out;
 }
 
 /** True when a Yjs update carries no change (the empty update a provider sends as sync step 2). */
 function isEmptyUpdate(update: Uint8Array): boolean {
   const { structs, ds } = Y.decodeUpdate(update);
   return structs.length === 0 && ds.clients.size === 0;
+}
+
+/**
+ * The frame of the update being broadcast. A room hands every peer the same update object in one
+ * synchronous loop, so the frame is built once and the same bytes go to every peer. One slot per
+ * message type, let go in the next microtask: no frame outlives its broadcast (a 2 MB sync update
+ * is not kept).
+ */
+export class BroadcastFrames {
+  private readonly slots = new Map<number, { update: Uint8Array; bytes: Uint8Array }>();
+  private clearing = false;
+
+  get(update: Uint8Array, type: typeof YMessage.Sync | typeof YMessage.Awareness): Uint8Array {
+    const slot = this.slots.get(type);
+    if (slot?.update === update) return slot.bytes;
+    const bytes = type === YMessage.Sync ? frame(YMessage.Sync, SyncUpdate, update) : frame(YMessage.Awareness, undefined, update);
+    this.slots.set(type, { update, bytes });
+    if (!this.clearing) {
+      this.clearing = true;
+      queueMicrotask(() => {
+        this.clearing = false;
+        this.slots.clear();
+      });
+    }
+    return bytes;
+  }
 }
 
 interface YPeer extends DocPeer {
@@ -134,6 +170,7 @@ export class YjsGateway implements Disposable {
   private readonly wss: WebSocketServer;
   private readonly peers = new Set<YPeer>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly framed = new BroadcastFrames();
 
   constructor(private readonly opts: YjsGatewayOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
@@ -161,8 +198,8 @@ export class YjsGateway implements Disposable {
       principal,
       alive: true,
       closed: false,
-      sendUpdate: (update) => this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncUpdate), encoding.writeVarUint8Array(e, update)))),
-      sendAwareness: (update) => this.send(peer, frame(YMessage.Awareness, (e) => encoding.writeVarUint8Array(e, update))),
+      sendUpdate: (update) => this.send(peer, this.framed.get(update, YMessage.Sync)),
+      sendAwareness: (update) => this.send(peer, this.framed.get(update, YMessage.Awareness)),
       close: (code, reason) => this.close(peer, code, reason),
     };
     this.peers.add(peer);
@@ -204,7 +241,7 @@ export class YjsGateway implements Disposable {
         peer.room = room;
         // The server opens the sync (as y-websocket's own server does): its state vector, then
         // every awareness state it knows; the provider answers with step 2 and its own step 1.
-        this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep1), encoding.writeVarUint8Array(e, room.encodeStateVector()))));
+        this.send(peer, frame(YMessage.Sync, SyncStep1, room.encodeStateVector()));
         const states = room.encodeAwareness();
         if (states) peer.sendAwareness(states);
         for (const data of early.splice(0)) turns.run(() => this.onFrame(peer, data));
@@ -233,8 +270,7 @@ export class YjsGateway implements Disposable {
     try {
       switch (msg.kind) {
         case 'step1': {
-          const update = room.encodeStateAsUpdate(msg.payload);
-          this.send(peer, frame(YMessage.Sync, (e) => (encoding.writeVarUint(e, SyncStep2), encoding.writeVarUint8Array(e, update))));
+          this.send(peer, frame(YMessage.Sync, SyncStep2, room.encodeStateAsUpdate(msg.payload)));
           return;
         }
         case 'update':
