@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, rpcError, startServer, type TestServer, type WsClient } from './helpers/server.js';
+import { until } from './helpers/until.js';
 
 const roots: string[] = [];
 /** Closed at the end even when a test fails half-way (no leaked sockets). */
@@ -86,6 +87,22 @@ describe('docs history: versions, diff, restore, checkpoints', () => {
     expect((await rpcError(agent.call('docs.restore', { path: 'notes.txt', version: 99 }))).data.code).toBe('VERSION_NOT_FOUND');
     expect((await rpcError(agent.call('docs.diff', { path: 'notes.txt', from: 99 }))).data.code).toBe('VERSION_NOT_FOUND');
     expect((await rpcError(agent.call('docs.history', { path: '../outside.txt' }))).data.code).toBe('PATH_OUTSIDE_WORKSPACE');
+  });
+
+  it('a document only looked at records nothing; the text it was opened with is recorded at its first change, a merge from disk included', async () => {
+    const srv = await server({ docs: { saveDebounceMs: 600_000, saveMaxDelayMs: 600_000 } });
+    roots.push(srv.root);
+    const c = await client(srv, { kind: 'cli', name: 'viewer' });
+    await c.call('files.write', { path: 'seen.txt', content: 'just looking\n' });
+    await c.call('docs.open', { path: 'seen.txt' });
+    expect((await c.call('docs.get', { path: 'seen.txt' })).text).toBe('just looking\n');
+    expect(await versionsOf(c, 'seen.txt')).toEqual([]);
+    // Another program rewrites the file: the merge is the first change, and the text before it is kept.
+    writeFileSync(join(srv.root, 'seen.txt'), 'changed on disk\n');
+    await until(async () => (await c.call('docs.get', { path: 'seen.txt' })).text === 'changed on disk\n', 'merged from disk');
+    const vs = await versionsOf(c, 'seen.txt');
+    expect(vs.at(-1)).toMatchObject({ version: 1, label: 'opened from disk', author: { name: 'icpy' } });
+    expect((await c.call('docs.version', { path: 'seen.txt', version: 1 })).content).toBe('just looking\n');
   });
 
   it('restore reaches the live text of a document that has unsaved typing, and keeps that typing as a version', async () => {

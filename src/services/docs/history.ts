@@ -56,7 +56,7 @@ export interface HistoryDocs {
   replaceText(path: string, text: string, source: EventSource): Promise<{ version: number }>;
   save(path: string, opts?: { source?: EventSource; label?: string }): Promise<{ path: string; fileVersion: string; saved: boolean }>;
   onSaved(cb: (e: SavedEvent) => void): Disposable;
-  onOpened(cb: (d: { path: string; text: { toString(): string } }) => void): Disposable;
+  onOpened(cb: (d: { path: string; onNextChange(cb: (textBefore: string) => void): void }) => void): Disposable;
 }
 
 export interface DocHistoryOptions {
@@ -77,8 +77,8 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 
 /**
  * Version history of workspace files (the plan's content service): every save of a live document
- * records a version, plus the text as found on disk when a document is opened (so the state before
- * the first edit can be restored). Identical consecutive content is recorded once. Recording is
+ * records a version, plus the text as found on disk when a document is opened, recorded at its
+ * first change (so the state before the first edit can be restored). Identical consecutive content is recorded once. Recording is
  * serialised per path, so version numbers follow save order.
  */
 export class DocHistory implements Disposable {
@@ -93,7 +93,14 @@ export class DocHistory implements Disposable {
     private readonly opts: DocHistoryOptions,
   ) {
     this.store.add(docs.onSaved((e) => void this.record(e.path, e.text, e.author, { time: e.time, label: e.label })));
-    this.store.add(docs.onOpened((d) => void this.record(d.path, d.text.toString(), SYSTEM_SOURCE, { label: OPENED_LABEL })));
+    // The text as opened is recorded when the first change is about to replace it (a file that is
+    // only looked at records nothing: no hash, compression or insert on the way to its first sync).
+    this.store.add(
+      docs.onOpened((d) => {
+        const path = d.path;
+        d.onNextChange((before) => void this.record(path, before, SYSTEM_SOURCE, { label: OPENED_LABEL }));
+      }),
+    );
   }
 
   /**

@@ -74,6 +74,7 @@ export class LiveDoc implements DocRoom {
   private readonly log: { version: number; ops: RecordedOp[]; chars: number }[] = [];
   private logChars = 0;
   private fullState: { update: Uint8Array; timer: NodeJS.Timeout } | undefined;
+  private readonly firstChangeWaiters: ((textBefore: string) => void)[] = [];
   private destroyed = false;
 
   constructor(
@@ -87,7 +88,13 @@ export class LiveDoc implements DocRoom {
     this.awareness.setLocalState(null);
     this.text.observe((event) => {
       this.currentVersion++;
-      this.record(recordDelta(event));
+      const ops = recordDelta(event);
+      this.record(ops);
+      if (this.firstChangeWaiters.length) {
+        // The text as it was just before this change: the change undone on the text after it.
+        const before = applyToString(this.text.toString(), invert(ops));
+        for (const cb of this.firstChangeWaiters.splice(0)) cb(before);
+      }
       this.options.onChange?.(this, event.transaction.origin);
     });
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -106,6 +113,15 @@ export class LiveDoc implements DocRoom {
       const msg = encodeAwarenessUpdate(this.awareness, changed);
       for (const peer of this.peerClients.keys()) if (peer !== origin) peer.sendAwareness(msg);
     });
+  }
+
+  /**
+   * Calls `cb` once, at the next change to the text (whatever its origin), with the text as it was
+   * just before it — so the text a document was opened with can be kept (history) only when it is
+   * about to be lost, not for every file that is merely looked at.
+   */
+  onNextChange(cb: (textBefore: string) => void): void {
+    this.firstChangeWaiters.push(cb);
   }
 
   /** +1 on every change to the text, whatever its origin. */
