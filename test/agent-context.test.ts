@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -23,12 +24,17 @@ const files: Record<string, string> = {
   'src/broken.ts': "export const n: number = 'oops';\n",
 };
 
+let root: string;
 beforeAll(async () => {
-  s = await startServer({ docs: { saveDebounceMs: 60_000, saveMaxDelayMs: 60_000 } });
+  // The files exist before the server starts: written after it, they were another program's
+  // changes, and on a loaded machine the watcher's late report of one (source `disk`) could come
+  // first among the events a test looks for.
+  root = mkdtempSync(join(tmpdir(), 'icpy-agent-context-'));
   for (const [p, text] of Object.entries(files)) {
-    mkdirSync(join(s.root, p, '..'), { recursive: true });
-    writeFileSync(join(s.root, p), text);
+    mkdirSync(join(root, p, '..'), { recursive: true });
+    writeFileSync(join(root, p), text);
   }
+  s = await startServer({ root, docs: { saveDebounceMs: 60_000, saveMaxDelayMs: 60_000 } });
   watcher = await connect(s, { kind: 'browser', name: 'watcher' });
   await watcher.call('events.subscribe', { patterns: ['**'] });
 }, 30_000);
@@ -38,6 +44,7 @@ afterAll(async () => {
   for (const c of sockets) await c.close();
   await watcher?.close();
   await s?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
 }, 30_000);
 
 async function human(path: string): Promise<Client & { deltas: unknown[][] }> {
