@@ -9,6 +9,8 @@ import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncod
 import { OutputLog, readText, type OutputStream } from './output-log.js';
 import { processAlive, signalSession } from '../process-tree.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
+import type { z } from 'zod';
+import type { completionSchema } from './exec.schemas.js';
 import type { SandboxProvider } from './sandbox-port.js';
 import { Utf8Cutter } from './utf8-cutter.js';
 
@@ -49,24 +51,12 @@ export interface RunTools {
   extraReadOnly: string[];
 }
 
-export interface Completion {
-  id: string;
-  exitCode: number | null;
-  signal: string | null;
-  durationMs: number;
-  timedOut: boolean;
-  cancelled: boolean;
-  truncated: boolean;
-  /** null when unknown (GNU time missing, or the whole group had to be SIGKILLed). */
-  cpuMs: number | null;
-  maxRssKb: number | null;
-  /** Offset after the last output byte (bytes kept, marker included). */
-  bytes: number;
-  /** Output bytes dropped past the cap. */
-  droppedBytes: number;
-  /** Why the program could not start, when it could not. */
-  error: string | null;
-}
+/**
+ * `exec.completed` data and a run's `completion`: the wire schema's type (exec.schemas.ts), so
+ * the run and the documented contract cannot drift apart. `cpuMs`/`maxRssKb` are null when
+ * unknown (GNU time missing, or the whole group had to be SIGKILLed).
+ */
+export type Completion = z.infer<typeof completionSchema>;
 
 export interface RunHooks {
   publish(topic: string, data: unknown): void;
