@@ -39,3 +39,21 @@ export class TurnQueue {
 
 /** The process's one queue: every large step in the server shares it, so fairness is server-wide. */
 export const largeWork = new TurnQueue();
+
+let afterPoll: Promise<void> | undefined;
+
+/**
+ * Resolves after the event loop's next poll phase (in the check phase that follows it): one
+ * event-loop turn later, like a thread-pool round trip that finishes in time, but with no thread
+ * woken and no syscall. Every caller of one iteration shares one pair of immediates: an immediate
+ * queued by an immediate runs in the next iteration, after that iteration's I/O.
+ */
+export function afterNextPoll(): Promise<void> {
+  afterPoll ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      afterPoll = undefined;
+      setImmediate(resolve);
+    }),
+  );
+  return afterPoll;
+}

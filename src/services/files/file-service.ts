@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  open as fsOpen,
   read as fsRead,
   closeSync,
   constants,
@@ -27,7 +26,7 @@ import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
 import { isUtf8 } from 'node:buffer';
 import { IcpyError } from '../../core/errors.js';
-import { largeWork, SLICE_CHARS } from '../../core/turns.js';
+import { afterNextPoll, largeWork, SLICE_CHARS } from '../../core/turns.js';
 import { versionOf } from './file-version.js';
 import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
@@ -304,8 +303,8 @@ export class FileService {
    */
   private async openToRead(real: string, path: string): Promise<number> {
     try {
-      if (this.writesInPool === 0) return openSync(real, READ_FLAGS);
-      return await new Promise<number>((resolve, reject) => fsOpen(real, READ_FLAGS, (err, fd) => (err ? reject(err) : resolve(fd))));
+      if (this.writesInPool > 0) await afterNextPoll();
+      return openSync(real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
     }
