@@ -293,17 +293,23 @@ export class FileService {
   }
 
   /**
-   * Open a file to read. Synchronously (see SYNC_IO_MAX), except while small writes wait on the
-   * thread pool for their rename: then the open goes to the pool too. The event loop serves each
-   * ready connection once per turn, and every pool round trip costs one more turn; a write takes
-   * two turns (its request, its rename's completion), so a read that took one got three times a
-   * writer's share under mixed load (issue 9, bench/files `mixed`). With the open in the pool a
-   * read takes two turns as well and readers and writers split the server evenly, as they do on a
-   * bare Node server; with no write waiting, reads keep their one-turn path.
+   * Open a file to read, synchronously (see SYNC_IO_MAX). While small writes are under way off the
+   * main thread, the open first waits two event-loop turns (after two poll phases; no thread is
+   * woken, no syscall made). Under load the event loop serves each ready connection once per turn,
+   * so the turns an operation waits decide its share (issue 9, bench/files `mixed`, 25 readers and
+   * 25 writers): a small write waits about two — one for a free writer thread (they hold 8 writes
+   * at once, the rest queue) and one for the round trip — measured in the server at p50 8 ms and
+   * 11 ms when one turn was ~10 ms. With one turn (as a thread-pool open gave them) reads took
+   * 0.60–0.65 of icpy's REST throughput where a bare Node server gives them 0.52, and writes missed
+   * 0.8× bare's rate; a pool open also woke a pool thread per read, tens of microseconds of the
+   * saturated main thread's time. With no write under way, reads keep their zero-turn path.
    */
   private async openToRead(real: string, path: string): Promise<number> {
     try {
-      if (this.writesInPool > 0) await afterNextPoll();
+      if (this.writesInPool > 0) {
+        await afterNextPoll();
+        await afterNextPoll();
+      }
       return openSync(real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
