@@ -40,20 +40,19 @@ export class TurnQueue {
 /** The process's one queue: every large step in the server shares it, so fairness is server-wide. */
 export const largeWork = new TurnQueue();
 
-let afterPoll: Promise<void> | undefined;
-
 /**
- * Resolves after the event loop's next poll phase (in the check phase that follows it): one
- * event-loop turn later, like a thread-pool round trip that finishes in time, but with no thread
- * woken and no syscall. Every caller of one iteration shares one pair of immediates: an immediate
- * queued by an immediate runs in the next iteration, after that iteration's I/O.
+ * Resolves after `polls` more poll phases of the event loop (in the check phase after the last):
+ * `polls` event-loop turns later, like that many thread-pool round trips that finish in time, but
+ * with no thread woken and no syscall. Counted from a caller in an I/O callback or its microtasks
+ * (a request handler): an immediate queued there runs in this iteration's check phase, before any
+ * further poll, and an immediate queued by an immediate runs in the next iteration, after its
+ * poll — so `polls + 1` hops. (Called from inside an immediate, it waits one poll more.)
  */
-export function afterNextPoll(): Promise<void> {
-  afterPoll ??= new Promise<void>((resolve) =>
-    setImmediate(() => {
-      afterPoll = undefined;
-      setImmediate(resolve);
-    }),
-  );
-  return afterPoll;
+export function afterPolls(polls: number): Promise<void> {
+  return new Promise<void>((resolve) => hop(polls + 1, resolve));
+}
+
+function hop(left: number, resolve: () => void): void {
+  if (left <= 0) resolve();
+  else setImmediate(hop, left - 1, resolve);
 }

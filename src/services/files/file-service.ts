@@ -26,7 +26,7 @@ import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
 import { isUtf8 } from 'node:buffer';
 import { IcpyError } from '../../core/errors.js';
-import { afterNextPoll, largeWork, SLICE_CHARS } from '../../core/turns.js';
+import { afterPolls, largeWork, SLICE_CHARS } from '../../core/turns.js';
 import { versionOf } from './file-version.js';
 import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
@@ -103,6 +103,9 @@ const SYNC_IO_MAX = 256 * 1024;
  * files are then refused by checkRegular. It changes nothing for regular files.
  */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Event-loop turns a small read waits while small writes are under way (see openToRead). */
+const READ_TURNS_UNDER_WRITES = 2;
 
 /** Only regular files are read: folders, FIFOs, sockets and devices are refused. */
 /** Returned by a structural step that must run again under the exclusive tree lock. */
@@ -294,22 +297,19 @@ export class FileService {
 
   /**
    * Open a file to read, synchronously (see SYNC_IO_MAX). While small writes are under way off the
-   * main thread, the open first waits two event-loop turns (after two poll phases; no thread is
-   * woken, no syscall made). Under load the event loop serves each ready connection once per turn,
-   * so the turns an operation waits decide its share (issue 9, bench/files `mixed`, 25 readers and
-   * 25 writers): a small write waits about two — one for a free writer thread (they hold 8 writes
-   * at once, the rest queue) and one for the round trip — measured in the server at p50 8 ms and
-   * 11 ms when one turn was ~10 ms. With one turn (as a thread-pool open gave them) reads took
+   * main thread, the open first waits READ_TURNS_UNDER_WRITES event-loop turns (core/turns.ts
+   * afterPolls: no thread is woken, no syscall made). Under load the event loop serves each ready
+   * connection once per turn, so the turns an operation waits decide its share (issue 9,
+   * bench/files `mixed`, 25 readers and 25 writers): a small write waits about two — one for a
+   * free writer thread (they hold 8 writes at once, the rest queue) and one for the round trip —
+   * measured in the server at p50 8 ms and 11 ms when one turn was ~10 ms. With one turn (as a thread-pool open gave them) reads took
    * 0.60–0.65 of icpy's REST throughput where a bare Node server gives them 0.52, and writes missed
    * 0.8× bare's rate; a pool open also woke a pool thread per read, tens of microseconds of the
    * saturated main thread's time. With no write under way, reads keep their zero-turn path.
    */
   private async openToRead(real: string, path: string): Promise<number> {
     try {
-      if (this.writesInPool > 0) {
-        await afterNextPoll();
-        await afterNextPoll();
-      }
+      if (this.writesInPool > 0) await afterPolls(READ_TURNS_UNDER_WRITES);
       return openSync(real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
