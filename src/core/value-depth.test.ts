@@ -29,7 +29,7 @@ describe('findTooDeep', () => {
 
 describe('inspectValue', () => {
   it('bounds the encoded bytes of plain values from above, and flags what JSON.stringify might choke on', () => {
-    const samples: unknown[] = ['', 'é\u0000"\\', 12.5e-300, [1, 'two', { three: [null, true] }], { 'k\n': 'ü'.repeat(50), n: -1 }, Object.create(null)];
+    const samples: unknown[] = ['', 'é\u0000"\\', 12.5e-300, [1, 'two', { three: [null, true] }], { 'k\n': 'ü'.repeat(50), n: -1 }, Object.create(null), { s: '\u2028"\u0001', b: false, z: null, u: undefined, n: -1.2345678901234567e-308, f: () => 1 }, Object.assign(Object.create(null), { 'é': 'é' })];
     for (const v of samples) {
       const shape = inspectValue(v, 64);
       expect(shape.plain).toBe(true);

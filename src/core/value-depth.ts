@@ -50,6 +50,37 @@ export function plainJsonBound(value: unknown, maxDepth: number): number {
   acc.other = 8;
   if (typeof value !== 'object' || value === null) return typeof value === 'bigint' ? -1 : NUMBER_BOUND;
   if (maxDepth < 1) return -1;
+  // Most event data is one flat plain object (a path, a size, a kind): measured here in locals,
+  // with no call per entry — a third of a one-subscriber publish went to `shallow` and `leaf`.
+  // Anything else in it (a container, a bigint, a function) goes the general way below.
+  if (!Array.isArray(value)) {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      let chars = 0;
+      let other = 2;
+      let flat = true;
+      for (const k in value) {
+        const v: unknown = (value as Record<string, unknown>)[k];
+        chars += k.length;
+        if (typeof v === 'string') {
+          chars += v.length;
+          other += 6;
+        } else if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) {
+          other += 4 + NUMBER_BOUND;
+        } else {
+          flat = false;
+          break;
+        }
+      }
+      if (flat) {
+        acc.chars = chars;
+        acc.other = other;
+        acc.plain = true;
+        acc.shallowDone = true;
+        return chars * 6 + other;
+      }
+    }
+  }
   // Most values are a few levels deep: a bounded recursion (it cannot overflow) is several times
   // cheaper than the explicit stack of `walk`, which takes over for anything deeper.
   acc.other = 0;

@@ -42,6 +42,22 @@ export function checkEvent(topic: string, seq: number, time: number, source: Eve
   // never taken for plain data here and costs this one failed walk of its two fields.
   const bound = plainJsonBound(data, limits.maxValueDepth);
   if (bound >= 0 && bound + envelope <= limits.maxEventBytes) return lastApproxBytes() + topic.length + 96;
+  return checkOtherEvent(topic, seq, time, source, data, limits, envelope);
+}
+
+/**
+ * The rest of `checkEvent`, apart so that its common case stays small enough to be inlined into
+ * `publish` (together they were a separate call of every publish).
+ */
+function checkOtherEvent(
+  topic: string,
+  seq: number,
+  time: number,
+  source: EventSource,
+  data: unknown,
+  limits: EventLimits,
+  envelope: number,
+): string | number {
   if (data instanceof LazyEventData) {
     // Not built here (that is its point): the publisher bounds it; its stated size is checked.
     if (data.approxBytes + envelope <= limits.maxEventBytes) return data.approxBytes + topic.length + 96;

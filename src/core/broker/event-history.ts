@@ -34,7 +34,17 @@ export class EventHistory {
   }
 
   push(ev: BrokerEvent, size: number): void {
-    if (this.count === this.maxEvents) this.shift();
+    if (this.count === this.maxEvents) {
+      // Full (the steady state of a busy server): the newest takes the oldest's slot, one store
+      // instead of clearing it in shift() and filling the next.
+      const h = this.head;
+      this.bytesHeld += size - this.sizes[h]!;
+      this.buf[h] = ev;
+      this.sizes[h] = size;
+      this.head = h + 1 === this.maxEvents ? 0 : h + 1;
+      while (this.bytesHeld > this.maxBytes && this.count > 1) this.shift();
+      return;
+    }
     let i = this.head + this.count;
     if (i >= this.maxEvents) i -= this.maxEvents;
     this.buf[i] = ev;

@@ -42,6 +42,25 @@ describe('MemoryBroker', () => {
     expect(st.oldestSeq).toBe(100 - st.historyEvents + 1);
   });
 
+  it('a full history gives the oldest slot to the newest event and keeps its byte count exact', () => {
+    const one = new MemoryBroker();
+    one.publish('t', { path: 'p', n: 1 });
+    const size = one.stats().historyBytes;
+    // Wrap the ring several times with sizes that differ, then fill it with one size again.
+    const b = new MemoryBroker({ historyEvents: 7, historyBytes: 10_000 });
+    for (let i = 0; i < 40; i++) b.publish('t', { path: 'p'.repeat(i % 5), n: i, ok: i % 2 === 0 });
+    for (let i = 0; i < 7; i++) b.publish('t', { path: 'p', n: 1 });
+    expect(b.stats()).toMatchObject({ lastSeq: 47, oldestSeq: 41, historyEvents: 7, historyBytes: 7 * size });
+    expect(b.history(40).map((e) => e.seq)).toEqual([41, 42, 43, 44, 45, 46, 47]);
+    // The byte bound still evicts from a full ring: one big event leaves room for few others.
+    b.publish('t', { path: 'x'.repeat(9_800) });
+    expect(b.stats().historyEvents).toBeLessThan(7);
+    expect(b.stats().historyBytes).toBeLessThanOrEqual(10_000);
+    expect(b.history(b.stats().oldestSeq - 1).at(-1)!.seq).toBe(48);
+    one.dispose();
+    b.dispose();
+  });
+
   it('replays kept events after since, then live ones, with no gap or duplicate', () => {
     const b = new MemoryBroker();
     for (let i = 1; i <= 50; i++) b.publish(i % 2 ? 'odd.n' : 'even.n', i);
@@ -191,6 +210,9 @@ describe('MemoryBroker publish checks', () => {
     expect(err(() => b.publish('t.deep', deep(100_000)))).toMatchObject({ code: 'INVALID_PARAMS', data: { field: 'data', limit: 'maxValueDepth', max: 8 } });
     expect(err(() => b.publish('t.big', 'x'.repeat(2000)))).toMatchObject({ code: 'LIMIT_EXCEEDED', data: { limit: 'maxEventBytes', max: 1000 } });
     expect(err(() => b.publish('t.bigint', { n: 1n }))).toMatchObject({ code: 'INVALID_PARAMS', data: { field: 'data' } });
+    // Flat plain objects are measured on their own fast path: its bound is the same bound.
+    expect(err(() => b.publish('t.flat', { path: 'x'.repeat(2000), size: 1 }))).toMatchObject({ code: 'LIMIT_EXCEEDED', data: { limit: 'maxEventBytes' } });
+    expect(err(() => b.publish('t.flat', { path: 'ü'.repeat(600) }))).toMatchObject({ code: 'LIMIT_EXCEEDED', data: { limit: 'maxEventBytes' } });
     expect(() => b.publish('t.edge', deep(8))).not.toThrow();
     b.publish('t.ok', { a: 2 });
     expect(got).toEqual([1, 2, 3]);
