@@ -315,7 +315,8 @@ export class ExecRun {
   /** Index what the program wrote (at most DRAIN_BUDGET per file and turn: a flood does not hold the event loop). */
   private drain(final: boolean): void {
     const files = this.files;
-    if (!files) return;
+    // A finished run's log is what it was at the end (what comes later is OutputFiles.lateWrite's).
+    if (!files || this.status === 'completed') return;
     const before = this.log.end;
     const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), final);
     if (this.log.end !== before) this.scheduleFlush();

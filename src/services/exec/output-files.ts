@@ -113,7 +113,8 @@ export class OutputFiles {
         const n = readSync(f.fd, buf, 0, want, f.pos);
         if (n <= 0) break;
         used += n;
-        const atEnd = n < want;
+        // All that was there: nothing more to read now (and, when final, ever).
+        const atEnd = n >= unread;
         // An unfinished last character waits for the rest (it is in the file), unless nothing more will come.
         const complete = final && atEnd ? n : incompleteTail(buf.subarray(0, n));
         if (complete === 0) break;
@@ -210,6 +211,13 @@ export class OutputFiles {
 
   dispose(): void {
     if (this.disposed) return;
+    // Something still writing (a process that left the session) goes with the run's output.
+    this.lateScanAt = 0;
+    try {
+      this.lateWrite();
+    } catch {
+      /* a descriptor already failed: nothing to cut back */
+    }
     this.disposed = true;
     for (const f of this.files) {
       f.watcher?.close();

@@ -261,8 +261,14 @@ export class OutputLog {
         taken += n;
         break;
       }
-      for (const p of this.bytes(c, k, avail)) parts.push(p);
-      taken += avail;
+      let got = 0;
+      for (const p of this.bytes(c, k, avail)) {
+        parts.push(p);
+        got += p.length;
+      }
+      taken += got;
+      // A closed log (or a file cut short) has nothing more: the read ends where its bytes do.
+      if (got < avail) break;
       k = 0;
       c = this.chunks[++i];
     }
@@ -303,9 +309,12 @@ export class OutputLog {
         /* closed meanwhile */
       }
       if (got === 0) break;
-      const piece = got === size ? buf : buf.subarray(0, got);
+      // Every part ends at a character (the chunk's end is one): a part is decoded on its own.
+      const whole = pos + got < c.fpos + c.len ? incompleteTail(buf.subarray(0, got)) : got;
+      if (whole === 0) break;
+      const piece = whole === buf.length ? buf : buf.subarray(0, whole);
       this.remember(c.stream, pos, piece);
-      const take = Math.min(left, got);
+      const take = Math.min(left, piece.length);
       out.push(take === piece.length ? piece : piece.subarray(0, take));
       pos += take;
       left -= take;
