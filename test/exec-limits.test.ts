@@ -203,6 +203,29 @@ describe('exec output', () => {
     }
   }, 120_000);
 
+  it('a process that left the session and still writes the output after the run ended is killed, and its output goes nowhere', async () => {
+    const s = await startServer();
+    const c = await connect(s);
+    let pid = 0;
+    try {
+      await c.call('events.subscribe', { patterns: ['exec.completed'] });
+      // The escaped writer holds the run's stdout (a file, not a pipe: no SIGPIPE would stop it).
+      // It starts writing once the run is over (and its line is one write, not interleaved with the writer's).
+      const code = "import subprocess, sys\np = subprocess.Popen(['sh', '-c', 'sleep 0.5; while :; do echo late; done'], start_new_session=True)\nsys.stdout.write(f'writer {p.pid}\\n')";
+      const r = await c.call('exec.run', { language: 'python', code, wait: true, timeoutMs: 30_000 });
+      pid = Number(/writer (\d+)/.exec(r.stdout)![1]);
+      expect(r.exitCode).toBe(0);
+      await until(() => !processAlive(pid), 'the escaped writer to be killed', 15_000);
+      // The finished run's output is what it was at the end.
+      const listed = (await c.call('exec.list', {})).runs.find((x: any) => x.id === r.id);
+      expect(listed.bytes).toBe(Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr));
+    } finally {
+      if (pid && processAlive(pid)) process.kill(pid, 'SIGKILL');
+      await c.close();
+      await s.close();
+    }
+  });
+
   it('server shutdown kills every run and its group (no orphans)', async () => {
     const s = await startServer();
     const c = await connect(s);

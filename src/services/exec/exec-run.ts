@@ -7,12 +7,12 @@ import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
 import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
 import { OutputLog, readText, type OutputStream } from './output-log.js';
-import { processAlive, signalSession } from '../process-tree.js';
+import { processAlive, sessionMembers, signalSession } from '../process-tree.js';
+import { OutputFiles } from './output-files.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
 import type { z } from 'zod';
 import type { completionSchema } from './exec.schemas.js';
 import type { SandboxProvider } from './sandbox-port.js';
-import { Utf8Cutter } from './utf8-cutter.js';
 
 /** A validated, resolved request (ExecService checked every field). */
 export interface RunSpec {
@@ -101,6 +101,11 @@ interface FlushCache {
 /** Largest binary frame's data: no JSON escaping to bound, so larger than a JSON batch. */
 const BINARY_BATCH_BYTES = 256 * 1024;
 
+/** At most this much of each output file is read per event-loop turn. */
+const DRAIN_BUDGET = 4 * 1024 * 1024;
+/** Reading the output files stays at most this far ahead of the slowest attached connection (within the log's cache). */
+const READ_AHEAD_BYTES = 2 * 1024 * 1024;
+
 /** Bytes of exec.write input held for a run still queued. */
 const MAX_PENDING_STDIN = 1024 * 1024;
 
@@ -123,9 +128,13 @@ export class ExecRun {
   private dir: string | undefined;
   private rusageFile: string | undefined;
   private wrapped = false;
-  private readonly cutters = { stdout: new Utf8Cutter(), stderr: new Utf8Cutter() };
-  /** The program's pipes are paused because an attached connection is behind. */
-  private pipesPaused = false;
+  private files: OutputFiles | undefined;
+  private drainScheduled = false;
+  private sessionPoll: NodeJS.Timeout | undefined;
+  /** Pruned while a connection was still reading: the files close when it is done. */
+  private disposeWhenIdle = false;
+  /** Connections sent the log's bytes (binary frames) that may still be queued in their socket. */
+  private readonly sentTo = new Set<Session>();
   private readonly attachments = new Map<string, Attachment>();
   private published = 0;
   private flushScheduled = false;
@@ -147,6 +156,10 @@ export class ExecRun {
     private readonly hooks: RunHooks,
   ) {
     this.log = new OutputLog(opts.maxOutputBytes);
+    this.log.recyclable = () => {
+      for (const s of this.sentTo) if (s.bufferedAmount === 0) this.sentTo.delete(s);
+      return this.sentTo.size === 0;
+    };
     this.completed = new Promise((resolve) => (this.resolveCompleted = resolve));
   }
 
@@ -169,7 +182,15 @@ export class ExecRun {
     }
     let child: ChildProcess;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { cwd: this.spec.cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const files = new OutputFiles(this.dir!, () => this.onOutputChanged());
+      this.files = files;
+      this.log.attachFiles(files.readFds);
+      const [out, err] = files.childFds;
+      try {
+        child = spawn(argv[0]!, argv.slice(1), { cwd: this.spec.cwd, env, detached: true, stdio: ['pipe', out, err] });
+      } finally {
+        files.closeChildFds();
+      }
     } catch (err) {
       return this.finish(`Cannot start: ${(err as Error).message}`);
     }
@@ -182,15 +203,11 @@ export class ExecRun {
       }
     });
     if (this.pid === null) return; // 'error' follows
-    child.stdout!.on('data', (b: Buffer) => this.onData('stdout', b));
-    child.stderr!.on('data', (b: Buffer) => this.onData('stderr', b));
-    child.stdout!.on('end', () => this.onEnd('stdout'));
-    child.stderr!.on('end', () => this.onEnd('stderr'));
     child.stdin!.on('error', () => {
       /* the program closed its stdin (EPIPE): further input is dropped */
     });
     child.on('exit', (code, signal) => this.onExit(code, signal));
-    child.on('close', () => this.finish(null));
+    child.on('close', () => this.awaitSession());
     this.timer = setTimeout(() => this.kill('timeout'), this.spec.timeoutMs);
     this.hooks.publish('exec.started', {
       id: this.id,
@@ -280,16 +297,37 @@ export class ExecRun {
 
   // ---- output -------------------------------------------------------------------------------
 
-  private onData(stream: OutputStream, b: Buffer): void {
-    // Past the cap the bytes are only counted: a 200 MB flood is drained, never looked at or kept.
-    if (this.log.truncated) return this.log.drop(b.length);
-    this.log.append(stream, this.cutters[stream].write(b));
-    this.scheduleFlush();
+  /** The program wrote (or the run ended): read the files on the next turn, once however many writes. */
+  private onOutputChanged(): void {
+    if (this.status === 'completed') return this.files?.lateWrite();
+    this.scheduleDrain();
   }
 
-  private onEnd(stream: OutputStream): void {
-    if (!this.log.truncated) this.log.append(stream, this.cutters[stream].end());
-    this.scheduleFlush();
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.status !== 'running') return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain(false);
+    });
+  }
+
+  /** Index what the program wrote (at most DRAIN_BUDGET per file and turn: a flood does not hold the event loop). */
+  private drain(final: boolean): void {
+    const files = this.files;
+    // A finished run's log is what it was at the end (what comes later is OutputFiles.lateWrite's).
+    if (!files || this.status === 'completed') return;
+    const before = this.log.end;
+    const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), final);
+    if (this.log.end !== before) this.scheduleFlush();
+    if (more) this.scheduleDrain();
+  }
+
+  /** How far the log may grow before the slowest reading connection catches up (it holds the reading back, not the program). */
+  private readAheadLimit(): number {
+    let min = Infinity;
+    for (const a of this.attachments.values()) if (a.ready && !a.stalled && a.cursor < min) min = a.cursor;
+    return min + READ_AHEAD_BYTES;
   }
 
   /** One flush per event-loop turn: what arrived meanwhile goes out as few, large events. */
@@ -309,13 +347,15 @@ export class ExecRun {
       // The text is decoded only if someone reads the event (a subscriber, events.history, a JSON
       // attachment): a flood watched over binary frames decodes none of it.
       const id = this.id;
-      const event = new LazyEventData(r.end - r.offset, () => ({ id, stream: r.stream, offset: r.offset, data: readText(r) }));
+      const log = this.log;
+      const { stream, offset, end } = r;
+      // The thunk keeps offsets, not the bytes: the history holds no output, the log reads it back.
+      const event = new LazyEventData(end - offset, () => ({ id, stream, offset, data: readText(log.read(offset, end - offset)) }));
       cache.texts.set(r.offset, event);
       this.hooks.publish('exec.output', event);
       this.published = r.end;
     }
     for (const a of this.attachments.values()) if (a.ready) this.pump(a, cache);
-    this.updateFlow();
   }
 
   // ---- attach -------------------------------------------------------------------------------
@@ -352,7 +392,6 @@ export class ExecRun {
         if (this.attachments.get(connectionId) !== a) return;
         a.ready = true;
         this.pump(a);
-        this.updateFlow();
       },
     };
   }
@@ -362,7 +401,8 @@ export class ExecRun {
     if (!a) return false;
     this.attachments.delete(connectionId);
     clearTimeout(a.stallTimer);
-    this.updateFlow();
+    this.scheduleDrain();
+    if (this.disposeWhenIdle && this.attachments.size === 0) this.dispose();
     return true;
   }
 
@@ -374,6 +414,8 @@ export class ExecRun {
       let f = cache?.frames.get(key);
       if (!f) {
         const r = this.log.read(a.cursor, binary ? BINARY_BATCH_BYTES : this.opts.batchBytes);
+        // The files are closed (the run was let go): nothing more can be read.
+        if (r.end <= a.cursor) break;
         const frame = binary
           ? encodeBinaryExecOutputParts(this.id, r)
           : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset)?.toJSON().data ?? readText(r));
@@ -381,8 +423,11 @@ export class ExecRun {
         cache?.frames.set(key, f);
       }
       a.session.sendFrame(f.frame);
+      if (binary) this.sentTo.add(a.session);
       a.cursor = f.end;
     }
+    // This connection caught up: reading on may have waited for it.
+    this.scheduleDrain();
     if (a.cursor < this.log.end) return this.waitWritable(a);
     if (this.completion && !a.completedSent) {
       a.completedSent = true;
@@ -398,7 +443,7 @@ export class ExecRun {
     a.waiting = true;
     a.stallTimer ??= setTimeout(() => {
       a.stalled = true;
-      this.updateFlow();
+      this.scheduleDrain();
     }, this.opts.stallTimeoutMs);
     a.stallTimer.unref();
     a.session.onWritable(() => {
@@ -408,36 +453,7 @@ export class ExecRun {
       a.stalled = false;
       if (!a.ready || this.attachments.get(a.connectionId) !== a) return;
       this.pump(a);
-      this.updateFlow();
     });
-  }
-
-  /**
-   * Flow control: while an attached connection is behind (and not stalled), the program's pipes
-   * are not read, so the program blocks on write as it would on a slow pipe, and nothing piles
-   * up in the server. After the program exits its pipes are read to the end (what is left is
-   * bounded by the pipe buffers).
-   */
-  private updateFlow(): void {
-    const child = this.child;
-    let hold = false;
-    if (child && !this.exit && this.status === 'running') {
-      for (const a of this.attachments.values()) {
-        if (a.ready && a.waiting && !a.stalled) {
-          hold = true;
-          break;
-        }
-      }
-    }
-    if (hold === this.pipesPaused || !child) return;
-    this.pipesPaused = hold;
-    if (hold) {
-      child.stdout?.pause();
-      child.stderr?.pause();
-    } else {
-      child.stdout?.resume();
-      child.stderr?.resume();
-    }
   }
 
   // ---- ending -------------------------------------------------------------------------------
@@ -474,16 +490,48 @@ export class ExecRun {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal, at: Date.now() };
     clearTimeout(this.timer);
-    this.updateFlow();
     const pid = this.pid!;
     // No orphans: what the program left running in its session goes with it.
     if (signalSession(pid, 'SIGTERM').length > 0) this.killTimers.push(setTimeout(() => this.sweep(), this.opts.killGraceMs));
-    // A process that escaped the session (setsid) may hold the pipes open: stop waiting for it.
-    this.closeGuard = setTimeout(() => {
-      this.child?.stdout?.destroy();
-      this.child?.stderr?.destroy();
-      this.finish(null);
-    }, this.opts.killGraceMs + 2000);
+    // What is left of the session gets the grace, then SIGKILL; past that the run ends whatever remains.
+    this.closeGuard = setTimeout(() => this.finish(null), this.opts.killGraceMs + 2000);
+  }
+
+  /**
+   * The program exited: its output is complete once the rest of its session (which holds the
+   * files too) is gone — SIGTERMed at the exit, SIGKILLed after the grace. A process that left
+   * the session does not hold the run up; should it still write, see OutputFiles.lateWrite.
+   */
+  private awaitSession(): void {
+    clearTimeout(this.sessionPoll);
+    if (this.status === 'completed') return;
+    if (this.pid === null || sessionMembers(this.pid).length === 0) return this.drainToEnd();
+    this.sessionPoll = setTimeout(() => this.awaitSession(), 25);
+  }
+
+  /** Read the files to their end, a budget per turn (a flood left unread does not hold the event loop), then finish. */
+  private drainToEnd(): void {
+    if (this.status === 'completed') return;
+    const before = this.log.end;
+    const more = this.files?.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), true) ?? false;
+    if (!more) return this.finish(null);
+    if (this.log.end !== before) this.scheduleFlush();
+    setImmediate(() => this.drainToEnd());
+  }
+
+  /**
+   * Let go of the run's output (ExecService prunes finished runs): the files close, and reads of
+   * the log — events.history's exec.output included — come back empty. A connection still reading
+   * is let finish first.
+   */
+  dispose(): void {
+    if (this.attachments.size > 0) {
+      this.disposeWhenIdle = true;
+      return;
+    }
+    this.files?.dispose();
+    this.files = undefined;
+    this.log.close();
   }
 
   private finish(error: string | null): void {
@@ -493,6 +541,7 @@ export class ExecRun {
     this.finishedAt = Date.now();
     clearTimeout(this.timer);
     clearTimeout(this.closeGuard);
+    clearTimeout(this.sessionPoll);
     for (const t of this.killTimers) clearTimeout(t);
     this.killTimers = [];
     // Anything left in the session is killed at once now.
@@ -510,6 +559,8 @@ export class ExecRun {
     }
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.pendingStdin = [];
+    // All of it: the program and its session are gone (an unfinished last character is repaired).
+    this.files?.drain(this.log, Infinity, this.readAheadLimit(), true);
     this.flush();
     const exit = this.exit;
     this.completion = {

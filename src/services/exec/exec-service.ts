@@ -310,6 +310,7 @@ export class ExecService implements Disposable {
       const old = this.finished.shift()!;
       bytes -= old.log.end;
       this.runs.delete(old.id);
+      old.dispose();
     }
   }
 
@@ -435,6 +436,7 @@ export class ExecService implements Disposable {
     const all = [...this.runs.values()];
     for (const r of all) r.kill('cancel');
     await Promise.all(all.map((r) => r.completed));
+    for (const r of all) r.dispose();
   }
 }
 

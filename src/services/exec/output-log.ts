@@ -1,10 +1,13 @@
+import { readSync } from 'node:fs';
+import { incompleteTail } from './utf8-cutter.js';
+
 export type OutputStream = 'stdout' | 'stderr';
 
-/** A run's output from `offset` on, all of one stream, as the log's own bytes (not copied). */
+/** A run's output from `offset` on, all of one stream. */
 export interface OutputRead {
   stream: OutputStream;
   offset: number;
-  /** The bytes, in order (views into the log: do not modify). */
+  /** The bytes, in order (views into the log's buffers: do not modify). */
   parts: Buffer[];
   /** Offset just after the last byte of `parts`. */
   end: number;
@@ -12,29 +15,68 @@ export interface OutputRead {
 
 interface Chunk {
   stream: OutputStream;
+  /** Offset of the chunk's first byte in the run's combined output. */
   start: number;
-  buf: Buffer;
+  len: number;
+  /** A memory chunk's bytes (repaired output, the marker); undefined for a file chunk. */
+  buf: Buffer | undefined;
   /** Spare room after `buf` in the same allocation (small writes are copied into it). */
   block: Buffer | undefined;
+  /** A file chunk: where its first byte is in the stream's output file. */
+  fpos: number;
 }
+
+interface Cached {
+  stream: OutputStream;
+  fpos: number;
+  buf: Buffer;
+  /** Memory it holds: its whole allocation (a small read's pool slab, counted whole). */
+  cost: number;
+}
+
+/** Size of a full read of an output file: such buffers are recycled once nothing refers to them. */
+export const READ_BYTES = 1024 * 1024;
+/** Recycled read buffers kept per run. */
+const SPARE_BUFFERS = 4;
 
 /** Writes smaller than this are copied into a shared block; larger ones are kept as they came. */
 const SMALL = 4096;
 const BLOCK = 16 * 1024;
+/** Bytes of the newest file reads kept in memory, so live output is sent without reading it twice. */
+const CACHE_BYTES = 4 * 1024 * 1024;
+const EMPTY: Buffer[] = [];
 
 /**
- * A run's combined output (stdout and stderr interleaved as they arrived), addressed by byte
- * offsets over both streams. Bytes are kept as Buffers (the pipe's own reads, not decoded, not
- * copied; small writes packed into 16 KiB blocks) and must be valid UTF-8 cut at character
- * boundaries (see Utf8Cutter), so any chunk boundary is a character boundary. The first `cap`
- * bytes are kept whole (never evicted, so any offset of a run can be re-read); beyond the cap
- * output is counted, not kept, and one marker line (on the stream that hit the cap) says so.
+ * A run's combined output (stdout and stderr interleaved as they were read), addressed by byte
+ * offsets over both streams. All of it is valid UTF-8 and every chunk boundary is a character
+ * boundary, so any read re-encodes to exactly the bytes the offsets count.
+ *
+ * The bytes mostly stay where the program wrote them: in its output files (`attachFiles`, one
+ * per stream, see OutputFiles), which the log only indexes — a file chunk is a stream, a file
+ * offset and a length, read back when someone reads it (the newest 4 MiB read stay cached). So a
+ * run's output costs the server an index, not memory, and the kernel's page cache holds it.
+ * Memory chunks (`append`) hold what is not in a file as is: output that was not valid UTF-8
+ * (repaired, each bad sequence U+FFFD), the truncation marker, and tests' logs.
+ *
+ * The first `cap` bytes are kept whole (never evicted, so any offset of a run can be re-read);
+ * beyond the cap output is counted, not kept, and one marker line (on the stream that hit the
+ * cap) says so. After `close` the files are gone: file chunks read as nothing.
  */
 export class OutputLog {
   private readonly chunks: Chunk[] = [];
   private endOffset = 0;
   private dropped = 0;
   private cut = false;
+  private files: Record<OutputStream, number> | undefined;
+  private closed = false;
+  private readonly cache: Cached[] = [];
+  private cachedBytes = 0;
+  private readonly spare: Buffer[] = [];
+  /**
+   * True when no socket still holds bytes the log handed out (nothing queued to write): only then
+   * is a buffer that left the cache written over by the next read. Set by the run.
+   */
+  recyclable: () => boolean = () => false;
 
   constructor(readonly cap: number) {}
 
@@ -56,7 +98,36 @@ export class OutputLog {
     return this.cut ? 0 : this.cap - this.endOffset;
   }
 
-  /** Append whole characters of valid UTF-8; the part past the cap is dropped and the marker appended once. */
+  /** The readable descriptors of the output files that file chunks point into (the log reads them, does not close them). */
+  attachFiles(fds: Record<OutputStream, number>): void {
+    this.files = fds;
+  }
+
+  /** The files are closed: file chunks read as nothing from now on. */
+  close(): void {
+    this.closed = true;
+    this.files = undefined;
+    this.cache.length = 0;
+    this.cachedBytes = 0;
+    this.spare.length = 0;
+  }
+
+  /** A buffer to read `size` bytes of an output file into: a recycled one when safe, else a new one. */
+  readBuffer(size: number): Buffer {
+    if (size > READ_BYTES / 4 && this.spare.length > 0 && this.recyclable()) {
+      const b = this.spare.pop()!;
+      return size === READ_BYTES ? b : b.subarray(0, size);
+    }
+    return size > READ_BYTES / 4 ? Buffer.allocUnsafeSlow(READ_BYTES).subarray(0, size) : Buffer.allocUnsafe(size);
+  }
+
+  /** A read buffer nobody refers to (read, indexed and not kept): the next read may use it. */
+  recycle(b: Buffer): void {
+    const ab = b.buffer;
+    if (ab.byteLength === READ_BYTES && b.byteOffset === 0 && this.spare.length < SPARE_BUFFERS) this.spare.push(Buffer.from(ab, 0, READ_BYTES));
+  }
+
+  /** Append whole characters of valid UTF-8 held in memory; the part past the cap is dropped and the marker appended once. */
   append(stream: OutputStream, bytes: Buffer): void {
     const n = bytes.length;
     if (n === 0) return;
@@ -65,13 +136,33 @@ export class OutputLog {
       return;
     }
     if (this.endOffset + n <= this.cap) return this.push(stream, bytes);
-    let keep = this.cap - this.endOffset;
-    // Cut back to a character start so the kept part is valid UTF-8.
-    while (keep > 0 && (bytes[keep]! & 0xc0) === 0x80) keep--;
+    const keep = this.keepable(bytes);
     if (keep > 0) this.push(stream, bytes.subarray(0, keep));
-    this.dropped += n - keep;
-    this.cut = true;
-    this.push(stream, Buffer.from(`\n[icpy: output truncated: more than ${this.cap} bytes]\n`, 'utf8'));
+    this.truncate(stream, n - keep);
+  }
+
+  /**
+   * Index `bytes`, just read from the stream's output file at `fpos` (whole characters of valid
+   * UTF-8): kept as a file chunk (and cached), cut at the cap like `append`. Returns how many of
+   * them were kept.
+   */
+  appendFile(stream: OutputStream, fpos: number, bytes: Buffer, cache = true): number {
+    const n = bytes.length;
+    if (n === 0) return 0;
+    if (this.cut) {
+      this.dropped += n;
+      return 0;
+    }
+    const keep = this.endOffset + n <= this.cap ? n : this.keepable(bytes);
+    if (keep > 0) {
+      const last = this.chunks[this.chunks.length - 1];
+      if (last && last.buf === undefined && last.stream === stream && last.fpos + last.len === fpos) last.len += keep;
+      else this.chunks.push({ stream, start: this.endOffset, len: keep, buf: undefined, block: undefined, fpos });
+      this.endOffset += keep;
+      if (cache) this.remember(stream, fpos, keep === n ? bytes : bytes.subarray(0, keep));
+    }
+    if (keep < n) this.truncate(stream, n - keep);
+    return keep;
   }
 
   /** Count bytes arriving after the cap without looking at them. */
@@ -79,57 +170,171 @@ export class OutputLog {
     this.dropped += bytes;
   }
 
+  /** How many of `bytes` fit under the cap, cut back to a character start. */
+  private keepable(bytes: Buffer): number {
+    let keep = Math.min(bytes.length, this.cap - this.endOffset);
+    while (keep > 0 && keep < bytes.length && (bytes[keep]! & 0xc0) === 0x80) keep--;
+    return keep;
+  }
+
+  private truncate(stream: OutputStream, dropped: number): void {
+    this.dropped += dropped;
+    this.cut = true;
+    this.push(stream, Buffer.from(`\n[icpy: output truncated: more than ${this.cap} bytes]\n`, 'utf8'));
+  }
+
   private push(stream: OutputStream, b: Buffer): void {
     const n = b.length;
     const last = this.chunks[this.chunks.length - 1];
     if (n < SMALL) {
       // A flood of tiny writes stays a few chunks, and each one does not pin its own allocation.
-      if (last && last.stream === stream && last.block && last.buf.length + n <= last.block.length) {
-        b.copy(last.block, last.buf.length);
-        last.buf = last.block.subarray(0, last.buf.length + n);
+      if (last && last.stream === stream && last.buf && last.block && last.len + n <= last.block.length) {
+        b.copy(last.block, last.len);
+        last.len += n;
+        last.buf = last.block.subarray(0, last.len);
       } else {
         const block = Buffer.allocUnsafe(BLOCK);
         b.copy(block, 0);
-        this.chunks.push({ stream, start: this.endOffset, buf: block.subarray(0, n), block });
+        this.chunks.push({ stream, start: this.endOffset, len: n, buf: block.subarray(0, n), block, fpos: -1 });
       }
     } else {
-      this.chunks.push({ stream, start: this.endOffset, buf: b, block: undefined });
+      this.chunks.push({ stream, start: this.endOffset, len: n, buf: b, block: undefined, fpos: -1 });
     }
     this.endOffset += n;
   }
 
+  private remember(stream: OutputStream, fpos: number, buf: Buffer): void {
+    const cost = Math.max(buf.length, buf.buffer.byteLength);
+    this.cache.push({ stream, fpos, buf, cost });
+    this.cachedBytes += cost;
+    while (this.cachedBytes > CACHE_BYTES && this.cache.length > 1) {
+      const old = this.cache.shift()!;
+      this.cachedBytes -= old.cost;
+      this.recycle(old.buf);
+    }
+  }
+
   /**
-   * Output from `from` on: consecutive bytes of one stream, at most about `maxBytes` (always at
-   * least one chunk's worth). `from` inside a character moves on to the next character start.
+   * Output from `from` on: consecutive bytes of one stream, at most `maxBytes` (at least one
+   * character). `from` inside a character moves on to the next character start.
    */
   read(from: number, maxBytes = Infinity): OutputRead {
     if (from >= this.endOffset) return { stream: 'stdout', offset: this.endOffset, parts: [], end: this.endOffset };
     let i = this.find(from);
     const first = this.chunks[i]!;
+    const stream = first.stream;
     let k = from - first.start;
-    while (k < first.buf.length && (first.buf[k]! & 0xc0) === 0x80) k++;
+    // Skip to a character start (at most 3 continuation bytes; chunks start at characters).
+    if (k > 0) {
+      const head = this.bytes(first, k, Math.min(4, first.len - k));
+      let skip = 0;
+      for (const p of head) {
+        let j = 0;
+        while (j < p.length && (p[j]! & 0xc0) === 0x80) j++;
+        skip += j;
+        if (j < p.length) break;
+      }
+      k += skip;
+      if (k >= first.len) return this.read(first.start + first.len, maxBytes);
+    }
     const offset = first.start + k;
+    const limit = Math.max(1, maxBytes);
     const parts: Buffer[] = [];
     let taken = 0;
-    if (k < first.buf.length) {
-      parts.push(k === 0 ? first.buf : first.buf.subarray(k));
-      taken = first.buf.length - k;
-    }
-    const stream = first.stream;
-    for (i++; i < this.chunks.length; i++) {
-      const c = this.chunks[i]!;
-      if (c.stream !== stream || (taken > 0 && taken + c.buf.length > maxBytes)) break;
-      parts.push(c.buf);
-      taken += c.buf.length;
+    let c: Chunk | undefined = first;
+    while (c && c.stream === stream) {
+      const avail = c.len - k;
+      if (taken > 0 && taken + avail > limit) break;
+      if (avail > limit - taken) {
+        // Cut inside this chunk at a character start (the bytes are valid UTF-8: the tail tells).
+        const got = this.bytes(c, k, limit - taken);
+        const flat = got.length === 1 ? got[0]! : Buffer.concat(got);
+        let n = incompleteTail(flat);
+        if (n === 0 && taken === 0) {
+          // maxBytes is inside the first character: take that whole character.
+          const f = Buffer.concat(this.bytes(c, k, Math.min(avail, 4)));
+          n = f.length === 0 ? 0 : Math.min(f.length, charLength(f[0]!));
+          if (n > 0) parts.push(f.subarray(0, n));
+        } else if (n > 0) {
+          parts.push(flat.subarray(0, n));
+        }
+        taken += n;
+        break;
+      }
+      let got = 0;
+      for (const p of this.bytes(c, k, avail)) {
+        parts.push(p);
+        got += p.length;
+      }
+      taken += got;
+      // A closed log (or a file cut short) has nothing more: the read ends where its bytes do.
+      if (got < avail) break;
+      k = 0;
+      c = this.chunks[++i];
     }
     return { stream, offset, parts, end: offset + taken };
   }
 
+  /** Bytes [k, k + n) of a chunk: views of a memory chunk, or the file chunk's bytes (cache, else the file). */
+  private bytes(c: Chunk, k: number, n: number): Buffer[] {
+    if (n <= 0) return EMPTY;
+    if (c.buf) return [k === 0 && n === c.len ? c.buf : c.buf.subarray(k, k + n)];
+    const fd = this.files?.[c.stream];
+    if (fd === undefined || this.closed) return EMPTY;
+    const out: Buffer[] = [];
+    let pos = c.fpos + k;
+    let left = n;
+    while (left > 0) {
+      const hit = this.cached(c.stream, pos);
+      if (hit) {
+        const at = pos - hit.fpos;
+        const take = Math.min(left, hit.buf.length - at);
+        out.push(at === 0 && take === hit.buf.length ? hit.buf : hit.buf.subarray(at, at + take));
+        pos += take;
+        left -= take;
+        continue;
+      }
+      // Not cached (a connection reading behind, a replay): read a whole piece of the chunk, and
+      // cache it, so the reads after this one find it.
+      const size = Math.min(READ_BYTES, c.fpos + c.len - pos);
+      const buf = this.readBuffer(size);
+      let got = 0;
+      try {
+        while (got < size) {
+          const r = readSync(fd, buf, got, size - got, pos + got);
+          if (r <= 0) break;
+          got += r;
+        }
+      } catch {
+        /* closed meanwhile */
+      }
+      if (got === 0) break;
+      // Every part ends at a character (the chunk's end is one): a part is decoded on its own.
+      const whole = pos + got < c.fpos + c.len ? incompleteTail(buf.subarray(0, got)) : got;
+      if (whole === 0) break;
+      const piece = whole === buf.length ? buf : buf.subarray(0, whole);
+      this.remember(c.stream, pos, piece);
+      const take = Math.min(left, piece.length);
+      out.push(take === piece.length ? piece : piece.subarray(0, take));
+      pos += take;
+      left -= take;
+    }
+    return out;
+  }
+
+  private cached(stream: OutputStream, pos: number): Cached | undefined {
+    for (let j = this.cache.length - 1; j >= 0; j--) {
+      const e = this.cache[j]!;
+      if (e.stream === stream && pos >= e.fpos && pos < e.fpos + e.buf.length) return e;
+    }
+    return undefined;
+  }
+
   /** Everything kept of one stream, decoded. */
   text(stream: OutputStream): string {
-    const parts: Buffer[] = [];
-    for (const c of this.chunks) if (c.stream === stream) parts.push(c.buf);
-    return Buffer.concat(parts).toString('utf8');
+    let s = '';
+    for (const c of this.chunks) if (c.stream === stream) for (const p of this.bytes(c, 0, c.len)) s += p.toString('utf8');
+    return s;
   }
 
   private find(offset: number): number {
@@ -142,6 +347,10 @@ export class OutputLog {
     }
     return lo;
   }
+}
+
+function charLength(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
 
 /** The text of a read (one decode; the bytes are valid UTF-8). */

@@ -1,0 +1,148 @@
+import { fstatSync, mkdtempSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OutputFiles } from './output-files.js';
+import { OutputLog, READ_BYTES, readText } from './output-log.js';
+
+const dirs: string[] = [];
+const open: OutputFiles[] = [];
+
+/** A log over two real (unlinked) output files, as a run has them; `write` is the program. */
+function setup(cap = 1 << 30) {
+  const dir = mkdtempSync(join(tmpdir(), 'icpy-outfiles-'));
+  dirs.push(dir);
+  const log = new OutputLog(cap);
+  const files = new OutputFiles(dir, () => {});
+  open.push(files);
+  log.attachFiles(files.readFds);
+  const [out, err] = files.childFds;
+  const write = (stream: 'stdout' | 'stderr', data: string | Buffer) => writeSync(stream === 'stdout' ? out : err, typeof data === 'string' ? Buffer.from(data) : data);
+  const drain = (final = false) => files.drain(log, Infinity, Infinity, final);
+  return { dir, log, files, write, drain, out, err };
+}
+
+afterEach(() => {
+  for (const f of open.splice(0)) f.dispose();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('OutputFiles + OutputLog (file chunks)', () => {
+  it('the files are unlinked before the program starts: nothing is left on disk to read or clean', () => {
+    const { dir, write, drain, log } = setup();
+    expect(readdirSync(dir)).toEqual([]);
+    write('stdout', 'hello\n');
+    drain();
+    expect(log.text('stdout')).toBe('hello\n');
+  });
+
+  it('interleaves the streams by offset and holds back a character split across writes until its rest arrives', () => {
+    const { write, drain, log } = setup();
+    const euro = Buffer.from('€'); // 3 bytes
+    write('stdout', Buffer.concat([Buffer.from('a'), euro.subarray(0, 2)]));
+    drain();
+    expect(log.end).toBe(1);
+    write('stderr', 'E\n');
+    drain();
+    write('stdout', Buffer.concat([euro.subarray(2), Buffer.from('b\n')]));
+    drain();
+    expect(log.text('stdout')).toBe('a€b\n');
+    expect(log.text('stderr')).toBe('E\n');
+    const r0 = log.read(0);
+    expect([r0.stream, readText(r0)]).toEqual(['stdout', 'a']);
+    const r1 = log.read(r0.end);
+    expect([r1.stream, readText(r1)]).toEqual(['stderr', 'E\n']);
+    const r2 = log.read(r1.end);
+    expect([r2.stream, readText(r2)]).toEqual(['stdout', '€b\n']);
+  });
+
+  it('an unfinished last character is repaired at the end, and output that is not UTF-8 is repaired, offsets counting the repaired bytes', () => {
+    const { write, drain, log } = setup();
+    write('stdout', Buffer.from([0x61, 0xff, 0x62]));
+    write('stderr', Buffer.from([0x41, 0xf0, 0x9f]));
+    drain();
+    drain(true);
+    expect(log.text('stdout')).toBe('a\uFFFDb');
+    expect(log.text('stderr')).toBe('A\uFFFD');
+    expect(log.end).toBe(Buffer.byteLength('a\uFFFDb') + Buffer.byteLength('A\uFFFD'));
+  });
+
+  it('reads back from the file what left the cache, and cuts a read inside a large chunk at a character start', () => {
+    const { write, drain, log } = setup();
+    // 12 MiB of 3-byte characters in one stream: far more than the 4 MiB cache.
+    const line = '€'.repeat(1000) + '\n';
+    const lines = Math.ceil((12 << 20) / Buffer.byteLength(line));
+    for (let i = 0; i < lines; i++) write('stdout', line);
+    drain();
+    const total = lines * Buffer.byteLength(line);
+    expect(log.end).toBe(total);
+    // From the start (not cached any more), 100,000 bytes at a time: whole characters, contiguous.
+    let at = 0;
+    let text = '';
+    while (at < total) {
+      const r = log.read(at, 100_000);
+      expect(r.offset).toBe(at);
+      expect(r.end - r.offset).toBeLessThanOrEqual(100_000);
+      const t = readText(r);
+      expect(t).not.toContain('\uFFFD');
+      text += t;
+      at = r.end;
+    }
+    expect(text).toBe(line.repeat(lines));
+    // An offset inside a character moves on to the next one.
+    expect(log.read(1, 10).offset).toBe(3);
+  });
+
+  it('a buffer handed out is never read over while a socket may still hold it', () => {
+    const { write, drain, log } = setup();
+    let idle = false;
+    log.recyclable = () => idle;
+    const chunk = (c: string) => c.repeat(READ_BYTES - 1) + '\n';
+    write('stdout', chunk('a'));
+    drain();
+    const held = log.read(0, READ_BYTES).parts;
+    const copy = Buffer.concat(held);
+    // Push it out of the cache and read far more while "a socket still holds" it.
+    for (const c of 'bcdefgh') {
+      write('stdout', chunk(c));
+      drain();
+    }
+    expect(Buffer.concat(held).equals(copy)).toBe(true);
+    // Once the sockets are idle, buffers that left the cache are used again.
+    idle = true;
+    const before = new Set<ArrayBufferLike>();
+    for (let off = 0; off < log.end; off += READ_BYTES) for (const p of log.read(off, READ_BYTES).parts) before.add(p.buffer);
+    write('stdout', chunk('i'));
+    drain();
+    const last = log.read(log.end - READ_BYTES, READ_BYTES).parts[0]!;
+    expect(readText(log.read(log.end - READ_BYTES, READ_BYTES))).toBe(chunk('i'));
+    expect(last.buffer.byteLength).toBe(READ_BYTES);
+  });
+
+  it('past the cap: the marker once, droppedBytes counts the rest, and the file is cut back so the disk holds the cap plus a bounded slack', () => {
+    const cap = 1 << 20;
+    const { write, drain, log, files } = setup(cap);
+    const block = Buffer.alloc(1 << 20, 0x78);
+    for (let i = 0; i < 64; i++) {
+      write('stdout', block);
+      drain();
+    }
+    drain(true);
+    expect(log.truncated).toBe(true);
+    expect(log.text('stdout')).toBe('x'.repeat(cap) + `\n[icpy: output truncated: more than ${cap} bytes]\n`);
+    expect(log.droppedBytes).toBe(63 << 20);
+    // The kept part is all that stays on disk once the program is done.
+    expect(fstatSync(files.readFds.stdout).size).toBe(cap);
+  });
+
+  it('after close, reads of file chunks are empty and end where they start (no reader loops on them)', () => {
+    const { write, drain, log } = setup();
+    write('stdout', 'abc\n');
+    drain();
+    log.close();
+    const r = log.read(0);
+    expect(r.parts).toEqual([]);
+    expect(r.end).toBe(r.offset);
+    expect(log.text('stdout')).toBe('');
+  });
+});

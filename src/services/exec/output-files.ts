@@ -1,0 +1,231 @@
+import { isUtf8 } from 'node:buffer';
+import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { READ_BYTES, type OutputLog, type OutputStream } from './output-log.js';
+import { incompleteTail } from './utf8-cutter.js';
+
+/** Past the cap, a file is cut back to its kept part once this much more is on disk. */
+const DISCARD_SLACK = 16 * 1024 * 1024;
+/** Past a reading connection's read-ahead, a file is read on only once this much waits unread. */
+const BACKLOG_BYTES = 4 * 1024 * 1024;
+/** At most one /proc scan for processes still writing to a finished run's output per this long. */
+const LATE_SCAN_MS = 1000;
+
+interface StreamFile {
+  stream: OutputStream;
+  /** Ours: read and truncate (not O_APPEND). */
+  fd: number;
+  /** The program's write end (O_APPEND), until it has it. */
+  childFd: number;
+  watcher: FSWatcher | undefined;
+  /** How far the file has been read (indexed or counted). */
+  pos: number;
+  /** End of the part the log points into: the file is never cut back below it. */
+  keepEnd: number;
+  dev: number;
+  ino: number;
+}
+
+/**
+ * A run's stdout and stderr as two files instead of pipes. The program writes (O_APPEND) into a
+ * file that was unlinked before it started — nothing to clean up, even after a crash, and no path
+ * for anyone to read — and never blocks on a slow reader; the server follows the files (inotify)
+ * and indexes what arrives in the OutputLog, which reads the bytes back from the page cache when a
+ * client needs them. Against a pipe this saves the server a copy into its own memory of every
+ * byte kept (the page faults and the garbage collection of that memory were most of the cost of
+ * streaming a flood), a wake-up per 64 KiB and the program's stalls on a full pipe.
+ *
+ * Disk is bounded by the output cap: past it nothing more is indexed, the files are cut back to
+ * their kept part as they grow (the program's next write lands at the new end), and a process
+ * that escaped the run's session and still writes after the run finished is killed.
+ */
+export class OutputFiles {
+  private readonly files: StreamFile[] = [];
+  private lateScanAt = 0;
+  private disposed = false;
+
+  constructor(dir: string, onChange: () => void) {
+    try {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const path = join(dir, stream);
+        const childFd = openSync(path, 'a', 0o600);
+        const f: StreamFile = { stream, fd: -1, childFd, watcher: undefined, pos: 0, keepEnd: 0, dev: 0, ino: 0 };
+        this.files.push(f);
+        f.fd = openSync(path, 'r+');
+        const st = fstatSync(f.fd);
+        f.dev = st.dev;
+        f.ino = st.ino;
+        // Watched by inode: the watch outlives the unlink, as do both descriptors.
+        f.watcher = watch(path, { persistent: false }, onChange);
+        f.watcher.on('error', () => {
+          /* a watch that fails leaves the run to its exit's final read */
+        });
+        unlinkSync(path);
+      }
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  /** The program's stdout and stderr descriptors (for spawn's stdio). */
+  get childFds(): [number, number] {
+    return [this.files[0]!.childFd, this.files[1]!.childFd];
+  }
+
+  /** Our readable descriptors, for the log. */
+  get readFds(): Record<OutputStream, number> {
+    return { stdout: this.files[0]!.fd, stderr: this.files[1]!.fd };
+  }
+
+  /** The program has its descriptors (or failed to start): ours go. */
+  closeChildFds(): void {
+    for (const f of this.files) {
+      if (f.childFd >= 0) closeSync(f.childFd);
+      f.childFd = -1;
+    }
+  }
+
+  /**
+   * Read what the program wrote since the last time into the log, up to `budget` bytes per file.
+   * `aheadUntil`: a connection reads behind, so past this offset the log grows only once a file's
+   * unread part is large, and what is read past it is indexed, not cached (the connection will
+   * read it back when it gets there). `final`: the program is gone — read to the end, an
+   * unfinished last character included (repaired), whatever `aheadUntil`. Returns true when a
+   * file has more than the budget allowed.
+   */
+  drain(log: OutputLog, budget: number, aheadUntil: number, final: boolean): boolean {
+    if (this.disposed) return false;
+    let more = false;
+    for (const f of this.files) {
+      let used = 0;
+      while (!log.truncated) {
+        if (used >= budget) {
+          more = true;
+          break;
+        }
+        const unread = fstatSync(f.fd).size - f.pos;
+        const ahead = log.end >= aheadUntil;
+        if (unread <= 0 || (ahead && !final && unread < BACKLOG_BYTES)) break;
+        // Exactly what is there (a small read does not pin a large buffer), at most a full read.
+        const want = Math.min(READ_BYTES, unread, Math.max(0, log.room) + 4);
+        const buf = log.readBuffer(want);
+        const n = readSync(f.fd, buf, 0, want, f.pos);
+        if (n <= 0) break;
+        used += n;
+        // All that was there: nothing more to read now (and, when final, ever).
+        const atEnd = n >= unread;
+        // An unfinished last character waits for the rest (it is in the file), unless nothing more will come.
+        const complete = final && atEnd ? n : incompleteTail(buf.subarray(0, n));
+        if (complete === 0) break;
+        const piece = buf.subarray(0, complete);
+        if (isUtf8(piece)) {
+          const kept = log.appendFile(f.stream, f.pos, piece, !ahead);
+          if (kept > 0) f.keepEnd = f.pos + kept;
+          if (ahead) log.recycle(buf);
+        } else {
+          // Not UTF-8 (a program writing binary): the repaired text is kept in memory.
+          log.append(f.stream, Buffer.from(piece.toString('utf8'), 'utf8'));
+        }
+        f.pos += complete;
+        if (atEnd) break;
+      }
+      if (log.truncated) this.discard(f, log, final);
+    }
+    return more;
+  }
+
+  /** Past the cap: count what was written since, and cut the file back to its kept part. */
+  private discard(f: StreamFile, log: OutputLog, final: boolean): void {
+    const size = fstatSync(f.fd).size;
+    if (size > f.pos) {
+      log.drop(size - f.pos);
+      f.pos = size;
+    }
+    if (f.pos - f.keepEnd > DISCARD_SLACK || (final && f.pos > f.keepEnd)) {
+      // What the program writes between the fstat and this is not counted (droppedBytes is a floor).
+      ftruncateSync(f.fd, f.keepEnd);
+      f.pos = f.keepEnd;
+    }
+  }
+
+  /**
+   * The run has finished and something still writes its output (a process that left the session):
+   * cut the files back and kill the writers.
+   */
+  lateWrite(): void {
+    if (this.disposed) return;
+    let grew = false;
+    for (const f of this.files) {
+      const size = fstatSync(f.fd).size;
+      if (size > f.keepEnd) {
+        grew = true;
+        ftruncateSync(f.fd, f.keepEnd);
+        f.pos = f.keepEnd;
+      }
+    }
+    const now = Date.now();
+    if (!grew || now - this.lateScanAt < LATE_SCAN_MS) return;
+    this.lateScanAt = now;
+    for (const pid of this.writers()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  /** Processes (of ours: /proc shows no others' descriptors) holding one of the files open. */
+  private writers(): number[] {
+    const found: number[] = [];
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    } catch {
+      return found;
+    }
+    for (const p of pids) {
+      const pid = Number(p);
+      if (pid === process.pid) continue;
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${p}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          const st = statSync(`/proc/${p}/fd/${fd}`);
+          if (this.files.some((f) => f.ino === st.ino && f.dev === st.dev)) {
+            found.push(pid);
+            break;
+          }
+        } catch {
+          /* closed meanwhile */
+        }
+      }
+    }
+    return found;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    // Something still writing (a process that left the session) goes with the run's output.
+    this.lateScanAt = 0;
+    try {
+      this.lateWrite();
+    } catch {
+      /* a descriptor already failed: nothing to cut back */
+    }
+    this.disposed = true;
+    for (const f of this.files) {
+      f.watcher?.close();
+      f.watcher = undefined;
+      if (f.fd >= 0) closeSync(f.fd);
+      if (f.childFd >= 0) closeSync(f.childFd);
+      f.fd = -1;
+      f.childFd = -1;
+    }
+  }
+}
