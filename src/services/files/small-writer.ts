@@ -120,17 +120,6 @@ export class SmallWriter implements Disposable {
   }
 }
 
-/**
- * The bytes of `data` in an ArrayBuffer of their own, to be transferred to the writer. postMessage
- * clones a typed array's WHOLE backing ArrayBuffer: a 4 KB PUT body is a slice of the socket's 64 KB
- * read buffer (and a small Buffer.from one of the 8 KB pool), so cloning it copied 16x its size
- * twice per write — 0.15 ms of main-thread CPU per REST write in bench/files `mixed` (issue 9).
- * One exact copy, then a transfer (no second copy); the caller's buffer is never detached.
- */
-export function ownedBytes(data: Uint8Array): Uint8Array {
-  return new Uint8Array(data);
-}
-
 /** One writer thread; it keeps the process alive only while it has writes. */
 class WriterThread {
   private worker: Worker | undefined;
@@ -149,8 +138,7 @@ class WriterThread {
     if (this.pending.size === 0) w.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const data = ownedBytes(job.data);
-      w.postMessage({ ...job, id, data }, [data.buffer as ArrayBuffer]);
+      w.postMessage({ id, ...job });
     });
   }
 
