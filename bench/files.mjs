@@ -122,15 +122,41 @@ function latStats(parts, wall, seconds) {
   return { ops: lat.length, ops_s: round(lat.length / Math.max(wall, seconds)), p50_ms: round(percentile(lat, 50), 3), p99_ms: round(percentile(lat, 99), 3) };
 }
 
+/** CPU ms (user + system) of a process, and of its main thread alone, from /proc (Linux; else undefined). */
+function cpuMsOf(pid) {
+  const ticks = (file) => {
+    try {
+      // fields after the ") " that closes the command name: utime is the 12th, stime the 13th
+      const f = readFileSync(file, 'utf8').split(') ').pop().split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    } catch {
+      return undefined;
+    }
+  };
+  return pid ? { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) } : undefined;
+}
+
+/** The server process behind a load target name (for its CPU per op). */
+const pidOf = (key) => (key === 'bare-node' ? bare.pid : key === 'icpy-rest-alt' ? alt?.pid : key.startsWith('icpy') ? icpy.pid : undefined);
+
 async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
   const durationMs = seconds * 1000;
   const steal = stealMeter();
+  const cpu0 = cpuMsOf(pidOf(key));
   const t0 = performance.now();
   const replies = await all({ cmd: 'run', key, op, mode, durationMs, ratePerClient: rate / CLIENTS }, 'run.ok');
   const wall = (performance.now() - t0) / 1000;
+  const cpu1 = cpuMsOf(pidOf(key));
   const errors = replies.reduce((n, r) => n + r.errors, 0);
   const firstError = replies.find((r) => r.firstError)?.firstError;
   const out = { ...latStats(replies.map((r) => r.lat), wall, seconds), errors, steal_pct: steal(), ...(firstError ? { firstError } : {}) };
+  // The server's CPU per op in this phase (all threads, and the main thread alone): what a
+  // request costs, beside what it achieves. /proc counts in 10 ms ticks, so one phase is coarse;
+  // the summaries take the median over rounds.
+  if (cpu0?.all !== undefined && cpu1?.all !== undefined && out.ops > 0) {
+    out.server_cpu_ms_per_op = round((cpu1.all - cpu0.all) / out.ops, 4);
+    out.server_main_cpu_ms_per_op = round((cpu1.main - cpu0.main) / out.ops, 4);
+  }
   // A mixed phase also reports each op on its own (its readers and writers ran side by side).
   if (op === 'mixed') {
     out.byOp = {};
@@ -200,6 +226,9 @@ function summarize(rounds) {
     p50_ms: round(median(rounds.map((x) => x.p50_ms)), 3),
     p99_ms: round(median(rounds.map((x) => x.p99_ms)), 3),
     steal_pct: round(median(rounds.map((x) => x.steal_pct ?? 0)), 1),
+    ...(rounds[0]?.server_cpu_ms_per_op !== undefined
+      ? { server_cpu_ms_per_op: round(median(rounds.map((x) => x.server_cpu_ms_per_op)), 4), server_main_cpu_ms_per_op: round(median(rounds.map((x) => x.server_main_cpu_ms_per_op)), 4) }
+      : {}),
     errors: rounds.reduce((n, x) => n + (x.errors ?? 0), 0),
     ...(firstError ? { firstError } : {}),
   };
@@ -260,11 +289,16 @@ for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
 }
 if (mixed) {
   const sub = (rounds, op) => rounds.map((x) => ({ ...x.byOp[op], steal_pct: x.steal_pct }));
+  // Server CPU per op of a mixed phase (reads and writes together: one process serves both).
+  const cpuOfMixed = (rs) =>
+    rs[0]?.server_cpu_ms_per_op !== undefined
+      ? { server_cpu_ms_per_op: round(median(rs.map((x) => x.server_cpu_ms_per_op)), 4), server_main_cpu_ms_per_op: round(median(rs.map((x) => x.server_main_cpu_ms_per_op)), 4) }
+      : {};
   for (const t of targets) {
     const rs = mixed[t.name];
     for (const op of ['read', 'write']) {
       const rounds = sub(rs, op);
-      emit({ bench, figure: 'mixed', target: t.name, op, readers: CLIENTS / 2, writers: CLIENTS / 2, rounds: rounds.length, ...summarize(rounds), rounds_ops_s: rounds.map((x) => round(x.ops_s)), total_ops_s: round(median(rs.map((x) => x.ops_s))), errors: rs.reduce((n, x) => n + x.errors, 0), ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}) });
+      emit({ bench, figure: 'mixed', target: t.name, op, readers: CLIENTS / 2, writers: CLIENTS / 2, rounds: rounds.length, ...summarize(rounds), rounds_ops_s: rounds.map((x) => round(x.ops_s)), total_ops_s: round(median(rs.map((x) => x.ops_s))), ...cpuOfMixed(rs), errors: rs.reduce((n, x) => n + x.errors, 0), ...(rs.find((x) => x.firstError) ? { firstError: rs.find((x) => x.firstError).firstError } : {}) });
     }
   }
   for (const via of ['icpy-ws', 'icpy-rest', 'icpy-rest-alt']) {
@@ -290,6 +324,9 @@ if (mixed) {
         share: round(median(me.map((x) => x.byOp[op].ops_s / x.ops_s))),
         bare_share: round(median(b.map((x) => x.byOp[op].ops_s / x.ops_s))),
         total_vs_bare: round(median(paired(me, b, 'ops_s'))),
+        ...(me[0]?.server_cpu_ms_per_op !== undefined && b[0]?.server_cpu_ms_per_op !== undefined
+          ? { main_cpu_per_op_vs_bare: round(median(paired(me, b, 'server_main_cpu_ms_per_op'))) }
+          : {}),
         ...(j ? { ops_vs_jupyter: round(median(paired(mine, sub(j, op), 'ops_s'))) } : {}),
         targets: { ops_vs_bare: '>=0.8', p99_vs_bare: '<=1.25' },
         ok: ops_vs_bare >= 0.8 && p99_vs_bare <= 1.25,
