@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ClientKind, EventSource } from '../broker/broker.js';
-import type { BudgetLease } from '../byte-budget.js';
+import type { BudgetLease, SignalSource } from '../byte-budget.js';
 import type { DisposableStore } from '../lifecycle.js';
 import type { PathUse, Principal } from '../principal.js';
 
@@ -49,7 +49,8 @@ export interface Session {
 
 /** Bytes a caller may hold while reading files (per connection, within the server's budget). */
 export interface ReadBudget {
-  acquire(bytes: number, signal?: AbortSignal): Promise<BudgetLease>;
+  /** `signal` may be a function making it: asked for only when the request must wait. */
+  acquire(bytes: number, signal?: SignalSource): Promise<BudgetLease>;
 }
 
 /**

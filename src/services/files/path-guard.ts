@@ -36,11 +36,14 @@ export class PathGuard {
   readonly root: string;
   readonly realRoot: string;
   private readonly rootSlash: string;
+  /** `.icpy/` under the real root and under the root as given (joined once: isStatePath runs per call). */
+  private readonly stateDirs: readonly [string, string];
 
   constructor(root: string) {
     this.root = resolve(root);
     this.realRoot = realpathSync(this.root);
     this.rootSlash = this.root.endsWith(sep) ? this.root : this.root + sep;
+    this.stateDirs = [join(this.realRoot, STATE_DIR), join(this.root, STATE_DIR)];
   }
 
   /** True when `abs` equals `base` or lies under it (segment-wise). */
@@ -118,7 +121,7 @@ export class PathGuard {
   }
 
   isStatePath(abs: string): boolean {
-    return PathGuard.within(join(this.realRoot, STATE_DIR), abs) || PathGuard.within(join(this.root, STATE_DIR), abs);
+    return PathGuard.within(this.stateDirs[0], abs) || PathGuard.within(this.stateDirs[1], abs);
   }
 
   /** Workspace-relative form of a real path under the real root. */

@@ -162,7 +162,10 @@ function flag(v: unknown): boolean {
 /** Hold `lease` until the response ends or is cut (a streamed body holds it while it streams). */
 function holdUntilDone(reply: FastifyReply, lease: BudgetLease | undefined): void {
   if (!lease || lease.bytes === 0) return;
-  reply.raw.once('close', () => lease.release());
+  // Already closed (the client went away while the read was granted: the lazy signal was never
+  // asked for): 'close' will not come again.
+  if (reply.raw.closed) lease.release();
+  else reply.raw.once('close', () => lease.release());
 }
 
 /**
@@ -294,7 +297,8 @@ export function registerFilesRoutes(app: FastifyInstance, dispatcher: Dispatcher
 
 /** Reserve read-budget bytes for this caller (none when the context has no budget). */
 function reserveRead(ctx: MethodContext, bytes: number): Promise<BudgetLease> | undefined {
-  return ctx.readBudget?.acquire(bytes, ctx.signal);
+  // The signal only if the read has to wait: making it costs an AbortController and a close listener per GET.
+  return ctx.readBudget?.acquire(bytes, () => ctx.signal);
 }
 
 // Schemas shared with the RPC routes are referenced by their components/schemas name (see openapi.ts schemaName).
