@@ -105,6 +105,22 @@ export function contentTypeOf(path: string): string {
   return (Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined) ?? 'application/octet-stream';
 }
 
+/** Last-Modified strings by mtime second: a file read again keeps its mtime (bounded; cleared when full). */
+const httpDates = new Map<number, string>();
+const MAX_HTTP_DATES = 1024;
+
+/** The HTTP date (second resolution) of an mtime in ms; formatting one was a visible part of a 4 KB GET. */
+export function httpDateOf(mtimeMs: number): string {
+  const sec = Math.floor(mtimeMs / 1000);
+  let s = httpDates.get(sec);
+  if (s === undefined) {
+    if (httpDates.size >= MAX_HTTP_DATES) httpDates.clear();
+    s = new Date(sec * 1000).toUTCString();
+    httpDates.set(sec, s);
+  }
+  return s;
+}
+
 function etagOf(version: string): string {
   return `"${version}"`;
 }
@@ -181,7 +197,13 @@ export function registerFilesRoutes(app: FastifyInstance, dispatcher: Dispatcher
   const contexts = httpContextsOf(app);
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    const passStream = (_req: FastifyRequest, payload: Readable, done: (err: null, body: Readable) => void) => done(null, payload);
+    scope.addContentTypeParser('*', passStream);
+    // The same for every type, as a RegExp: Fastify caches the parser it finds through a RegExp by
+    // the header's exact string, but finds the '*' catch-all by parsing the header anew on every
+    // request (a ContentType per PUT, bench/files `mixed`, issue 9). '*' stays for what the
+    // RegExp cannot see (no Content-Type at all).
+    scope.addContentTypeParser(/^/, passStream);
 
     scope.get('/api/files/*', async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
@@ -208,7 +230,7 @@ export function registerFilesRoutes(app: FastifyInstance, dispatcher: Dispatcher
       const download = ACTIVE.test(type) || flag(q.download);
       reply
         .header('ETag', etag)
-        .header('Last-Modified', new Date(f.mtime).toUTCString())
+        .header('Last-Modified', httpDateOf(f.mtime))
         .header('Accept-Ranges', 'bytes')
         .header('Cache-Control', 'no-cache')
         .header('X-Content-Type-Options', 'nosniff')

@@ -151,7 +151,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // request never arrives authenticated. A future ambient credential (a session cookie) must
   // require application/json on these routes (docs/protocol.md, "Content types").
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  const asText = (_req: FastifyRequest, body: string | Buffer, done: (err: null, body: string | Buffer) => void) => done(null, body);
+  app.addContentTypeParser('*', { parseAs: 'string' }, asText);
+  // Every type again as a RegExp, which Fastify caches by the header's string (the '*' catch-all
+  // is found by parsing the header anew per request); '*' stays for a body with no Content-Type.
+  app.addContentTypeParser(/^/, { parseAs: 'string' }, asText);
 
   app.get('/api/health', async () => ({ status: 'ok', name: opts.info.title, version: opts.info.version }));
 
