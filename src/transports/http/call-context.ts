@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ByteBudget } from '../../core/byte-budget.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
-import type { MethodContext, ReadBudget } from '../../core/rpc/index.js';
+import type { ConnectionInfo, MethodContext, ReadBudget } from '../../core/rpc/index.js';
 import { httpClientOf, principalOf } from './http-client.js';
 
 export interface HttpReadBudgets {
@@ -29,37 +29,52 @@ export class HttpCallContexts {
   constructor(private readonly read: HttpReadBudgets | undefined) {}
 
   /**
-   * `signal` fires when the client goes away before its reply has been written (the response
-   * closes unfinished). It and the read budget are made on first use: most requests need neither,
-   * and this is the REST fast path.
+   * The call context of one request. `signal` fires when the client goes away before its reply
+   * has been written (the response closes unfinished). It and the read budget are made on first
+   * use: most requests need neither, and this is the REST fast path.
+   *
+   * An instance keeps `signal` and `readBudget` as getters on its class (an object literal with
+   * getters per request was a visible part of a 4 KB REST call, issue 9), so spreading it (`{...ctx}`)
+   * would drop them: routes whose context is spread (the JSON-RPC codec does) take `spreadable()`.
    */
   of(req: FastifyRequest, reply: FastifyReply): MethodContext {
-    let controller: AbortController | undefined;
-    const self = this;
+    return new HttpCallContext(this, req, reply);
+  }
+
+  /** A context whose every field survives `{...ctx}` (signal and budget made when first read, as with `of`). */
+  spreadable(req: FastifyRequest, reply: FastifyReply): MethodContext {
+    const c = this.of(req, reply);
     return {
-      connection: httpClientOf(req),
-      principal: principalOf(req),
-      get signal(): AbortSignal {
-        if (!controller) {
-          controller = new AbortController();
-          const c = controller;
-          const res = reply.raw;
-          const gone = () => c.abort(new IcpyError('UNAVAILABLE', 'The HTTP client went away before its reply', { reason: 'aborted' }));
-          if (res.destroyed || req.raw.socket?.destroyed) gone();
-          else {
-            const untrack = self.track(principalOf(req), c);
-            res.once('close', () => {
-              untrack();
-              if (!res.writableFinished) gone();
-            });
-          }
-        }
-        return controller.signal;
+      connection: c.connection,
+      principal: c.principal,
+      get signal(): AbortSignal | undefined {
+        return c.signal;
       },
       get readBudget(): ReadBudget | undefined {
-        return self.budgetOf(req.raw.socket);
+        return c.readBudget;
       },
     };
+  }
+
+  /** @internal the signal of one request (see HttpCallContext). */
+  signalFor(req: FastifyRequest, reply: FastifyReply, principal: Principal): AbortSignal {
+    const c = new AbortController();
+    const res = reply.raw;
+    const gone = () => c.abort(new IcpyError('UNAVAILABLE', 'The HTTP client went away before its reply', { reason: 'aborted' }));
+    if (res.destroyed || req.raw.socket?.destroyed) gone();
+    else {
+      const untrack = this.track(principal, c);
+      res.once('close', () => {
+        untrack();
+        if (!res.writableFinished) gone();
+      });
+    }
+    return c.signal;
+  }
+
+  /** @internal */
+  readBudgetFor(req: FastifyRequest): ReadBudget | undefined {
+    return this.budgetOf(req.raw.socket);
   }
 
   /**
@@ -98,6 +113,30 @@ export class HttpCallContexts {
       this.budgets.set(socket, b);
     }
     return b;
+  }
+}
+
+/** One HTTP request's MethodContext (see HttpCallContexts.of). */
+class HttpCallContext implements MethodContext {
+  readonly connection: ConnectionInfo;
+  readonly principal: Principal;
+  private made: AbortSignal | undefined;
+
+  constructor(
+    private readonly owner: HttpCallContexts,
+    private readonly req: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {
+    this.connection = httpClientOf(req);
+    this.principal = principalOf(req);
+  }
+
+  get signal(): AbortSignal {
+    return (this.made ??= this.owner.signalFor(this.req, this.reply, this.principal));
+  }
+
+  get readBudget(): ReadBudget | undefined {
+    return this.owner.readBudgetFor(this.req);
   }
 }
 

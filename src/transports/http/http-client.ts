@@ -5,16 +5,21 @@ import type { Principal } from '../../core/principal.js';
 import type { ConnectionInfo } from '../../core/rpc/index.js';
 import { connectionIdentity } from '../ws-upgrade.js';
 
-const principals = new WeakMap<FastifyRequest['raw'], Principal>();
+/**
+ * The request's principal, on the raw request under a module-private symbol (no client input can
+ * name it). A WeakMap entry per request cost a set, a get and ephemeron work in every GC.
+ */
+const PRINCIPAL = Symbol('icpy.principal');
+type WithPrincipal = FastifyRequest['raw'] & { [PRINCIPAL]?: Principal };
 
 /** Set by the server's auth hook once the request's token is checked. */
 export function setPrincipalOf(req: FastifyRequest, p: Principal): void {
-  principals.set(req.raw, p);
+  (req.raw as WithPrincipal)[PRINCIPAL] = p;
 }
 
 /** The principal an authenticated request acts for (throws on a public route: a bug). */
 export function principalOf(req: FastifyRequest): Principal {
-  const p = principals.get(req.raw);
+  const p = (req.raw as WithPrincipal)[PRINCIPAL];
   if (!p) throw new Error('principalOf: the request was not authenticated');
   return p;
 }

@@ -193,7 +193,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.post('/api/rpc', async (req, reply) => {
     const text = typeof req.body === 'string' ? req.body : '';
-    const res = await handleJsonRpcText(opts.dispatcher, text, contexts.of(req, reply), opts.rpc);
+    const res = await handleJsonRpcText(opts.dispatcher, text, contexts.spreadable(req, reply), opts.rpc);
     if (res === undefined) return reply.code(204).send();
     return reply.type('application/json').send(res);
   });
@@ -210,7 +210,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     // A read's budget is held until its result is encoded (see MethodContext.retainUntilEncoded).
     const held: (() => void)[] = [];
-    const ctx = { ...contexts.of(req, reply), retainUntilEncoded: (fn: () => void) => held.push(fn) };
+    const ctx = { ...contexts.spreadable(req, reply), retainUntilEncoded: (fn: () => void) => held.push(fn) };
     try {
       const result = await opts.dispatcher.call(req.params.method, params, ctx);
       return reply.type('application/json').send(await encodeResult(result, opts.rpc?.maxReplyBytes));
@@ -247,7 +247,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     const refusal = opts.admit?.();
     if (refusal) throw refusal;
-    const ctx = contexts.of(req, reply);
+    const ctx = contexts.spreadable(req, reply);
     // Subscribing first lets EVENTS_GAP / bad patterns / FORBIDDEN answer with a status code.
     const stream = await openSseStream(reply.raw, {
       subscribe: (deliver, onLag) => opts.dispatcher.run<Subscription>('events.stream', { patterns, since, deliver, onLag }, ctx),
