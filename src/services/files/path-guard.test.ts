@@ -48,3 +48,16 @@ describe('PathGuard.lexical', () => {
     }
   });
 });
+
+describe('PathGuard.relOfReal', () => {
+  const g = new PathGuard(root);
+  it('is path.relative from the real root, slash-separated, for normalized and other paths', () => {
+    const cases = ['', 'a', 'a.txt', 'w/c1.txt', 'a/b/c', '.icpy/x', '...', 'a/.../b', 'a//b', 'a/./b', 'a/../b', 'a/', 'a/..', '../x', 'ü/ñ é'];
+    for (const c of cases) {
+      const real = c === '' ? g.realRoot : `${g.realRoot}/${c}`;
+      expect(g.relOfReal(real), c).toBe(relative(g.realRoot, real).split(sep).join('/'));
+    }
+    expect(g.relOfReal(`${g.realRoot}2/x`)).toBe(relative(g.realRoot, `${g.realRoot}2/x`));
+    expect(g.relOfReal('/elsewhere/y')).toBe(relative(g.realRoot, '/elsewhere/y'));
+  });
+});

@@ -24,6 +24,9 @@ const MAX_LINK_HOPS = 40;
  * '.' or '..' segment, no trailing '/'. Such a path is already normal: resolve() would return
  * root + '/' + path unchanged.
  */
+/** A `//`, a `.` or `..` segment, or a trailing slash: not a normalized absolute path. */
+const NOT_NORMAL = /\/\/|\/\.\.?(?:\/|$)|\/$/;
+
 const PLAIN_RELATIVE = /^(?!\.\.?(?:\/|$))[^/\\\0]+(?:\/(?!\.\.?(?:\/|$))[^/\\\0]+)*$/;
 
 /**
@@ -38,12 +41,14 @@ export class PathGuard {
   private readonly rootSlash: string;
   /** `.icpy/` under the real root and under the root as given (joined once: isStatePath runs per call). */
   private readonly stateDirs: readonly [string, string];
+  private readonly realRootSlash: string;
 
   constructor(root: string) {
     this.root = resolve(root);
     this.realRoot = realpathSync(this.root);
     this.rootSlash = this.root.endsWith(sep) ? this.root : this.root + sep;
     this.stateDirs = [join(this.realRoot, STATE_DIR), join(this.root, STATE_DIR)];
+    this.realRootSlash = this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep;
   }
 
   /** True when `abs` equals `base` or lies under it (segment-wise). */
@@ -126,6 +131,10 @@ export class PathGuard {
 
   /** Workspace-relative form of a real path under the real root. */
   relOfReal(real: string): string {
+    // A normalized path under the real root is its suffix (path.relative resolves both sides
+    // first: a visible part of every write's event, issue 9); anything else takes the long way.
+    const head = this.realRootSlash;
+    if (sep === '/' && real.length > head.length && real.startsWith(head) && !NOT_NORMAL.test(real)) return real.slice(head.length);
     return relative(this.realRoot, real).split(sep).join('/');
   }
 
