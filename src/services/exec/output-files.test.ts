@@ -135,6 +135,29 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(fstatSync(files.readFds.stdout).size).toBe(cap);
   });
 
+  it('without an inotify watch (none left) the files are looked at on a timer, and output still arrives', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icpy-outfiles-'));
+    dirs.push(dir);
+    let changes = 0;
+    const files = new OutputFiles(
+      dir,
+      () => changes++,
+      () => {
+        throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+      },
+    );
+    open.push(files);
+    expect(files.polling).toBe(true);
+    writeSync(files.childFds[0], 'polled\n');
+    const until = Date.now() + 5000;
+    while (changes === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(changes).toBeGreaterThan(0);
+    const log = new OutputLog(1 << 20);
+    log.attachFiles(files.readFds);
+    files.drain(log, Infinity, Infinity, false);
+    expect(log.text('stdout')).toBe('polled\n');
+  });
+
   it('after close, reads of file chunks are empty and end where they start (no reader loops on them)', () => {
     const { write, drain, log } = setup();
     write('stdout', 'abc\n');

@@ -10,6 +10,12 @@ const DISCARD_SLACK = 16 * 1024 * 1024;
 const BACKLOG_BYTES = 4 * 1024 * 1024;
 /** At most one /proc scan for processes still writing to a finished run's output per this long. */
 const LATE_SCAN_MS = 1000;
+/** Without inotify (no watch left: fs.inotify.max_user_watches), the files are looked at this often. */
+const POLL_MS = 50;
+
+type WatchFile = (path: string, onChange: () => void) => FSWatcher;
+
+const watchFile: WatchFile = (path, onChange) => watch(path, { persistent: false }, onChange);
 
 interface StreamFile {
   stream: OutputStream;
@@ -43,8 +49,13 @@ export class OutputFiles {
   private readonly files: StreamFile[] = [];
   private lateScanAt = 0;
   private disposed = false;
+  private poll: NodeJS.Timeout | undefined;
 
-  constructor(dir: string, onChange: () => void) {
+  constructor(
+    dir: string,
+    private readonly onChange: () => void,
+    watchFn: WatchFile = watchFile,
+  ) {
     try {
       for (const stream of ['stdout', 'stderr'] as const) {
         const path = join(dir, stream);
@@ -55,17 +66,31 @@ export class OutputFiles {
         const st = fstatSync(f.fd);
         f.dev = st.dev;
         f.ino = st.ino;
-        // Watched by inode: the watch outlives the unlink, as do both descriptors.
-        f.watcher = watch(path, { persistent: false }, onChange);
-        f.watcher.on('error', () => {
-          /* a watch that fails leaves the run to its exit's final read */
-        });
+        // Watched by inode: the watch outlives the unlink, as do both descriptors. A watch that
+        // cannot be had (or fails later) is replaced by looking at the files every POLL_MS.
+        try {
+          f.watcher = watchFn(path, onChange);
+          f.watcher.on('error', () => this.startPolling());
+        } catch {
+          this.startPolling();
+        }
         unlinkSync(path);
       }
     } catch (err) {
       this.dispose();
       throw err;
     }
+  }
+
+  private startPolling(): void {
+    if (this.poll || this.disposed) return;
+    this.poll = setInterval(() => this.onChange(), POLL_MS);
+    this.poll.unref();
+  }
+
+  /** True when the files are looked at on a timer (no inotify watch). */
+  get polling(): boolean {
+    return this.poll !== undefined;
   }
 
   /** The program's stdout and stderr descriptors (for spawn's stdio). */
@@ -219,6 +244,8 @@ export class OutputFiles {
       /* a descriptor already failed: nothing to cut back */
     }
     this.disposed = true;
+    clearInterval(this.poll);
+    this.poll = undefined;
     for (const f of this.files) {
       f.watcher?.close();
       f.watcher = undefined;
