@@ -402,7 +402,11 @@ export class ExecRun {
     this.attachments.delete(connectionId);
     clearTimeout(a.stallTimer);
     this.scheduleDrain();
-    if (this.disposeWhenIdle && this.attachments.size === 0) this.dispose();
+    if (this.attachments.size === 0 && this.status === 'completed') {
+      // Nobody reads a finished run now: its cache goes (32 kept runs must not pin 8 MiB each).
+      this.log.trim();
+      if (this.disposeWhenIdle) this.dispose();
+    }
     return true;
   }
 
@@ -579,6 +583,7 @@ export class ExecRun {
     };
     this.hooks.publish('exec.completed', this.completion);
     for (const a of this.attachments.values()) if (a.ready) this.pump(a);
+    if (this.attachments.size === 0) this.log.trim();
     this.resolveCompleted(this.completion);
     this.hooks.onCompleted(this);
   }

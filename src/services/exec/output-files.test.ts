@@ -158,6 +158,18 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(log.text('stdout')).toBe('polled\n');
   });
 
+  it('trim lets go of the cache and spare buffers; what was cached is read back from the file', () => {
+    const { write, drain, log } = setup();
+    log.recyclable = () => true;
+    for (const c of 'abcdef') write('stdout', c.repeat(READ_BYTES - 1) + '\n');
+    drain();
+    expect(log.heldBytes).toBeGreaterThan(0);
+    log.trim();
+    expect(log.heldBytes).toBe(0);
+    const r = log.read(5 * READ_BYTES, READ_BYTES);
+    expect(readText(r)).toBe('f'.repeat(READ_BYTES - 1) + '\n');
+  });
+
   it('after close, reads of file chunks are empty and end where they start (no reader loops on them)', () => {
     const { write, drain, log } = setup();
     write('stdout', 'abc\n');

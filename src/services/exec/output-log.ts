@@ -107,9 +107,19 @@ export class OutputLog {
   close(): void {
     this.closed = true;
     this.files = undefined;
+    this.trim();
+  }
+
+  /** Let go of the cache and the spare read buffers (a finished run nobody reads: later reads go to the files). */
+  trim(): void {
     this.cache.length = 0;
     this.cachedBytes = 0;
     this.spare.length = 0;
+  }
+
+  /** Memory the log holds for reading (its cache and spare read buffers), in bytes. */
+  get heldBytes(): number {
+    return this.cachedBytes + this.spare.length * READ_BYTES;
   }
 
   /** A buffer to read `size` bytes of an output file into: a recycled one when safe, else a new one. */
