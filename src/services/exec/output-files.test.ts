@@ -170,6 +170,27 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(readText(r)).toBe('f'.repeat(READ_BYTES - 1) + '\n');
   });
 
+  it('past the cap a running program\'s file is cut back each time it passes the slack, so the disk stays bounded while it floods', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icpy-outfiles-'));
+    dirs.push(dir);
+    const slack = 4 << 20;
+    const files = new OutputFiles(dir, () => {}, undefined, slack);
+    open.push(files);
+    const log = new OutputLog(1 << 20);
+    log.attachFiles(files.readFds);
+    const block = Buffer.alloc(1 << 20, 0x79);
+    let peak = 0;
+    for (let i = 0; i < 32; i++) {
+      writeSync(files.childFds[0], block);
+      files.drain(log, Infinity, Infinity, false);
+      peak = Math.max(peak, fstatSync(files.readFds.stdout).size);
+    }
+    expect(peak).toBeLessThanOrEqual((1 << 20) + slack + (1 << 20));
+    files.drain(log, Infinity, Infinity, true);
+    expect(log.droppedBytes).toBe(31 << 20);
+    expect(fstatSync(files.readFds.stdout).size).toBe(1 << 20);
+  });
+
   it('after close, reads of file chunks are empty and end where they start (no reader loops on them)', () => {
     const { write, drain, log } = setup();
     write('stdout', 'abc\n');

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { READ_BYTES, type OutputLog, type OutputStream } from './output-log.js';
 import { incompleteTail } from './utf8-cutter.js';
 
-/** Past the cap, a file is cut back to its kept part once this much more is on disk. */
-const DISCARD_SLACK = 16 * 1024 * 1024;
+/** Past the cap, a file is cut back to its kept part once this much more is on disk (a cut can lose the count of what is written during it, so it is rare: floods under it are counted exactly). */
+const DISCARD_SLACK = 256 * 1024 * 1024;
 /** Past a reading connection's read-ahead, a file is read on only once this much waits unread. */
 const BACKLOG_BYTES = 4 * 1024 * 1024;
 /** At most one /proc scan for processes still writing to a finished run's output per this long. */
@@ -55,6 +55,7 @@ export class OutputFiles {
     dir: string,
     private readonly onChange: () => void,
     watchFn: WatchFile = watchFile,
+    private readonly discardSlack = DISCARD_SLACK,
   ) {
     try {
       for (const stream of ['stdout', 'stderr'] as const) {
@@ -167,7 +168,7 @@ export class OutputFiles {
       log.drop(size - f.pos);
       f.pos = size;
     }
-    if (f.pos - f.keepEnd > DISCARD_SLACK || (final && f.pos > f.keepEnd)) {
+    if (f.pos - f.keepEnd > this.discardSlack || (final && f.pos > f.keepEnd)) {
       // What the program writes between the fstat and this is not counted (droppedBytes is a floor).
       ftruncateSync(f.fd, f.keepEnd);
       f.pos = f.keepEnd;
