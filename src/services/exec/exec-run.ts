@@ -308,17 +308,17 @@ export class ExecRun {
     this.drainScheduled = true;
     setImmediate(() => {
       this.drainScheduled = false;
-      this.drain(false);
+      this.drain();
     });
   }
 
   /** Index what the program wrote (at most DRAIN_BUDGET per file and turn: a flood does not hold the event loop). */
-  private drain(final: boolean): void {
+  private drain(): void {
     const files = this.files;
     // A finished run's log is what it was at the end (what comes later is OutputFiles.lateWrite's).
     if (!files || this.status === 'completed') return;
     const before = this.log.end;
-    const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), final);
+    const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), false);
     if (this.log.end !== before) this.scheduleFlush();
     if (more) this.scheduleDrain();
   }

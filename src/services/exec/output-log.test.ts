@@ -1,29 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { OutputLog, readText } from './output-log.js';
-import { Utf8Cutter } from './utf8-cutter.js';
+import { incompleteTail } from './utf8-cutter.js';
 
-describe('Utf8Cutter', () => {
-  it('holds back a character split across reads and passes whole ones through untouched', () => {
-    const c = new Utf8Cutter();
-    const bytes = Buffer.from('a€😀b', 'utf8');
-    const out: Buffer[] = [];
-    for (let i = 0; i < bytes.length; i++) out.push(c.write(bytes.subarray(i, i + 1)));
-    out.push(c.end());
-    for (const o of out) expect(o.toString('utf8')).not.toContain('\uFFFD');
-    expect(Buffer.concat(out).toString('utf8')).toBe('a€😀b');
-  });
-
-  it('repairs invalid UTF-8 (each bad sequence becomes U+FFFD), so offsets count what JSON clients decode', () => {
-    const c = new Utf8Cutter();
-    const out = Buffer.concat([c.write(Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82])), c.write(Buffer.from([0x41])), c.end()]);
-    expect(out.toString('utf8')).toBe('a\uFFFDb\uFFFDA');
-    expect(Buffer.from(out.toString('utf8'), 'utf8').equals(out)).toBe(true);
-  });
-
-  it('an unfinished character at the end comes out repaired', () => {
-    const c = new Utf8Cutter();
-    expect(c.write(Buffer.from([0x61, 0xf0, 0x9f])).toString()).toBe('a');
-    expect(c.end().toString('utf8')).toBe('\uFFFD');
+describe('incompleteTail', () => {
+  it('finds where an unfinished last character starts, and says the whole length when the last one is whole', () => {
+    const b = Buffer.from('a€😀', 'utf8'); // 1 + 3 + 4 bytes
+    expect(incompleteTail(b)).toBe(8);
+    expect(incompleteTail(b.subarray(0, 7))).toBe(4);
+    expect(incompleteTail(b.subarray(0, 5))).toBe(4);
+    expect(incompleteTail(b.subarray(0, 3))).toBe(1);
+    expect(incompleteTail(b.subarray(0, 1))).toBe(1);
+    expect(incompleteTail(Buffer.alloc(0))).toBe(0);
   });
 });
 
