@@ -158,6 +158,18 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(log.text('stdout')).toBe('polled\n');
   });
 
+  it('one read larger than the cache (a wait: true result) comes back whole: buffers it evicts are not read over while it runs', () => {
+    const { write, drain, log } = setup();
+    log.recyclable = () => true;
+    const chunks = 'abcdefghij'.split('').map((c) => c.repeat(READ_BYTES - 1) + '\n');
+    for (const c of chunks) write('stdout', c);
+    drain();
+    log.trim();
+    expect(log.text('stdout')).toBe(chunks.join(''));
+    const r = log.read(0);
+    expect(readText(r)).toBe(chunks.join(''));
+  });
+
   it('trim lets go of the cache and spare buffers; what was cached is read back from the file', () => {
     const { write, drain, log } = setup();
     log.recyclable = () => true;

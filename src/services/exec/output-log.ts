@@ -72,6 +72,8 @@ export class OutputLog {
   private readonly cache: Cached[] = [];
   private cachedBytes = 0;
   private readonly spare: Buffer[] = [];
+  /** Inside a read: what leaves the cache may be among the parts it hands out, so it is not recycled. */
+  private reading = 0;
   /**
    * True when no socket still holds bytes the log handed out (nothing queued to write): only then
    * is a buffer that left the cache written over by the next read. Set by the run.
@@ -220,7 +222,7 @@ export class OutputLog {
     while (this.cachedBytes > CACHE_BYTES && this.cache.length > 1) {
       const old = this.cache.shift()!;
       this.cachedBytes -= old.cost;
-      this.recycle(old.buf);
+      if (this.reading === 0) this.recycle(old.buf);
     }
   }
 
@@ -229,6 +231,15 @@ export class OutputLog {
    * character). `from` inside a character moves on to the next character start.
    */
   read(from: number, maxBytes = Infinity): OutputRead {
+    this.reading++;
+    try {
+      return this.readParts(from, maxBytes);
+    } finally {
+      this.reading--;
+    }
+  }
+
+  private readParts(from: number, maxBytes: number): OutputRead {
     if (from >= this.endOffset) return { stream: 'stdout', offset: this.endOffset, parts: [], end: this.endOffset };
     let i = this.find(from);
     const first = this.chunks[i]!;
@@ -245,7 +256,7 @@ export class OutputLog {
         if (j < p.length) break;
       }
       k += skip;
-      if (k >= first.len) return this.read(first.start + first.len, maxBytes);
+      if (k >= first.len) return this.readParts(first.start + first.len, maxBytes);
     }
     const offset = first.start + k;
     const limit = Math.max(1, maxBytes);
@@ -342,9 +353,14 @@ export class OutputLog {
 
   /** Everything kept of one stream, decoded. */
   text(stream: OutputStream): string {
-    let s = '';
-    for (const c of this.chunks) if (c.stream === stream) for (const p of this.bytes(c, 0, c.len)) s += p.toString('utf8');
-    return s;
+    this.reading++;
+    try {
+      let s = '';
+      for (const c of this.chunks) if (c.stream === stream) for (const p of this.bytes(c, 0, c.len)) s += p.toString('utf8');
+      return s;
+    } finally {
+      this.reading--;
+    }
   }
 
   private find(offset: number): number {
