@@ -69,9 +69,9 @@ export interface RunOptions {
   /** Largest text of one exec.output event / notification. */
   batchBytes: number;
   killGraceMs: number;
-  /** An attached connection with this many bytes unsent is behind: the program's pipes pause. */
+  /** An attached connection with this many bytes unsent is behind: it is sent no more until it drains. */
   highWaterBytes: number;
-  /** A connection behind this long (ms) no longer holds the program back (it is still fed as it drains). */
+  /** A connection behind this long (ms) no longer holds the reading of the output files back (it is still fed as it drains). */
   stallTimeoutMs: number;
 }
 

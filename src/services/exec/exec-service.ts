@@ -44,7 +44,7 @@ export interface ExecServiceOptions {
   stallTimeoutMs?: number;
 }
 
-/** Unsent bytes on an attached connection above which the program's pipes pause (flow control). */
+/** Unsent bytes on an attached connection above which it is sent no more until its socket drains (flow control). */
 export const ATTACH_HIGH_WATER_BYTES = 1024 * 1024;
 
 export interface RunRequest {

@@ -132,7 +132,7 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
   const attach = defineMethod({
     name: 'exec.attach',
     description:
-      "Receive a run's output on this connection: after the reply, exec.output notifications {id, stream, offset, data} carry every byte from `since` (default 0) on — replay, then live — with no gap and no duplicate, then one exec.completed notification. Resume after a dropped socket with since = offset + byteLength(data) of the last output received. encoding \"binary\" sends output as binary frames (type 0x02, see docs/protocol/exec.md). While this connection is behind, the program's pipes are paused (flow control).",
+      "Receive a run's output on this connection: after the reply, exec.output notifications {id, stream, offset, data} carry every byte from `since` (default 0) on — replay, then live — with no gap and no duplicate, then one exec.completed notification. Resume after a dropped socket with since = offset + byteLength(data) of the last output received. encoding \"binary\" sends output as binary frames (type 0x02, see docs/protocol/exec.md). A connection that reads slowly never holds the program back: what it has not been sent waits in the run's output files (flow control).",
     params: z.strictObject({
       id,
       since: z.number().int().min(0).optional(),
