@@ -3,15 +3,24 @@ import { ByteBudget } from './byte-budget.js';
 
 const budget = () => new ByteBudget({ max: 10, limitName: 'maxInflightReadBytes', maxWaiting: 4 });
 
+/** A lazy signal source that counts how often the budget asked for it. */
+function counted(signal: AbortSignal = new AbortController().signal) {
+  let asked = 0;
+  return {
+    source: () => {
+      asked++;
+      return signal;
+    },
+    asked: () => asked,
+  };
+}
+
 describe('ByteBudget with a lazy signal', () => {
   it('does not make the signal when the bytes fit at once', async () => {
     const b = budget();
-    let asked = 0;
-    const lease = await b.acquire(6, () => {
-      asked++;
-      return new AbortController().signal;
-    });
-    expect(asked).toBe(0);
+    const lazy = counted();
+    const lease = await b.acquire(6, lazy.source);
+    expect(lazy.asked()).toBe(0);
     expect(b.inUse).toBe(6);
     lease.release();
     expect(b.inUse).toBe(0);
@@ -21,12 +30,9 @@ describe('ByteBudget with a lazy signal', () => {
     const b = budget();
     const first = await b.acquire(8);
     const c = new AbortController();
-    let asked = 0;
-    const waiting = b.acquire(5, () => {
-      asked++;
-      return c.signal;
-    });
-    expect(asked).toBe(1);
+    const lazy = counted(c.signal);
+    const waiting = b.acquire(5, lazy.source);
+    expect(lazy.asked()).toBe(1);
     expect(b.waiting).toBe(1);
     c.abort();
     await expect(waiting).rejects.toMatchObject({ code: 'UNAVAILABLE' });
