@@ -19,14 +19,14 @@ export interface ResolvedPath {
 
 const MAX_LINK_HOPS = 40;
 
+/** A `//`, a `.` or `..` segment, or a trailing slash: not a normalized absolute path. */
+const NOT_NORMAL = /\/\/|\/\.\.?(?:\/|$)|\/$/;
+
 /**
  * A relative path made only of plain segments: no leading '/', no '\\' or NUL, no empty,
  * '.' or '..' segment, no trailing '/'. Such a path is already normal: resolve() would return
  * root + '/' + path unchanged.
  */
-/** A `//`, a `.` or `..` segment, or a trailing slash: not a normalized absolute path. */
-const NOT_NORMAL = /\/\/|\/\.\.?(?:\/|$)|\/$/;
-
 const PLAIN_RELATIVE = /^(?!\.\.?(?:\/|$))[^/\\\0]+(?:\/(?!\.\.?(?:\/|$))[^/\\\0]+)*$/;
 
 /**
