@@ -12,7 +12,7 @@ describe('large files.read replies are exact', () => {
   let s: TestServer;
   let c: WsClient;
   // 3 MiB of text where 2-, 3- and 4-byte characters land on every slice edge, and 3 MiB of binary.
-  const text = ('é日😀abc\n"\\'.repeat(200_000) + 'end').slice(0, 1_500_000);
+  const text = ('é日😀abc\n"\\\u0001\t\u001f\u2028'.repeat(150_000) + 'end').slice(0, 1_500_000);
   const binary = randomBytes(3 * 1024 * 1024 + 1);
   beforeAll(async () => {
     s = await startServer();
@@ -55,4 +55,16 @@ describe('large files.read replies are exact', () => {
       expect(Buffer.from(byId.get(1002)!.content, 'base64').equals(binary)).toBe(true);
     }, 30_000);
   }
+
+  it('http: a large reply is the very text JSON.stringify gives, with its Content-Length', async () => {
+    // Replies of this size are escaped from the file's bytes and sent in pieces (core/rpc/large-json.ts).
+    for (const body of [{ jsonrpc: '2.0', id: 1, method: 'files.read', params: { path: 'big.txt' } }, [1, 2].map((id) => ({ jsonrpc: '2.0', id, method: 'files.read', params: { path: id === 1 ? 'big.txt' : 'big.bin' } }))]) {
+      const res = await fetch(`${s.url}/api/rpc`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const raw = Buffer.from(await res.arrayBuffer());
+      expect(res.headers.get('content-length')).toBe(String(raw.length));
+      const text8 = raw.toString('utf8');
+      expect(Buffer.from(text8, 'utf8').equals(raw)).toBe(true); // valid UTF-8
+      expect(text8).toBe(JSON.stringify(JSON.parse(text8)));
+    }
+  }, 30_000);
 });

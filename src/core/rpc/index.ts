@@ -20,6 +20,7 @@ export {
   encodeNotification,
   encodeResult,
   errorResponse,
+  type EncodedJson,
   type JsonRpcId,
   type JsonRpcOptions,
   type JsonRpcRequest,
@@ -27,4 +28,5 @@ export {
 } from './jsonrpc.js';
 export { buildOpenRpc, exampleName, jsonSchemaOf, type OpenRpcInfo } from './openrpc.js';
 export { invalidParams, formatPath } from './validation.js';
+export { withStringSource } from './large-json.js';
 export { isTool, methodOfTool, principalMayCall, toolNameOf, toolOf, toolsFor, type ToolSpec } from './tools.js';

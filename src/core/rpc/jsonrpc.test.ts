@@ -6,7 +6,7 @@ import { defineMethod, type MethodContext } from './method.js';
 import { MethodRegistry } from './method-registry.js';
 
 /** Replies are text or, when large, UTF-8 bytes. */
-const parse = (t: string | Buffer | undefined): any => JSON.parse(String(t));
+const parse = (t: string | readonly Buffer[] | undefined): any => JSON.parse(typeof t === 'string' || t === undefined ? String(t) : Buffer.concat(t).toString('utf8'));
 
 const ctx: MethodContext = {
   connection: { id: 'c-test', kind: 'cli', name: 'test', transport: 'internal', principalId: 'test', connectedAt: 0 },

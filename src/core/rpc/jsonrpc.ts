@@ -1,7 +1,7 @@
 import { IcpyError, toWireError, type WireError } from '../errors.js';
 import { jsonMinBytes } from '../value-depth.js';
 import type { Dispatcher } from './dispatcher.js';
-import { encodeLargeJson } from './large-json.js';
+import { encodeLargeJsonParts } from './large-json.js';
 import type { MethodContext } from './method.js';
 
 export type JsonRpcId = string | number | null;
@@ -79,19 +79,29 @@ function encode(res: JsonRpcResponse, method: string, opts: JsonRpcOptions): str
   }
 }
 
-function byteLength(text: string | Buffer): number {
-  return typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.length;
+/**
+ * An encoded JSON text: a string, or its UTF-8 bytes in pieces (a large reply, built slice by
+ * slice) that a transport writes in order as they are — never joined into one buffer, which for a
+ * 32 MiB batch is a copy of tens of milliseconds in one block.
+ */
+export type EncodedJson = string | readonly Buffer[];
+
+function byteLength(text: EncodedJson): number {
+  if (typeof text === 'string') return Buffer.byteLength(text, 'utf8');
+  let n = 0;
+  for (const b of text) n += b.length;
+  return n;
 }
 
 /**
  * Encode a reply; one whose result is large (at least YIELD_AFTER_BYTES) is encoded in slices,
- * one per fair turn (core/turns.ts), into a Buffer, so building it never holds the event loop
+ * one per fair turn (core/turns.ts), into Buffers, so building it never holds the event loop
  * for long and the transport sends the bytes without converting an 8 MiB string at once.
  */
-async function encodeSized(res: JsonRpcResponse, method: string, min: number, opts: JsonRpcOptions): Promise<string | Buffer> {
+async function encodeSized(res: JsonRpcResponse, method: string, min: number, opts: JsonRpcOptions): Promise<EncodedJson> {
   if (min <= YIELD_AFTER_BYTES) return encode(res, method, opts);
   try {
-    return await encodeLargeJson(res);
+    return await encodeLargeJsonParts(res);
   } catch (err) {
     opts.onInternalError?.(err, method);
     return JSON.stringify(errorResponse(res.id, new IcpyError('INTERNAL_ERROR')));
@@ -137,7 +147,7 @@ function tooLarge(id: JsonRpcId, max: number, size?: number): string {
  * own id), and from then on no further element is started — each is answered REPLY_TOO_LARGE
  * (notifications are dropped), so the memory of an over-large batch is never spent.
  */
-export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | Buffer | undefined> {
+export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<EncodedJson | undefined> {
   const maxReply = opts.maxReplyBytes ?? DEFAULTS.maxReplyBytes;
   if (!Array.isArray(msg)) {
     const req = check(msg);
@@ -168,7 +178,7 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
       ),
     );
   }
-  const parts: (string | Buffer | undefined)[] = new Array(msg.length);
+  const parts: (EncodedJson | undefined)[] = new Array(msg.length);
   let used = 2; // "[" and "]"
   let spent = false;
   let next = 0;
@@ -221,20 +231,25 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
   };
   const concurrency = Math.max(1, Math.min(opts.batchConcurrency ?? DEFAULTS.batchConcurrency, msg.length));
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const out = parts.filter((p): p is string | Buffer => p !== undefined);
+  const out = parts.filter((p): p is EncodedJson => p !== undefined);
   if (!out.length) return undefined;
   if (out.every((p) => typeof p === 'string')) return `[${out.join(',')}]`;
-  const bufs: Buffer[] = [Buffer.from('[')];
+  const bufs: Buffer[] = [];
+  let text = '['; // consecutive small replies are joined as text, then encoded once
   out.forEach((p, i) => {
-    if (i) bufs.push(Buffer.from(','));
-    bufs.push(typeof p === 'string' ? Buffer.from(p) : p);
+    if (i) text += ',';
+    if (typeof p === 'string') text += p;
+    else {
+      bufs.push(Buffer.from(text), ...p);
+      text = '';
+    }
   });
-  bufs.push(Buffer.from(']'));
-  return Buffer.concat(bufs);
+  bufs.push(Buffer.from(text + ']'));
+  return bufs;
 }
 
 /** Parse text then handle; a parse failure is -32700 with id null. */
-export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<string | Buffer | undefined> {
+export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ctx: MethodContext, opts: JsonRpcOptions = {}): Promise<EncodedJson | undefined> {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -248,12 +263,12 @@ export async function handleJsonRpcText(dispatcher: Dispatcher, text: string, ct
  * Encode one result for a transport that sends it bare (`POST /api/rpc/{method}`), under the same
  * `maxReplyBytes` cap: REPLY_TOO_LARGE is thrown when it does not fit.
  */
-export async function encodeResult(result: unknown, maxReplyBytes: number = DEFAULTS.maxReplyBytes): Promise<string | Buffer> {
+export async function encodeResult(result: unknown, maxReplyBytes: number = DEFAULTS.maxReplyBytes): Promise<EncodedJson> {
   const min = jsonMinBytes(result ?? null, maxReplyBytes);
   if (min > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `The reply would exceed maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes });
   }
-  const text = min > YIELD_AFTER_BYTES ? await encodeLargeJson(result ?? null) : JSON.stringify(result ?? null);
+  const text = min > YIELD_AFTER_BYTES ? await encodeLargeJsonParts(result ?? null) : JSON.stringify(result ?? null);
   const size = typeof text === 'string' && text.length * 3 <= maxReplyBytes ? 0 : byteLength(text);
   if (size > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `Reply of ${size} bytes exceeds maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes, size });

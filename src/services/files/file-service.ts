@@ -26,6 +26,7 @@ import { Transform, pipeline as pipeStreams, type Readable } from 'node:stream';
 import type { EventSource } from '../../core/broker/index.js';
 import { isUtf8 } from 'node:buffer';
 import { IcpyError } from '../../core/errors.js';
+import { withStringSource } from '../../core/rpc/index.js';
 import { afterPolls, largeWork, SLICE_CHARS } from '../../core/turns.js';
 import { versionOf } from './file-version.js';
 import { fsError, type PathField } from './fs-errors.js';
@@ -935,7 +936,8 @@ async function readResultSliced(bytes: Buffer, st: BigIntStats, offset: number, 
     text += bytes.toString(encoding, i, end);
     i = end;
   }
-  return readResult(bytes, st, offset, encoding, () => text);
+  // The text is a rope of slices; the reply's encoder escapes the bytes instead (no flatten).
+  return withStringSource(readResult(bytes, st, offset, encoding, () => text), 'content', bytes, encoding);
 }
 
 /** One positional read of an open descriptor, in the thread pool. */

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Broker, Subscription } from '../../core/broker/index.js';
 import { IcpyError, httpStatusOf, toWireError } from '../../core/errors.js';
@@ -5,6 +6,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import {
   encodeResult,
+  type EncodedJson,
   handleJsonRpcText,
   type ConnectionInfo,
   type Dispatcher,
@@ -195,7 +197,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     const text = typeof req.body === 'string' ? req.body : '';
     const res = await handleJsonRpcText(opts.dispatcher, text, contexts.spreadable(req, reply), opts.rpc);
     if (res === undefined) return reply.code(204).send();
-    return reply.type('application/json').send(res);
+    return sendJson(reply, res);
   });
 
   app.post<{ Params: { method: string } }>('/api/rpc/:method', async (req, reply) => {
@@ -213,7 +215,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     const ctx = { ...contexts.spreadable(req, reply), retainUntilEncoded: (fn: () => void) => held.push(fn) };
     try {
       const result = await opts.dispatcher.call(req.params.method, params, ctx);
-      return reply.type('application/json').send(await encodeResult(result, opts.rpc?.maxReplyBytes));
+      return sendJson(reply, await encodeResult(result, opts.rpc?.maxReplyBytes));
     } finally {
       for (const fn of held) fn();
     }
@@ -267,4 +269,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/**
+ * Send an encoded JSON text. One in pieces (a large reply) is streamed piece by piece with its
+ * Content-Length, never joined into one buffer (see EncodedJson).
+ */
+function sendJson(reply: FastifyReply, text: EncodedJson): FastifyReply {
+  reply.type('application/json');
+  if (typeof text === 'string') return reply.send(text);
+  if (text.length === 1) return reply.send(text[0]);
+  let length = 0;
+  for (const b of text) length += b.length;
+  return reply.header('content-length', length).send(Readable.from(text, { objectMode: false }));
 }

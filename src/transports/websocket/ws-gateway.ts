@@ -103,9 +103,15 @@ export class WsSession implements Session {
     });
   }
 
-  /** Send one JSON-RPC message (a Buffer holds UTF-8 text already encoded, e.g. a large reply). */
-  send(text: string | Buffer): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, { binary: false }, this.onSent);
+  /**
+   * Send one JSON-RPC message: a string, or its UTF-8 in pieces (a large reply), sent as one text
+   * message in fragments, one per piece (RFC 6455 §5.4; a fragment may end inside a character,
+   * the message as a whole is valid UTF-8), so the pieces are never joined into one buffer.
+   */
+  send(text: string | readonly Buffer[]): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (typeof text === 'string') this.ws.send(text, { binary: false }, this.onSent);
+    else this.sendFragments(text, false);
   }
 
   notify(method: string, params: unknown): void {
@@ -121,21 +127,25 @@ export class WsSession implements Session {
     if (this.ws.readyState !== this.ws.OPEN) return true;
     if (typeof frame === 'string' || !Array.isArray(frame)) {
       this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, this.onSent);
-    } else {
-      // One message in fragments (ws writes each part as it is, unmasked on the server side:
-      // no copy). All parts go out in this synchronous call, so nothing can interleave; corked,
-      // so they leave in one writev, not one per fragment.
-      const last = frame.length - 1;
-      this.socket?.cork();
-      try {
-        for (let i = 0; i < last; i++) this.ws.send(frame[i]!, { binary: true, fin: false });
-        this.ws.send(last >= 0 ? frame[last]! : Buffer.alloc(0), { binary: true, fin: true }, this.onSent);
-      } finally {
-        // Never left corked (a corked socket holds every later write).
-        this.socket?.uncork();
-      }
-    }
+    } else this.sendFragments(frame, true);
     return this.ws.bufferedAmount < this.highWater;
+  }
+
+  /**
+   * One message in fragments (ws writes each part as it is, unmasked on the server side: no
+   * copy). All parts go out in this synchronous call, so nothing can interleave; corked, so they
+   * leave in one writev, not one per fragment.
+   */
+  private sendFragments(parts: readonly Uint8Array[], binary: boolean): void {
+    const last = parts.length - 1;
+    this.socket?.cork();
+    try {
+      for (let i = 0; i < last; i++) this.ws.send(parts[i]!, { binary, fin: false });
+      this.ws.send(last >= 0 ? parts[last]! : Buffer.alloc(0), { binary, fin: true }, this.onSent);
+    } finally {
+      // Never left corked (a corked socket holds every later write).
+      this.socket?.uncork();
+    }
   }
 
   /**
