@@ -83,6 +83,7 @@ export class WsSession implements Session {
   readonly handles = new Map<string, { dispose(): void }>();
   private writableWaiters: (() => void)[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
+  private corked = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -110,6 +111,7 @@ export class WsSession implements Session {
    */
   send(text: string | readonly Buffer[]): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.coalesce();
     if (typeof text === 'string') this.ws.send(text, { binary: false }, this.onSent);
     else this.sendFragments(text, false);
   }
@@ -125,6 +127,7 @@ export class WsSession implements Session {
 
   sendFrame(frame: string | Uint8Array | readonly Uint8Array[]): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return true;
+    this.coalesce();
     if (typeof frame === 'string' || !Array.isArray(frame)) {
       this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, this.onSent);
     } else this.sendFragments(frame, true);
@@ -147,6 +150,24 @@ export class WsSession implements Session {
       this.socket?.uncork();
     }
   }
+
+  /**
+   * What this connection is sent during one event-loop iteration leaves in one write: the socket
+   * is corked at the first message and uncorked in the iteration's check phase. An event fanned
+   * out to hundreds of connections, several times per iteration, was one writev system call per
+   * event per connection — most of a publisher flood's cost (test/abuse, non-reading subscribers).
+   */
+  private coalesce(): void {
+    if (this.corked || !this.socket) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
 
   /**
    * A frame reached the socket: wake the writable waiters as soon as the buffer is under the
