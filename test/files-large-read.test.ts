@@ -66,5 +66,10 @@ describe('large files.read replies are exact', () => {
       expect(Buffer.from(text8, 'utf8').equals(raw)).toBe(true); // valid UTF-8
       expect(text8).toBe(JSON.stringify(JSON.parse(text8)));
     }
+    // The bare-result route sends its pieces the same way.
+    const res = await fetch(`${s.url}/api/rpc/files.read`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: 'big.txt' }) });
+    const raw = Buffer.from(await res.arrayBuffer());
+    expect(res.headers.get('content-length')).toBe(String(raw.length));
+    expect(JSON.parse(raw.toString('utf8')).content).toBe(text);
   }, 30_000);
 });
