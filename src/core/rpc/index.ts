@@ -19,6 +19,7 @@ export {
   handleJsonRpcText,
   encodeNotification,
   encodeResult,
+  encodedLength,
   errorResponse,
   type EncodedJson,
   type JsonRpcId,

@@ -86,7 +86,8 @@ function encode(res: JsonRpcResponse, method: string, opts: JsonRpcOptions): str
  */
 export type EncodedJson = string | readonly Buffer[];
 
-function byteLength(text: EncodedJson): number {
+/** The UTF-8 byte length of an encoded JSON text. */
+export function encodedLength(text: EncodedJson): number {
   if (typeof text === 'string') return Buffer.byteLength(text, 'utf8');
   let n = 0;
   for (const b of text) n += b.length;
@@ -158,7 +159,7 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
       const min = minBytes(res, maxReply);
       if (min > maxReply) return tooLarge(res.id, maxReply);
       const text = await encodeSized(res, req.ok ? req.method : '(invalid)', min, opts);
-      const size = typeof text === 'string' && text.length * 3 <= maxReply ? 0 : byteLength(text);
+      const size = typeof text === 'string' && text.length * 3 <= maxReply ? 0 : encodedLength(text);
       return size > maxReply ? tooLarge(res.id, maxReply, size) : text;
     } finally {
       scope.release();
@@ -215,7 +216,7 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
           continue;
         }
         const text = await encodeSized(res, req.method, min, opts);
-        const size = byteLength(text) + 1; // and its comma
+        const size = encodedLength(text) + 1; // and its comma
         if (spent || used + size > maxReply) {
           spend();
           parts[i] = tooLarge(res.id, maxReply, size - 1);
@@ -269,7 +270,7 @@ export async function encodeResult(result: unknown, maxReplyBytes: number = DEFA
     throw new IcpyError('REPLY_TOO_LARGE', `The reply would exceed maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes });
   }
   const text = min > YIELD_AFTER_BYTES ? await encodeLargeJsonParts(result ?? null) : JSON.stringify(result ?? null);
-  const size = typeof text === 'string' && text.length * 3 <= maxReplyBytes ? 0 : byteLength(text);
+  const size = typeof text === 'string' && text.length * 3 <= maxReplyBytes ? 0 : encodedLength(text);
   if (size > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `Reply of ${size} bytes exceeds maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes, size });
   }

@@ -6,6 +6,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import { describeError, type Logger } from '../../core/logger.js';
 import {
   encodeResult,
+  encodedLength,
   type EncodedJson,
   handleJsonRpcText,
   type ConnectionInfo,
@@ -279,7 +280,5 @@ function sendJson(reply: FastifyReply, text: EncodedJson): FastifyReply {
   reply.type('application/json');
   if (typeof text === 'string') return reply.send(text);
   if (text.length === 1) return reply.send(text[0]);
-  let length = 0;
-  for (const b of text) length += b.length;
-  return reply.header('content-length', length).send(Readable.from(text, { objectMode: false }));
+  return reply.header('content-length', encodedLength(text)).send(Readable.from(text, { objectMode: false }));
 }
