@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, launchBrowser } from './helpers/browser.js';
 import { connect, startServer, type TestServer, type WsClient } from './helpers/server.js';
+
+// Page functions run in the browser; the Node typecheck has no DOM lib.
+declare const WebSocket: any;
 
 /**
  * Large reads are decoded and their replies encoded in slices (core/turns.ts); the text must be
@@ -71,5 +75,30 @@ describe('large files.read replies are exact', () => {
     const raw = Buffer.from(await res.arrayBuffer());
     expect(res.headers.get('content-length')).toBe(String(raw.length));
     expect(JSON.parse(raw.toString('utf8')).content).toBe(text);
+  }, 30_000);
+
+  it.skipIf(!hasChromium())('chromium: a large reply sent in fragments arrives as one text message, the same text', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${s.url}/?token=${s.token}`); // same origin as the socket
+      const wsUrl = `${s.wsUrl}?token=${encodeURIComponent(s.token)}`;
+      const got = await page.evaluate(async (url: string) => {
+        const ws = new WebSocket(url);
+        await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+        const reply = await new Promise<string>((r) => {
+          ws.onmessage = (e: { data: unknown }) => {
+            if (typeof e.data === 'string' && e.data.includes('"id":77')) r(e.data);
+          };
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id: 77, method: 'files.read', params: { path: 'big.txt' } }));
+        });
+        ws.close();
+        return (JSON.parse(reply) as { result: { content: string } }).result.content;
+      }, wsUrl);
+      expect(got.length).toBe(text.length);
+      expect(got === text).toBe(true);
+    } finally {
+      await browser.close();
+    }
   }, 30_000);
 });
