@@ -1,7 +1,7 @@
 import { IcpyError, toWireError, type WireError } from '../errors.js';
 import { jsonMinBytes } from '../value-depth.js';
 import type { Dispatcher } from './dispatcher.js';
-import { encodeLargeJsonParts } from './large-json.js';
+import { encodeLargeJson } from './large-json.js';
 import type { MethodContext } from './method.js';
 
 export type JsonRpcId = string | number | null;
@@ -102,7 +102,7 @@ export function encodedLength(text: EncodedJson): number {
 async function encodeSized(res: JsonRpcResponse, method: string, min: number, opts: JsonRpcOptions): Promise<EncodedJson> {
   if (min <= YIELD_AFTER_BYTES) return encode(res, method, opts);
   try {
-    return await encodeLargeJsonParts(res);
+    return await encodeLargeJson(res);
   } catch (err) {
     opts.onInternalError?.(err, method);
     return JSON.stringify(errorResponse(res.id, new IcpyError('INTERNAL_ERROR')));
@@ -269,7 +269,7 @@ export async function encodeResult(result: unknown, maxReplyBytes: number = DEFA
   if (min > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `The reply would exceed maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes });
   }
-  const text = min > YIELD_AFTER_BYTES ? await encodeLargeJsonParts(result ?? null) : JSON.stringify(result ?? null);
+  const text = min > YIELD_AFTER_BYTES ? await encodeLargeJson(result ?? null) : JSON.stringify(result ?? null);
   const size = typeof text === 'string' && text.length * 3 <= maxReplyBytes ? 0 : encodedLength(text);
   if (size > maxReplyBytes) {
     throw new IcpyError('REPLY_TOO_LARGE', `Reply of ${size} bytes exceeds maxReplyBytes (${maxReplyBytes})`, { limit: 'maxReplyBytes', max: maxReplyBytes, size });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SLICE_CHARS } from '../turns.js';
-import { encodeLargeJson, withStringSource } from './large-json.js';
+import { encodeLargeJson as encodeParts, withStringSource } from './large-json.js';
+
+/** The encoded pieces joined, as the transport's peer receives them. */
+const encodeLargeJson = async (value: unknown): Promise<Buffer> => Buffer.concat(await encodeParts(value));
 
 describe('encodeLargeJson', () => {
   it('writes the same text as JSON.stringify, slicing large strings without splitting a surrogate pair', async () => {

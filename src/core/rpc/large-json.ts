@@ -39,13 +39,13 @@ export function withStringSource<T extends object>(holder: T, key: keyof T & str
  * is never split and a lone surrogate at a slice edge is escaped alike. Returns the pieces, in
  * order (the transport writes them as they are: no copy of the whole reply).
  */
-export async function encodeLargeJsonParts(value: unknown): Promise<Buffer[]> {
+export async function encodeLargeJson(value: unknown): Promise<Buffer[]> {
   const big: (string | StringSource)[] = [];
   const tag = `\u0000${randomUUID()}:`;
   const skeleton = JSON.stringify(value, function (this: Holder, key: string, v: unknown) {
     if (typeof v === 'string' && v.length > SLICE_CHARS) {
       const source = this[SOURCES]?.[key];
-      big.push(source && source.text.length === v.length && source.text === v ? source : v);
+      big.push(source?.text === v ? source : v); // the very string it was noted for (not one changed since)
       return tag + (big.length - 1);
     }
     return v;
@@ -68,11 +68,6 @@ export async function encodeLargeJsonParts(value: unknown): Promise<Buffer[]> {
   out.push(Buffer.from(skeleton.slice(at)));
   big.length = 0;
   return out;
-}
-
-/** `encodeLargeJsonParts` as one Buffer. */
-export async function encodeLargeJson(value: unknown): Promise<Buffer> {
-  return Buffer.concat(await encodeLargeJsonParts(value));
 }
 
 async function escapeSliced(s: string, out: Buffer[]): Promise<void> {
