@@ -72,14 +72,29 @@ if (!existsSync(join(here, '../dist/app/serve.js'))) {
 const base = mkdtempSync(join(tmpdir(), 'icpy-bench-files-'));
 process.on('exit', () => rmSync(base, { recursive: true, force: true }));
 
-function makeRoot(name) {
-  const root = join(base, name);
-  mkdirSync(join(root, 'r'), { recursive: true });
-  mkdirSync(join(root, 'w'), { recursive: true });
+/**
+ * One root per target (r/: 1,000 files to read, w/: one file per client to write). Every write
+ * folder is made first, one right after the other, and only then the read folders: ext4 puts a
+ * new file's inode in its folder's block group, and the cost of creating one (each atomic write
+ * creates a temp file) depends on that group — its allocator scans past every inode freed there
+ * in the last minute. With each root made whole in turn, the write folders landed in different
+ * groups, and in an A/A run (the same build as icpy-rest and icpy-rest-alt) writes of the one
+ * whose folder came first ran at 0.67–0.74× bare where the other's ran at 0.83–0.90×; made the
+ * other way round, the bias followed the folder. `layout` prints the folders' inode numbers
+ * (close numbers: one group).
+ */
+function makeRoots(names) {
   const body = Buffer.alloc(4096, 'a');
-  for (let i = 0; i < 1000; i++) writeFileSync(join(root, 'r', `f${i}.txt`), body);
-  for (let i = 0; i < CLIENTS; i++) writeFileSync(join(root, 'w', `c${i}.txt`), body);
-  return root;
+  const roots = Object.fromEntries(names.map((name) => [name, join(base, name)]));
+  for (const root of Object.values(roots)) {
+    mkdirSync(join(root, 'w'), { recursive: true });
+    for (let i = 0; i < CLIENTS; i++) writeFileSync(join(root, 'w', `c${i}.txt`), body);
+  }
+  for (const root of Object.values(roots)) {
+    mkdirSync(join(root, 'r'));
+    for (let i = 0; i < 1000; i++) writeFileSync(join(root, 'r', `f${i}.txt`), body);
+  }
+  return roots;
 }
 
 async function startIcpy(root, dist) {
@@ -169,7 +184,8 @@ async function phase(key, op, mode, rate = RATE, seconds = SECONDS) {
 // --outDir dist-old`): one more load target, icpy-rest-alt, the REST clients against a server
 // from that build, interleaved with the others — a before/after of a change in one run.
 const ALT_DIST = process.env.FILES_BENCH_ALT_DIST ? resolve(process.env.FILES_BENCH_ALT_DIST) : undefined;
-const roots = { icpy: makeRoot('icpy'), bare: makeRoot('bare'), jupyter: makeRoot('jupyter'), ...(ALT_DIST ? { alt: makeRoot('alt') } : {}) };
+const roots = makeRoots(['icpy', 'bare', 'jupyter', ...(ALT_DIST ? ['alt'] : [])]);
+emit({ bench, figure: 'layout', write_folder_inodes: Object.fromEntries(Object.entries(roots).map(([k, r]) => [k, statSync(join(r, 'w')).ino])) });
 const icpy = await startIcpy(roots.icpy);
 const alt = ALT_DIST ? await startIcpy(roots.alt, ALT_DIST) : undefined;
 const bare = await startBare(roots.bare);
