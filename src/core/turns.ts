@@ -39,20 +39,3 @@ export class TurnQueue {
 
 /** The process's one queue: every large step in the server shares it, so fairness is server-wide. */
 export const largeWork = new TurnQueue();
-
-/**
- * Resolves after `polls` more poll phases of the event loop (in the check phase after the last):
- * `polls` event-loop turns later, like that many thread-pool round trips that finish in time, but
- * with no thread woken and no syscall. Counted from a caller in an I/O callback or its microtasks
- * (a request handler): an immediate queued there runs in this iteration's check phase, before any
- * further poll, and an immediate queued by an immediate runs in the next iteration, after its
- * poll — so `polls + 1` hops. (Called from inside an immediate, it waits one poll more.)
- */
-export function afterPolls(polls: number): Promise<void> {
-  return new Promise<void>((resolve) => hop(polls + 1, resolve));
-}
-
-function hop(left: number, resolve: () => void): void {
-  if (left <= 0) resolve();
-  else setImmediate(hop, left - 1, resolve);
-}

@@ -27,7 +27,7 @@ import type { EventSource } from '../../core/broker/index.js';
 import { isUtf8 } from 'node:buffer';
 import { IcpyError } from '../../core/errors.js';
 import { withStringSource } from '../../core/rpc/index.js';
-import { afterPolls, largeWork, SLICE_CHARS } from '../../core/turns.js';
+import { largeWork, SLICE_CHARS } from '../../core/turns.js';
 import { versionOf } from './file-version.js';
 import { fsError, type PathField } from './fs-errors.js';
 import { GitignoreCache } from './gitignore.js';
@@ -105,9 +105,6 @@ const SYNC_IO_MAX = 256 * 1024;
  */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** Event-loop turns a small read waits while small writes are under way (see openToRead). */
-const READ_TURNS_UNDER_WRITES = 2;
-
 /** Only regular files are read: folders, FIFOs, sockets and devices are refused. */
 /** Returned by a structural step that must run again under the exclusive tree lock. */
 const NEEDS_EXCLUSIVE: unique symbol = Symbol('needs exclusive');
@@ -131,8 +128,6 @@ export class FileService {
   /** Held from resolving a call's paths to its last syscall on them (see TreeLock). */
   readonly tree = new TreeLock();
   private stagingReady = false;
-  /** Small writes waiting off the main thread right now (see openToRead). */
-  private writesInPool = 0;
   private readonly writer = new SmallWriter();
 
   constructor(
@@ -297,20 +292,14 @@ export class FileService {
   }
 
   /**
-   * Open a file to read, synchronously (see SYNC_IO_MAX). While small writes are under way off the
-   * main thread, the open first waits READ_TURNS_UNDER_WRITES event-loop turns (core/turns.ts
-   * afterPolls: no thread is woken, no syscall made). Under load the event loop serves each ready
-   * connection once per turn, so the turns an operation waits decide its share (issue 9,
-   * bench/files `mixed`, 25 readers and 25 writers): a small write waits about two — one for a
-   * free writer thread (they hold 8 writes at once, the rest queue) and one for the round trip —
-   * measured in the server at p50 8 ms and 11 ms when one turn was ~10 ms. With one turn (as a thread-pool open gave them) reads took
-   * 0.60–0.65 of icpy's REST throughput where a bare Node server gives them 0.52, and writes missed
-   * 0.8× bare's rate; a pool open also woke a pool thread per read, tens of microseconds of the
-   * saturated main thread's time. With no write under way, reads keep their zero-turn path.
+   * Open a file to read, synchronously (see SYNC_IO_MAX), once the small writes submitted before
+   * this read have finished (SmallWriter.readTurn: at once when none is under way). No thread is
+   * woken and no syscall made for the wait.
    */
   private async openToRead(real: string, path: string): Promise<number> {
     try {
-      if (this.writesInPool > 0) await afterPolls(READ_TURNS_UNDER_WRITES);
+      const turn = this.writer.readTurn();
+      if (turn) await turn;
       return openSync(real, READ_FLAGS);
     } catch (err) {
       throw fsError(err, path);
@@ -476,14 +465,9 @@ export class FileService {
         this.checkBeforeWrite(r.real, path, opts.expectedVersion);
         renameSync(tmp, r.real);
       } else {
-        // One round trip off the main thread per small write (see SmallWriter): one more
-        // event-loop turn before the reply, as for a read under mixed load (see openToRead).
-        this.writesInPool++;
-        try {
-          await this.writer.write({ tmp, target: r.real, data, mode, chmod });
-        } finally {
-          this.writesInPool--;
-        }
+        // One round trip off the main thread per small write (see SmallWriter); reads submitted
+        // after it wait for it (see openToRead).
+        await this.writer.write({ tmp, target: r.real, data, mode, chmod });
       }
       this.publish([this.fileChange(r.real, !before)], opts.source);
     } catch (err) {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SmallWriter } from './small-writer.js';
+import { MAX_READ_TURN_MS, SmallWriter } from './small-writer.js';
 
 const root = mkdtempSync(join(tmpdir(), 'icpy-writer-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -32,6 +32,53 @@ describe('SmallWriter (writer threads)', () => {
     const err2 = await writer.write({ tmp, target: join(root, 'f1.txt/y'), data: Buffer.from('y'), mode: 0o666, chmod: false }).catch((e: NodeJS.ErrnoException) => e);
     expect((err2 as NodeJS.ErrnoException).code).toBe('ENOTDIR');
     expect(existsSync(tmp)).toBe(false);
+  });
+
+  it('readTurn: none while no write is under way; else after every write submitted before it, not the ones after', async () => {
+    expect(writer.readTurn()).toBeUndefined();
+    const order: string[] = [];
+    const job = (i: number) => ({ tmp: join(root, `.t${i}.txt.icpy-00000000000${i}.tmp`), target: join(root, `t${i}.txt`), data: Buffer.from(`t ${i}`), mode: 0o644, chmod: false });
+    const w1 = writer.write(job(1)).then(() => order.push('w1'));
+    const w2 = writer.write(job(2)).then(() => order.push('w2'));
+    const turn = writer.readTurn();
+    expect(turn).toBeInstanceOf(Promise);
+    const t = turn!.then(() => {
+      order.push('read');
+      // what the read would see: both earlier writes have landed
+      expect(readFileSync(join(root, 't1.txt'), 'utf8')).toBe('t 1');
+      expect(readFileSync(join(root, 't2.txt'), 'utf8')).toBe('t 2');
+    });
+    const w3 = writer.write(job(3)).then(() => order.push('w3'));
+    await Promise.all([w1, w2, t, w3]);
+    expect(order).toEqual(['w1', 'w2', 'read', 'w3']);
+    expect(writer.readTurn()).toBeUndefined();
+  });
+
+  it('readTurn: a failed write counts as finished', async () => {
+    const failing = writer.write({ tmp: join(root, 'nowhere/.x.icpy-000000000000.tmp'), target: join(root, 'nowhere/x'), data: Buffer.from('x'), mode: 0o666, chmod: false }).catch(() => 'failed');
+    const turn = writer.readTurn();
+    expect(turn).toBeInstanceOf(Promise);
+    await turn;
+    expect(await failing).toBe('failed');
+    expect(writer.readTurn()).toBeUndefined();
+  });
+
+  it(`readTurn: a read waits ${MAX_READ_TURN_MS} ms at most behind a long backlog of writes`, async () => {
+    const w = new SmallWriter();
+    try {
+      // 3,000 writes take one thread well over MAX_READ_TURN_MS (~30–100 µs each, more on a loaded machine)
+      const all = Promise.all(
+        Array.from({ length: 3000 }, (_, i) => w.write({ tmp: join(root, `.b${i}.txt.icpy-${String(i).padStart(12, '0')}.tmp`), target: join(root, `b${i % 20}.txt`), data: Buffer.from(`b ${i}`), mode: 0o644, chmod: false })),
+      );
+      const t0 = performance.now();
+      await w.readTurn();
+      const waited = performance.now() - t0;
+      expect(w.busy).toBeGreaterThan(0); // released by the bound, not by the backlog's end
+      expect(waited).toBeGreaterThanOrEqual(MAX_READ_TURN_MS - 5);
+      await all;
+    } finally {
+      w.dispose();
+    }
   });
 
   it('refuses writes once disposed', async () => {
