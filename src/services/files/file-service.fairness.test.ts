@@ -38,7 +38,7 @@ async function microtasks(n = 100): Promise<void> {
   for (let i = 0; i < n; i++) await Promise.resolve();
 }
 
-describe('FileService: thread-pool round trips (event-loop turns) per small operation', () => {
+describe('FileService: thread-pool requests and read-after-write order of small operations', () => {
   const files = new FileService(root);
 
   afterAll(() => files.dispose());

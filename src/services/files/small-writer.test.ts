@@ -7,7 +7,7 @@ import { MAX_READ_TURN_MS, SmallWriter } from './small-writer.js';
 const root = mkdtempSync(join(tmpdir(), 'icpy-writer-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('SmallWriter (writer threads)', () => {
+describe('SmallWriter (writer thread, read turns)', () => {
   const writer = new SmallWriter();
   afterAll(() => writer.dispose());
 

@@ -3,7 +3,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 
 /**
  * The disk work of one small atomic write — create the temp file, write it, keep the mode, close,
- * rename it over the target — done synchronously on a writer thread (one of a few), so it costs the main thread
+ * rename it over the target — done synchronously on the writer thread (see MAX_THREADS), so it costs the main thread
  * one message each way (one event-loop turn, like one thread-pool round trip) and none of its
  * syscalls. Done on the main thread, creating the temp file waited on the folder's lock and the
  * journal behind renames in the same folder, and that wait stalled every other client (issue 9,
