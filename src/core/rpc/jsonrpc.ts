@@ -241,7 +241,7 @@ export async function handleJsonRpc(dispatcher: Dispatcher, msg: unknown, ctx: M
     if (i) text += ',';
     if (typeof p === 'string') text += p;
     else {
-      bufs.push(Buffer.from(text), ...p);
+      bufs.push(Buffer.from(text), ...p); // text is never empty here: '[' or a ',' at least
       text = '';
     }
   });

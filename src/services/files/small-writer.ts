@@ -91,6 +91,9 @@ export class SmallWriter implements Disposable {
   private readonly readers: { after: number; resolve: () => void }[] = [];
   private readerTimer: NodeJS.Timeout | undefined;
 
+  /** `maxReadTurnMs`: the longest a read waits in readTurn (MAX_READ_TURN_MS). */
+  constructor(private readonly maxReadTurnMs = MAX_READ_TURN_MS) {}
+
   /** Resolves once the target has been replaced; rejects like the fs call that failed (with its `code`), the temp file removed. */
   write(job: SmallWriteJob): Promise<void> {
     if (this.disposed) return Promise.reject(Object.assign(new Error('The file writer is closed'), { code: 'ECANCELED' }));
@@ -117,7 +120,7 @@ export class SmallWriter implements Disposable {
    * The turn of a small read: one FIFO for small reads and writes, as the thread pool is for
    * every disk call of a bare Node server. A read does not overtake the small writes submitted
    * before it: undefined (go at once) when every one of them has finished — always, without a
-   * write backlog — else a promise that resolves when they have, or after MAX_READ_TURN_MS.
+   * write backlog — else a promise that resolves when they have, or after `maxReadTurnMs`.
    *
    * Without it a read (a few synchronous page-cache calls) was answered in the turn it arrived,
    * while a write waited for the writer thread and then for the round trip back. With 25 readers
@@ -131,7 +134,7 @@ export class SmallWriter implements Disposable {
     const after = this.submitted;
     return new Promise<void>((resolve) => {
       this.readers.push({ after, resolve });
-      this.readerTimer ??= setTimeout(this.releaseReaders, MAX_READ_TURN_MS);
+      this.readerTimer ??= setTimeout(this.releaseReaders, this.maxReadTurnMs);
     });
   }
 
