@@ -34,11 +34,12 @@ export interface Session {
    * notification from `encodeEventNotification`, encoded once for many connections) or binary (a
    * layout the sending method documents). An array is one binary message sent as consecutive
    * fragments, part by part, so a header and large payload Buffers go out without being copied
-   * into one (the receiver sees one message). Parts must not be modified until sent. Returns
-   * false when the outgoing buffer is above its high-water mark; the caller should then wait for
-   * `onWritable`.
+   * into one (the receiver sees one message). Parts must not be modified until sent: `onSent`,
+   * when given, is called once the transport no longer holds them (written to the socket, or the
+   * connection gone), so their memory may be used again. Returns false when the outgoing buffer
+   * is above its high-water mark; the caller should then wait for `onWritable`.
    */
-  sendFrame(frame: string | Uint8Array | readonly Uint8Array[]): boolean;
+  sendFrame(frame: string | Uint8Array | readonly Uint8Array[], onSent?: () => void): boolean;
   /** Bytes handed to this connection and not yet written to the network (flow control). */
   readonly bufferedAmount: number;
   /** Disposed when the connection closes. */

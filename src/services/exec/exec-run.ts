@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { LazyEventData, type EventSource } from '../../core/broker/index.js';
 import { IcpyError } from '../../core/errors.js';
 import type { Session } from '../../core/rpc/index.js';
-import { encodeBinaryExecOutputParts, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
-import { OutputLog, readText, type OutputStream } from './output-log.js';
+import { COPY_FRAME_BYTES, encodeBinaryExecOutputFrame, encodeJsonExecOutput, type ExecOutputEncoding } from './output-frame.js';
+import { OutputLog, READ_BYTES, readText, type OutputRead, type OutputStream } from './output-log.js';
 import { processAlive, sessionMembers, signalSession } from '../process-tree.js';
 import { OutputFiles } from './output-files.js';
 import { parseRusage, TIME_FORMAT } from './rusage.js';
@@ -95,16 +95,18 @@ interface Attachment {
 interface FlushCache {
   /** The exec.output event data published at each offset (its text built once, when first needed). */
   texts: Map<number, LazyEventData<ExecOutputEvent>>;
-  frames: Map<string, { frame: string | Uint8Array[]; end: number }>;
+  frames: Map<string, { frame: string | Uint8Array | Uint8Array[]; parts: Buffer[] | undefined; end: number }>;
 }
 
-/** Largest binary frame's data: no JSON escaping to bound, so larger than a JSON batch. */
-const BINARY_BATCH_BYTES = 256 * 1024;
+/** Largest binary frame's data: one read buffer of the log (no JSON escaping to bound, so larger than a JSON batch). */
+const BINARY_BATCH_BYTES = READ_BYTES;
 
 /** At most this much of each output file is read per event-loop turn. */
 const DRAIN_BUDGET = 4 * 1024 * 1024;
-/** Reading the output files stays at most this far ahead of the slowest attached connection (within the log's cache). */
+/** Reading the output files stays at most this far ahead of the fastest attached connection (within the log's cache). */
 const READ_AHEAD_BYTES = 2 * 1024 * 1024;
+/** After the program is gone, an attached connection holds the last reading back at most this long (ms). */
+const FINAL_PACE_MS = 1000;
 
 /** Bytes of exec.write input held for a run still queued. */
 const MAX_PENDING_STDIN = 1024 * 1024;
@@ -130,11 +132,11 @@ export class ExecRun {
   private wrapped = false;
   private files: OutputFiles | undefined;
   private drainScheduled = false;
+  /** The program's session is gone: what is left in the files is read (drainToEnd), then the run finishes. */
+  private ending: { since: number; timer: NodeJS.Timeout | undefined } | undefined;
   private sessionPoll: NodeJS.Timeout | undefined;
   /** Pruned while a connection was still reading: the files close when it is done. */
   private disposeWhenIdle = false;
-  /** Connections sent the log's bytes (binary frames) that may still be queued in their socket. */
-  private readonly sentTo = new Set<Session>();
   private readonly attachments = new Map<string, Attachment>();
   private published = 0;
   private flushScheduled = false;
@@ -156,10 +158,6 @@ export class ExecRun {
     private readonly hooks: RunHooks,
   ) {
     this.log = new OutputLog(opts.maxOutputBytes);
-    this.log.recyclable = () => {
-      for (const s of this.sentTo) if (s.bufferedAmount === 0) this.sentTo.delete(s);
-      return this.sentTo.size === 0;
-    };
     this.completed = new Promise((resolve) => (this.resolveCompleted = resolve));
   }
 
@@ -317,17 +315,22 @@ export class ExecRun {
     const files = this.files;
     // A finished run's log is what it was at the end (what comes later is OutputFiles.lateWrite's).
     if (!files || this.status === 'completed') return;
+    if (this.ending) return this.drainToEnd();
     const before = this.log.end;
     const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), false);
     if (this.log.end !== before) this.scheduleFlush();
     if (more) this.scheduleDrain();
   }
 
-  /** How far the log may grow before the slowest reading connection catches up (it holds the reading back, not the program). */
+  /**
+   * How far the log may grow before the fastest reading connection catches up: it holds the
+   * reading back (not the program), so what it is sent was read once, from the cache. Slower
+   * connections read what they lack back from the files.
+   */
   private readAheadLimit(): number {
-    let min = Infinity;
-    for (const a of this.attachments.values()) if (a.ready && !a.stalled && a.cursor < min) min = a.cursor;
-    return min + READ_AHEAD_BYTES;
+    let max = -1;
+    for (const a of this.attachments.values()) if (a.ready && !a.stalled && a.cursor > max) max = a.cursor;
+    return max < 0 ? Infinity : max + READ_AHEAD_BYTES;
   }
 
   /** One flush per event-loop turn: what arrived meanwhile goes out as few, large events. */
@@ -417,17 +420,17 @@ export class ExecRun {
       const key = `${a.encoding}:${a.cursor}`;
       let f = cache?.frames.get(key);
       if (!f) {
-        const r = this.log.read(a.cursor, binary ? BINARY_BATCH_BYTES : this.opts.batchBytes);
+        const r = binary ? this.readFrame(a.cursor) : this.log.read(a.cursor, this.opts.batchBytes);
         // The files are closed (the run was let go): nothing more can be read.
         if (r.end <= a.cursor) break;
         const frame = binary
-          ? encodeBinaryExecOutputParts(this.id, r)
+          ? encodeBinaryExecOutputFrame(this.id, r, (p) => this.log.headroom(p))
           : encodeJsonExecOutput(this.id, r.stream, r.offset, cache?.texts.get(r.offset)?.toJSON().data ?? readText(r));
-        f = { frame, end: r.end };
+        f = { frame, parts: binary ? r.parts : undefined, end: r.end };
         cache?.frames.set(key, f);
       }
-      a.session.sendFrame(f.frame);
-      if (binary) this.sentTo.add(a.session);
+      // A binary frame carries the log's own buffers: they are not read over until the socket has written them.
+      a.session.sendFrame(f.frame, f.parts ? this.log.lend(f.parts) : undefined);
       a.cursor = f.end;
     }
     // This connection caught up: reading on may have waited for it.
@@ -440,6 +443,16 @@ export class ExecRun {
       this.detach(a.connectionId);
       a.onDone?.();
     }
+  }
+
+  /**
+   * What one binary frame carries from `cursor`: the rest of one read buffer (sent in place, see
+   * encodeBinaryExecOutputFrame), or, when that is small, up to COPY_FRAME_BYTES of several.
+   */
+  private readFrame(cursor: number): OutputRead {
+    const r = this.log.read(cursor, BINARY_BATCH_BYTES, true);
+    if (r.end - r.offset < COPY_FRAME_BYTES && r.end < this.log.end) return this.log.read(cursor, COPY_FRAME_BYTES);
+    return r;
   }
 
   private waitWritable(a: Attachment): void {
@@ -513,14 +526,30 @@ export class ExecRun {
     this.sessionPoll = setTimeout(() => this.awaitSession(), 25);
   }
 
-  /** Read the files to their end, a budget per turn (a flood left unread does not hold the event loop), then finish. */
+  /**
+   * Read the files to their end, a budget per turn (a flood left unread does not hold the event
+   * loop), then finish. An attached connection still holds the reading back for FINAL_PACE_MS (it
+   * is sent the rest as it is read, once), then the rest is read at once.
+   */
   private drainToEnd(): void {
     if (this.status === 'completed') return;
+    const files = this.files;
+    if (!files) return this.finish(null);
+    const now = Date.now();
+    this.ending ??= { since: now, timer: undefined };
+    const limit = this.readAheadLimit();
+    const paced = limit !== Infinity && now - this.ending.since < FINAL_PACE_MS;
     const before = this.log.end;
-    const more = this.files?.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), true) ?? false;
-    if (!more) return this.finish(null);
+    const more = files.drain(this.log, DRAIN_BUDGET, limit, !paced);
     if (this.log.end !== before) this.scheduleFlush();
-    setImmediate(() => this.drainToEnd());
+    if (more) return void setImmediate(() => this.drainToEnd());
+    // Held back: the connection's next send asks for more (pump → scheduleDrain); the timer ends the wait.
+    if (paced && files.unread() && this.log.end >= limit) {
+      this.ending.timer ??= setTimeout(() => this.drainToEnd(), FINAL_PACE_MS - (now - this.ending.since));
+      return;
+    }
+    if (paced) files.drain(this.log, Infinity, Infinity, true);
+    this.finish(null);
   }
 
   /**
@@ -546,6 +575,7 @@ export class ExecRun {
     clearTimeout(this.timer);
     clearTimeout(this.closeGuard);
     clearTimeout(this.sessionPoll);
+    clearTimeout(this.ending?.timer);
     for (const t of this.killTimers) clearTimeout(t);
     this.killTimers = [];
     // Anything left in the session is killed at once now.

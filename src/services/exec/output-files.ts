@@ -6,8 +6,11 @@ import { incompleteTail } from './utf8-cutter.js';
 
 /** Past the cap, a file is cut back to its kept part once this much more is on disk (a cut can lose the count of what is written during it, so it is rare: floods under it are counted exactly). */
 const DISCARD_SLACK = 256 * 1024 * 1024;
-/** Past a reading connection's read-ahead, a file is read on only once this much waits unread. */
-const BACKLOG_BYTES = 4 * 1024 * 1024;
+/**
+ * Past a reading connection's read-ahead, a file is read on only once this much waits unread
+ * (what is read there is read twice: once to index it, once more when the connection gets there).
+ */
+const BACKLOG_BYTES = 64 * 1024 * 1024;
 /** At most one /proc scan for processes still writing to a finished run's output per this long. */
 const LATE_SCAN_MS = 1000;
 /** Without inotify (no watch left: fs.inotify.max_user_watches), the files are looked at this often. */
@@ -159,6 +162,13 @@ export class OutputFiles {
       if (log.truncated) this.discard(f, log, final);
     }
     return more;
+  }
+
+  /** True when a file holds more than an unfinished last character the log has not read. */
+  unread(): boolean {
+    if (this.disposed) return false;
+    for (const f of this.files) if (fstatSync(f.fd).size - f.pos > 3) return true;
+    return false;
   }
 
   /** Past the cap: count what was written since, and cut the file back to its kept part. */

@@ -19,6 +19,38 @@ export type ExecOutputEncoding = 'json' | 'binary';
 
 export const BINARY_EXEC_OUTPUT_FRAME = 0x02;
 const HEADER = 11;
+/** Frames this small are copied into one buffer (cheaper than fragments for both ends). */
+export const COPY_FRAME_BYTES = 64 * 1024;
+
+function writeHeader(buf: Buffer, id: string, idLen: number, r: OutputRead): void {
+  buf[0] = BINARY_EXEC_OUTPUT_FRAME;
+  buf[1] = r.stream === 'stdout' ? 0 : 1;
+  buf.writeBigUInt64BE(BigInt(r.offset), 2);
+  buf[10] = idLen;
+  buf.write(id, HEADER, 'latin1');
+}
+
+/**
+ * The binary frame for one read, the cheapest way it can go:
+ * - one part with room in front of it (`headroom`, the log's read buffers): the header is written
+ *   there and the frame is one buffer over the header and the bytes — nothing copied, one
+ *   WebSocket message of one fragment. Every frame of a read buffer at the same offset has the
+ *   same header, so connections sending it at once write the same bytes;
+ * - up to COPY_FRAME_BYTES: copied into one buffer;
+ * - else the header and the parts as fragments of one message (not copied; the receiver joins them).
+ */
+export function encodeBinaryExecOutputFrame(id: string, r: OutputRead, headroom: (part: Buffer) => number): Uint8Array | Uint8Array[] {
+  const idLen = Buffer.byteLength(id, 'latin1');
+  const headLen = HEADER + idLen;
+  if (r.parts.length === 1 && headroom(r.parts[0]!) >= headLen) {
+    const p = r.parts[0]!;
+    const frame = Buffer.from(p.buffer, p.byteOffset - headLen, headLen + p.length);
+    writeHeader(frame, id, idLen, r);
+    return frame;
+  }
+  if (r.end - r.offset <= COPY_FRAME_BYTES) return encodeBinaryExecOutput(id, r);
+  return encodeBinaryExecOutputParts(id, r);
+}
 
 /**
  * The binary frame for one read as parts to send as fragments of one message (Session.sendFrame
@@ -27,11 +59,7 @@ const HEADER = 11;
 export function encodeBinaryExecOutputParts(id: string, r: OutputRead): Uint8Array[] {
   const idLen = Buffer.byteLength(id, 'latin1');
   const head = Buffer.allocUnsafe(HEADER + idLen);
-  head[0] = BINARY_EXEC_OUTPUT_FRAME;
-  head[1] = r.stream === 'stdout' ? 0 : 1;
-  head.writeBigUInt64BE(BigInt(r.offset), 2);
-  head[10] = idLen;
-  head.write(id, HEADER, 'latin1');
+  writeHeader(head, id, idLen, r);
   return [head, ...r.parts];
 }
 
@@ -39,11 +67,7 @@ export function encodeBinaryExecOutputParts(id: string, r: OutputRead): Uint8Arr
 export function encodeBinaryExecOutput(id: string, r: OutputRead): Uint8Array {
   const idLen = Buffer.byteLength(id, 'latin1');
   const buf = Buffer.allocUnsafe(HEADER + idLen + (r.end - r.offset));
-  buf[0] = BINARY_EXEC_OUTPUT_FRAME;
-  buf[1] = r.stream === 'stdout' ? 0 : 1;
-  buf.writeBigUInt64BE(BigInt(r.offset), 2);
-  buf[10] = idLen;
-  buf.write(id, HEADER, 'latin1');
+  writeHeader(buf, id, idLen, r);
   let at = HEADER + idLen;
   for (const p of r.parts) at += p.copy(buf, at);
   return buf;

@@ -7,7 +7,10 @@ export type OutputStream = 'stdout' | 'stderr';
 export interface OutputRead {
   stream: OutputStream;
   offset: number;
-  /** The bytes, in order (views into the log's buffers: do not modify). */
+  /**
+   * The bytes, in order: views into the log's buffers (do not modify), valid until the log's next
+   * read or drain; to hold them longer (a socket), `lend` them first.
+   */
   parts: Buffer[];
   /** Offset just after the last byte of `parts`. */
   end: number;
@@ -36,8 +39,20 @@ interface Cached {
 
 /** Size of a full read of an output file: such buffers are recycled once nothing refers to them. */
 export const READ_BYTES = 1024 * 1024;
-/** Recycled read buffers kept per run. */
-const SPARE_BUFFERS = 4;
+/**
+ * Free bytes kept in front of every read buffer of 4 KiB or more: a binary frame header is
+ * written there, so a read goes out as one contiguous WebSocket message (no copy, and no
+ * fragments for the client to join).
+ */
+export const HEADROOM = 64;
+/** Reads this large or larger get their own allocation with HEADROOM; smaller ones come from Node's pool. */
+const ROOMY_MIN = 4096;
+const FULL = HEADROOM + READ_BYTES;
+/**
+ * Recycled read buffers kept per run: enough for a flood's steady state (the cache's 4 MiB, the
+ * socket's 1 MiB high-water mark and a 256 KiB frame in flight), so it allocates none.
+ */
+const SPARE_BUFFERS = 8;
 
 /** Writes smaller than this are copied into a shared block; larger ones are kept as they came. */
 const SMALL = 4096;
@@ -45,6 +60,7 @@ const BLOCK = 16 * 1024;
 /** Bytes of the newest file reads kept in memory, so live output is sent without reading it twice. */
 const CACHE_BYTES = 4 * 1024 * 1024;
 const EMPTY: Buffer[] = [];
+const noop = (): void => {};
 
 /**
  * A run's combined output (stdout and stderr interleaved as they were read), addressed by byte
@@ -72,13 +88,13 @@ export class OutputLog {
   private readonly cache: Cached[] = [];
   private cachedBytes = 0;
   private readonly spare: Buffer[] = [];
-  /** Inside a read: what leaves the cache may be among the parts it hands out, so it is not recycled. */
+  /** Inside a read: what leaves the cache may be among the parts it hands out, so it is recycled when the read is over. */
   private reading = 0;
-  /**
-   * True when no socket still holds bytes the log handed out (nothing queued to write): only then
-   * is a buffer that left the cache written over by the next read. Set by the run.
-   */
-  recyclable: () => boolean = () => false;
+  private readonly evicted: Buffer[] = [];
+  /** Read buffers (whole allocations) lent to a socket with `lend`, and how many sends hold each. */
+  private readonly lent = new Map<ArrayBufferLike, number>();
+  /** Allocations made by readBuffer with HEADROOM in front (nothing else is ever written there). */
+  private readonly roomy = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly cap: number) {}
 
@@ -124,19 +140,75 @@ export class OutputLog {
     return this.cachedBytes + this.spare.length * READ_BYTES;
   }
 
-  /** A buffer to read `size` bytes of an output file into: a recycled one when safe, else a new one. */
+  /**
+   * A buffer to read `size` bytes of an output file into: a recycled one nobody holds, else a new
+   * one. Reusing them is most of what keeps a flood cheap: a fresh megabyte costs 256 page faults
+   * and zeroed pages, and their churn sets off garbage collections (external memory pressure).
+   */
   readBuffer(size: number): Buffer {
-    if (size > READ_BYTES / 4 && this.spare.length > 0 && this.recyclable()) {
-      const b = this.spare.pop()!;
-      return size === READ_BYTES ? b : b.subarray(0, size);
+    if (size > READ_BYTES / 4) {
+      for (let i = this.spare.length - 1; i >= 0; i--) {
+        const b = this.spare[i]!;
+        if (this.lent.has(b.buffer)) continue;
+        this.spare.splice(i, 1);
+        return size === READ_BYTES ? b : b.subarray(0, size);
+      }
+      return this.roomyBuffer(READ_BYTES).subarray(0, size);
     }
-    return size > READ_BYTES / 4 ? Buffer.allocUnsafeSlow(READ_BYTES).subarray(0, size) : Buffer.allocUnsafe(size);
+    return size >= ROOMY_MIN ? this.roomyBuffer(size) : Buffer.allocUnsafe(size);
+  }
+
+  private roomyBuffer(size: number): Buffer {
+    const b = Buffer.allocUnsafeSlow(HEADROOM + size);
+    this.roomy.add(b.buffer);
+    return b.subarray(HEADROOM);
+  }
+
+  /**
+   * Bytes free in front of `part` in its allocation (HEADROOM when it starts a read buffer of the
+   * log's, else 0): a frame header may be written there.
+   */
+  headroom(part: Buffer): number {
+    return part.byteOffset === HEADROOM && this.roomy.has(part.buffer) ? HEADROOM : 0;
+  }
+
+  /**
+   * The parts of a read are handed to a socket that may hold them after this call (a binary
+   * frame): none of their buffers is read over until the returned function has been called (when
+   * the socket wrote them, or is gone). Call it exactly once.
+   */
+  lend(parts: readonly Buffer[]): () => void {
+    const held: ArrayBufferLike[] = [];
+    for (const p of parts) {
+      const ab = p.buffer;
+      if (ab.byteLength !== FULL) continue;
+      this.lent.set(ab, (this.lent.get(ab) ?? 0) + 1);
+      held.push(ab);
+    }
+    if (held.length === 0) return noop;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const ab of held) {
+        const n = this.lent.get(ab)! - 1;
+        if (n > 0) this.lent.set(ab, n);
+        else this.lent.delete(ab);
+      }
+    };
+  }
+
+  /** Read buffers lent to sockets and not yet given back (for tests and figures). */
+  get lentBuffers(): number {
+    return this.lent.size;
   }
 
   /** A read buffer nobody refers to (read, indexed and not kept): the next read may use it. */
   recycle(b: Buffer): void {
     const ab = b.buffer;
-    if (ab.byteLength === READ_BYTES && b.byteOffset === 0 && this.spare.length < SPARE_BUFFERS) this.spare.push(Buffer.from(ab, 0, READ_BYTES));
+    if (ab.byteLength === FULL && b.byteOffset === HEADROOM && this.roomy.has(ab) && this.spare.length < SPARE_BUFFERS) {
+      this.spare.push(Buffer.from(ab, HEADROOM, READ_BYTES));
+    }
   }
 
   /** Append whole characters of valid UTF-8 held in memory; the part past the cap is dropped and the marker appended once. */
@@ -223,23 +295,26 @@ export class OutputLog {
       const old = this.cache.shift()!;
       this.cachedBytes -= old.cost;
       if (this.reading === 0) this.recycle(old.buf);
+      else this.evicted.push(old.buf);
     }
   }
 
   /**
    * Output from `from` on: consecutive bytes of one stream, at most `maxBytes` (at least one
-   * character). `from` inside a character moves on to the next character start.
+   * character). `from` inside a character moves on to the next character start. `onePart`: stop
+   * after the first part (the rest of one read buffer or memory chunk), so the read is one
+   * contiguous buffer.
    */
-  read(from: number, maxBytes = Infinity): OutputRead {
+  read(from: number, maxBytes = Infinity, onePart = false): OutputRead {
     this.reading++;
     try {
-      return this.readParts(from, maxBytes);
+      return this.readParts(from, maxBytes, onePart);
     } finally {
-      this.reading--;
+      if (--this.reading === 0) this.endRead();
     }
   }
 
-  private readParts(from: number, maxBytes: number): OutputRead {
+  private readParts(from: number, maxBytes: number, onePart: boolean): OutputRead {
     if (from >= this.endOffset) return { stream: 'stdout', offset: this.endOffset, parts: [], end: this.endOffset };
     let i = this.find(from);
     const first = this.chunks[i]!;
@@ -256,7 +331,7 @@ export class OutputLog {
         if (j < p.length) break;
       }
       k += skip;
-      if (k >= first.len) return this.readParts(first.start + first.len, maxBytes);
+      if (k >= first.len) return this.readParts(first.start + first.len, maxBytes, onePart);
     }
     const offset = first.start + k;
     const limit = Math.max(1, maxBytes);
@@ -268,28 +343,36 @@ export class OutputLog {
       if (taken > 0 && taken + avail > limit) break;
       if (avail > limit - taken) {
         // Cut inside this chunk at a character start (the bytes are valid UTF-8: the tail tells).
+        // Every part but the last ends at a character (a cache entry's end is one): only the
+        // last is cut back, nothing is joined.
         const got = this.bytes(c, k, limit - taken);
-        const flat = got.length === 1 ? got[0]! : Buffer.concat(got);
-        let n = incompleteTail(flat);
-        if (n === 0 && taken === 0) {
+        let added = 0;
+        for (let j = 0; j < got.length; j++) {
+          const p = got[j]!;
+          const n = j === got.length - 1 ? incompleteTail(p) : p.length;
+          if (n > 0) parts.push(n === p.length ? p : p.subarray(0, n));
+          added += n;
+          if (n < p.length || onePart) break;
+        }
+        if (added === 0 && taken === 0) {
           // maxBytes is inside the first character: take that whole character.
           const f = Buffer.concat(this.bytes(c, k, Math.min(avail, 4)));
-          n = f.length === 0 ? 0 : Math.min(f.length, charLength(f[0]!));
+          const n = f.length === 0 ? 0 : Math.min(f.length, charLength(f[0]!));
           if (n > 0) parts.push(f.subarray(0, n));
-        } else if (n > 0) {
-          parts.push(flat.subarray(0, n));
+          added = n;
         }
-        taken += n;
+        taken += added;
         break;
       }
       let got = 0;
       for (const p of this.bytes(c, k, avail)) {
         parts.push(p);
         got += p.length;
+        if (onePart) break;
       }
       taken += got;
       // A closed log (or a file cut short) has nothing more: the read ends where its bytes do.
-      if (got < avail) break;
+      if (got < avail || onePart) break;
       k = 0;
       c = this.chunks[++i];
     }
@@ -343,6 +426,12 @@ export class OutputLog {
     return out;
   }
 
+  /** A read is over: what it pushed out of the cache may be read over by the next one (unless lent meanwhile). */
+  private endRead(): void {
+    for (const b of this.evicted) this.recycle(b);
+    this.evicted.length = 0;
+  }
+
   private cached(stream: OutputStream, pos: number): Cached | undefined {
     for (let j = this.cache.length - 1; j >= 0; j--) {
       const e = this.cache[j]!;
@@ -359,7 +448,7 @@ export class OutputLog {
       for (const c of this.chunks) if (c.stream === stream) for (const p of this.bytes(c, 0, c.len)) s += p.toString('utf8');
       return s;
     } finally {
-      this.reading--;
+      if (--this.reading === 0) this.endRead();
     }
   }
 

@@ -132,12 +132,18 @@ export class WsSession implements Session {
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) closeSoon(this.ws, code, reason);
   }
 
-  sendFrame(frame: string | Uint8Array | readonly Uint8Array[]): boolean {
-    if (this.ws.readyState !== this.ws.OPEN) return true;
+  sendFrame(frame: string | Uint8Array | readonly Uint8Array[], onSent?: () => void): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) {
+      // Not at once: a caller may send the same parts to other connections in the same turn.
+      if (onSent) process.nextTick(onSent);
+      return true;
+    }
     this.coalesce(typeof frame === 'string' ? frame.length : Infinity);
+    // ws calls back once the socket has written the frame, or with an error once it cannot.
+    const sent = onSent ? () => (this.onSent(), onSent()) : this.onSent;
     if (typeof frame === 'string' || !Array.isArray(frame)) {
-      this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, this.onSent);
-    } else this.sendFragments(frame, true);
+      this.ws.send(frame as string | Uint8Array, { binary: typeof frame !== 'string' }, sent);
+    } else this.sendFragments(frame, true, sent);
     return this.ws.bufferedAmount < this.highWater;
   }
 
@@ -146,12 +152,13 @@ export class WsSession implements Session {
    * copy). All parts go out in this synchronous call, so nothing can interleave; corked, so they
    * leave in one writev, not one per fragment.
    */
-  private sendFragments(parts: readonly Uint8Array[], binary: boolean): void {
+  private sendFragments(parts: readonly Uint8Array[], binary: boolean, sent: () => void = this.onSent): void {
     const last = parts.length - 1;
     this.socket?.cork();
     try {
+      // The socket writes in order: the last fragment's callback comes after every part's write.
       for (let i = 0; i < last; i++) this.ws.send(parts[i]!, { binary, fin: false });
-      this.ws.send(last >= 0 ? parts[last]! : Buffer.alloc(0), { binary, fin: true }, this.onSent);
+      this.ws.send(last >= 0 ? parts[last]! : Buffer.alloc(0), { binary, fin: true }, sent);
     } finally {
       // Never left corked (a corked socket holds every later write).
       this.socket?.uncork();
