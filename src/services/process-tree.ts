@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 
 /**
  * Process groups and sessions, read from /proc: what terminals, runs and language servers use to
@@ -14,15 +14,30 @@ interface ProcStat {
   session: number;
 }
 
+/** One buffer for every /proc/N/stat read (a scan reads one file per process of the machine). */
+const statBuf = Buffer.allocUnsafe(1024);
+
 function readStat(pid: number): ProcStat | undefined {
+  let fd: number;
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may hold spaces and parentheses: parse after the last ')'.
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, pgrp: Number(f[2]), session: Number(f[3]) };
+    fd = openSync(`/proc/${pid}/stat`, 'r');
   } catch {
     return undefined;
   }
+  let n = 0;
+  try {
+    n = readSync(fd, statBuf, 0, statBuf.length, 0);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+  // comm (field 2) may hold spaces and parentheses (at most 64 bytes): parse after the last ')'.
+  const close = statBuf.lastIndexOf(0x29, n - 1);
+  if (close < 0) return undefined;
+  const f = statBuf.toString('latin1', close + 2, Math.min(n, close + 80)).split(' ', 4);
+  if (f.length < 4) return undefined;
+  return { state: f[0]!, pgrp: Number(f[2]), session: Number(f[3]) };
 }
 
 /** Live (non-zombie) processes whose stat matches `pick`; undefined without /proc. */

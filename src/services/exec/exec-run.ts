@@ -101,8 +101,6 @@ interface FlushCache {
 /** Largest binary frame's data: one read buffer of the log (no JSON escaping to bound, so larger than a JSON batch). */
 const BINARY_BATCH_BYTES = READ_BYTES;
 
-/** At most this much of each output file is read per event-loop turn. */
-const DRAIN_BUDGET = 4 * 1024 * 1024;
 /** Reading the output files stays at most this far ahead of the fastest attached connection (within the log's cache). */
 const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 /** After the program is gone, an attached connection holds the last reading back at most this long (ms). */
@@ -133,7 +131,7 @@ export class ExecRun {
   private files: OutputFiles | undefined;
   private drainScheduled = false;
   /** The program's session is gone: what is left in the files is read (drainToEnd), then the run finishes. */
-  private ending: { since: number; timer: NodeJS.Timeout | undefined } | undefined;
+  private ending: { timer: NodeJS.Timeout | undefined; expired: boolean } | undefined;
   private sessionPoll: NodeJS.Timeout | undefined;
   /** Pruned while a connection was still reading: the files close when it is done. */
   private disposeWhenIdle = false;
@@ -310,17 +308,25 @@ export class ExecRun {
     });
   }
 
-  /** Index what the program wrote (at most DRAIN_BUDGET per file and turn: a flood does not hold the event loop). */
+  /**
+   * Index what the program wrote: one read per file at a time, in libuv's thread pool (a flood
+   * does not hold the event loop, and the copy out of the page cache runs beside the sending).
+   */
   private drain(): void {
     const files = this.files;
     // A finished run's log is what it was at the end (what comes later is OutputFiles.lateWrite's).
     if (!files || this.status === 'completed') return;
     if (this.ending) return this.drainToEnd();
-    const before = this.log.end;
-    const more = files.drain(this.log, DRAIN_BUDGET, this.readAheadLimit(), false);
-    if (this.log.end !== before) this.scheduleFlush();
-    if (more) this.scheduleDrain();
+    files.readAsync(this.log, this.readAheadLimit(), this.afterRead);
   }
+
+  /** A read landed: the next one starts at once (it runs while this one is sent), what it brought goes out this turn. */
+  private readonly afterRead = (progress: boolean): void => {
+    if (this.status === 'completed') return;
+    if (progress) this.scheduleFlush();
+    // No progress (a dropped read, an unfinished last character): the next change of the files asks again.
+    if (progress || this.ending) this.drain();
+  };
 
   /**
    * How far the log may grow before the fastest reading connection catches up: it holds the
@@ -527,28 +533,28 @@ export class ExecRun {
   }
 
   /**
-   * Read the files to their end, a budget per turn (a flood left unread does not hold the event
-   * loop), then finish. An attached connection still holds the reading back for FINAL_PACE_MS (it
-   * is sent the rest as it is read, once), then the rest is read at once.
+   * Read the files to their end (as `drain`, a read per file at a time), then finish. An attached
+   * connection still holds the reading back for FINAL_PACE_MS (it is sent the rest as it is read,
+   * once), then the rest is read without waiting for it.
    */
   private drainToEnd(): void {
     if (this.status === 'completed') return;
     const files = this.files;
     if (!files) return this.finish(null);
-    const now = Date.now();
-    this.ending ??= { since: now, timer: undefined };
+    const ending = (this.ending ??= { timer: undefined, expired: false });
     const limit = this.readAheadLimit();
-    const paced = limit !== Infinity && now - this.ending.since < FINAL_PACE_MS;
-    const before = this.log.end;
-    const more = files.drain(this.log, DRAIN_BUDGET, limit, !paced);
-    if (this.log.end !== before) this.scheduleFlush();
-    if (more) return void setImmediate(() => this.drainToEnd());
+    const paced = limit !== Infinity && !ending.expired;
+    // A read under way: afterRead comes back here.
+    if (files.readAsync(this.log, paced ? limit : Infinity, this.afterRead)) return;
     // Held back: the connection's next send asks for more (pump → scheduleDrain); the timer ends the wait.
-    if (paced && files.unread() && this.log.end >= limit) {
-      this.ending.timer ??= setTimeout(() => this.drainToEnd(), FINAL_PACE_MS - (now - this.ending.since));
+    if (paced && files.unread()) {
+      ending.timer ??= setTimeout(() => {
+        ending.expired = true;
+        this.drainToEnd();
+      }, FINAL_PACE_MS);
       return;
     }
-    if (paced) files.drain(this.log, Infinity, Infinity, true);
+    // All read but, perhaps, an unfinished last character: finish reads it (repaired).
     this.finish(null);
   }
 

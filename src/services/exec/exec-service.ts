@@ -115,6 +115,8 @@ export class ExecService implements Disposable {
   private readonly tools: RunTools;
   private readonly batchBytes: number;
   private disposed = false;
+  /** Finished, not yet in the history (bookkeep runs on the next turn). */
+  private readonly unrecorded: ExecRun[] = [];
 
   constructor(private readonly opts: ExecServiceOptions) {
     this.rootReal = realpathSync(opts.root);
@@ -268,8 +270,16 @@ export class ExecService implements Disposable {
   private onCompleted(run: ExecRun, signal: AbortSignal | undefined, onAbort: () => void): void {
     signal?.removeEventListener('abort', onAbort);
     this.active.delete(run);
-    this.record(run);
     this.finished.push(run);
+    // The bookkeeping waits a turn: exec.completed (corked with this turn's small messages) goes
+    // out first, not after a history insert and an older run's pruning (0.5–6 ms on a flood).
+    this.unrecorded.push(run);
+    if (this.unrecorded.length === 1) setImmediate(() => this.bookkeep());
+  }
+
+  /** Record finished runs in the history, prune the kept ones, start what is queued. */
+  private bookkeep(): void {
+    for (const run of this.unrecorded.splice(0)) this.record(run);
     this.prune();
     this.startNext();
   }
@@ -436,6 +446,8 @@ export class ExecService implements Disposable {
     const all = [...this.runs.values()];
     for (const r of all) r.kill('cancel');
     await Promise.all(all.map((r) => r.completed));
+    // Runs the shutdown stopped are in the history too.
+    for (const run of this.unrecorded.splice(0)) this.record(run);
     for (const r of all) r.dispose();
   }
 }

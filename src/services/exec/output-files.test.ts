@@ -27,6 +27,83 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** readAsync until nothing is under way; resolves with the number of reads that made progress. */
+function readAll(files: OutputFiles, log: OutputLog, aheadUntil = Infinity): Promise<number> {
+  return new Promise((resolve) => {
+    let progressed = 0;
+    const next = () => {
+      if (!files.readAsync(log, aheadUntil, onRead)) resolve(progressed);
+    };
+    const onRead = (progress: boolean) => {
+      if (progress) progressed++;
+      if (progress) next();
+      else if (!files.readAsync(log, aheadUntil, onRead)) resolve(progressed);
+    };
+    next();
+  });
+}
+
+describe('OutputFiles.readAsync (reads in the thread pool)', () => {
+  it('reads both streams in order, a read per file at a time, and stops at an unfinished last character without reading it again', async () => {
+    const { write, log, files } = setup();
+    const big = 'x'.repeat(READ_BYTES - 1) + '\n';
+    write('stdout', big + big + big);
+    write('stderr', 'E\n');
+    write('stdout', Buffer.from('€').subarray(0, 2));
+    const reads = await readAll(files, log);
+    expect(reads).toBeGreaterThanOrEqual(4);
+    expect(log.text('stdout')).toBe(big + big + big);
+    expect(log.text('stderr')).toBe('E\n');
+    // The unfinished '€' is not read again until the file grows (no loop of empty reads).
+    expect(files.readAsync(log, Infinity, () => {})).toBe(false);
+    write('stdout', Buffer.from('€').subarray(2));
+    await readAll(files, log);
+    expect(log.text('stdout')).toBe(big + big + big + '€');
+  });
+
+  it('a read under way is dropped when a synchronous drain moved on meanwhile: no byte is indexed twice', async () => {
+    const { write, drain, log, files } = setup();
+    write('stdout', 'a'.repeat(300_000));
+    let landed: boolean | undefined;
+    const done = new Promise<void>((resolve) => {
+      expect(files.readAsync(log, Infinity, (progress) => ((landed = progress), resolve()))).toBe(true);
+    });
+    // finish() reads the rest synchronously while the pool's read is still under way.
+    drain(true);
+    expect(log.end).toBe(300_000);
+    await done;
+    expect(landed).toBe(false);
+    expect(log.end).toBe(300_000);
+    expect(log.text('stdout')).toBe('a'.repeat(300_000));
+  });
+
+  it('disposed while a read is under way: the read lands on nothing and the descriptor is closed after it', async () => {
+    const { write, log, files } = setup();
+    write('stdout', 'b'.repeat(200_000));
+    let called = false;
+    expect(files.readAsync(log, Infinity, () => (called = true))).toBe(true);
+    const fd = files.readFds.stdout;
+    files.dispose();
+    // Not closed yet: its number must not be reused under the pool's read.
+    expect(() => fstatSync(fd)).not.toThrow();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(called).toBe(false);
+    expect(log.end).toBe(0);
+    expect(() => fstatSync(fd)).toThrow();
+  });
+
+  it('past the fastest connection\'s read-ahead it waits (what it would read there is read again later), unless the backlog is large', async () => {
+    const { write, log, files } = setup();
+    write('stdout', 'c'.repeat(3 << 20));
+    await readAll(files, log, 1 << 20);
+    // One read may cross the limit, then nothing more is read while the connection is behind.
+    expect(log.end).toBeGreaterThanOrEqual(1 << 20);
+    expect(log.end).toBeLessThanOrEqual(2 << 20);
+    await readAll(files, log);
+    expect(log.end).toBe(3 << 20);
+  });
+});
+
 describe('OutputFiles + OutputLog (file chunks)', () => {
   it('the files are unlinked before the program starts: nothing is left on disk to read or clean', () => {
     const { dir, write, drain, log } = setup();

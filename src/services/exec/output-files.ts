@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { close, closeSync, fstatSync, read, ftruncateSync, openSync, readdirSync, readSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { READ_BYTES, type OutputLog, type OutputStream } from './output-log.js';
 import { incompleteTail } from './utf8-cutter.js';
@@ -18,6 +18,13 @@ const POLL_MS = 50;
 
 type WatchFile = (path: string, onChange: () => void) => FSWatcher;
 
+const ignore = (): void => {};
+
+/** Exactly what is there (a small read does not pin a large buffer), at most a full read, at most the room left under the cap. */
+function readSize(log: OutputLog, unread: number): number {
+  return Math.min(READ_BYTES, unread, Math.max(0, log.room) + 4);
+}
+
 const watchFile: WatchFile = (path, onChange) => watch(path, { persistent: false }, onChange);
 
 interface StreamFile {
@@ -33,6 +40,12 @@ interface StreamFile {
   keepEnd: number;
   dev: number;
   ino: number;
+  /** An asynchronous read (readAsync) is under way: none other is started, the descriptor is not closed. */
+  reading: boolean;
+  /** Bumped whenever `pos` moves outside readAsync: a read under way from the old position is dropped. */
+  gen: number;
+  /** File size at which the last read took nothing (an unfinished last character): not read again until it grows. */
+  stuckAt: number;
 }
 
 /**
@@ -64,7 +77,7 @@ export class OutputFiles {
       for (const stream of ['stdout', 'stderr'] as const) {
         const path = join(dir, stream);
         const childFd = openSync(path, 'a', 0o600);
-        const f: StreamFile = { stream, fd: -1, childFd, watcher: undefined, pos: 0, keepEnd: 0, dev: 0, ino: 0 };
+        const f: StreamFile = { stream, fd: -1, childFd, watcher: undefined, pos: 0, keepEnd: 0, dev: 0, ino: 0, reading: false, gen: 0, stuckAt: -1 };
         this.files.push(f);
         f.fd = openSync(path, 'r+');
         const st = fstatSync(f.fd);
@@ -127,6 +140,8 @@ export class OutputFiles {
     if (this.disposed) return false;
     let more = false;
     for (const f of this.files) {
+      // A read under way (readAsync) starts where this one does: it is dropped when it lands.
+      f.gen++;
       let used = 0;
       while (!log.truncated) {
         if (used >= budget) {
@@ -136,32 +151,92 @@ export class OutputFiles {
         const unread = fstatSync(f.fd).size - f.pos;
         const ahead = log.end >= aheadUntil;
         if (unread <= 0 || (ahead && !final && unread < BACKLOG_BYTES)) break;
-        // Exactly what is there (a small read does not pin a large buffer), at most a full read.
-        const want = Math.min(READ_BYTES, unread, Math.max(0, log.room) + 4);
+        const want = readSize(log, unread);
         const buf = log.readBuffer(want);
         const n = readSync(f.fd, buf, 0, want, f.pos);
         if (n <= 0) break;
         used += n;
-        // All that was there: nothing more to read now (and, when final, ever).
-        const atEnd = n >= unread;
-        // An unfinished last character waits for the rest (it is in the file), unless nothing more will come.
-        const complete = final && atEnd ? n : incompleteTail(buf.subarray(0, n));
-        if (complete === 0) break;
-        const piece = buf.subarray(0, complete);
-        if (isUtf8(piece)) {
-          const kept = log.appendFile(f.stream, f.pos, piece, !ahead);
-          if (kept > 0) f.keepEnd = f.pos + kept;
-          if (ahead) log.recycle(buf);
-        } else {
-          // Not UTF-8 (a program writing binary): the repaired text is kept in memory.
-          log.append(f.stream, Buffer.from(piece.toString('utf8'), 'utf8'));
-        }
-        f.pos += complete;
-        if (atEnd) break;
+        if (!this.take(f, log, buf, n, unread, final, ahead)) break;
       }
       if (log.truncated) this.discard(f, log, final);
     }
     return more;
+  }
+
+  /**
+   * Like `drain` (not final), but off the event loop: each file with something to read gets one
+   * read in libuv's thread pool, so the copy out of the page cache runs beside the loop (which
+   * meanwhile sends what the last read brought). At most one read per file is under way;
+   * `onRead(progress)` runs on the loop once a read has been indexed (progress: the log took
+   * something). Returns true when a read is under way.
+   */
+  readAsync(log: OutputLog, aheadUntil: number, onRead: (progress: boolean) => void): boolean {
+    if (this.disposed) return false;
+    let busy = false;
+    for (const f of this.files) {
+      if (f.reading) {
+        busy = true;
+        continue;
+      }
+      if (log.truncated) {
+        this.discard(f, log, false);
+        continue;
+      }
+      const size = fstatSync(f.fd).size;
+      const unread = size - f.pos;
+      const ahead = log.end >= aheadUntil;
+      if (unread <= 0 || size === f.stuckAt || (ahead && unread < BACKLOG_BYTES)) continue;
+      const want = readSize(log, unread);
+      const buf = log.readBuffer(want);
+      const { gen, pos, fd } = f;
+      f.reading = true;
+      busy = true;
+      read(fd, buf, 0, want, pos, (err, n) => {
+        f.reading = false;
+        if (this.disposed) {
+          // Disposed meanwhile: the descriptor was left open for this read (its number must not be reused under it).
+          close(fd, ignore);
+          return;
+        }
+        if (err || n <= 0 || f.gen !== gen || f.pos !== pos) {
+          log.recycle(buf);
+          return onRead(false);
+        }
+        const before = f.pos;
+        this.take(f, log, buf, n, unread, false, ahead);
+        if (f.pos === before) f.stuckAt = size;
+        if (log.truncated) this.discard(f, log, false);
+        onRead(f.pos !== before);
+      });
+    }
+    return busy;
+  }
+
+  /**
+   * Index one read: `n` bytes read at `f.pos` into `buf`, where `unread` bytes were. Returns false
+   * when nothing more can be taken now (all that was there, or an unfinished last character).
+   */
+  private take(f: StreamFile, log: OutputLog, buf: Buffer, n: number, unread: number, final: boolean, ahead: boolean): boolean {
+    // All that was there: nothing more to read now (and, when final, ever).
+    const atEnd = n >= unread;
+    // An unfinished last character waits for the rest (it is in the file), unless nothing more will come.
+    const complete = final && atEnd ? n : incompleteTail(buf.subarray(0, n));
+    if (complete === 0) {
+      log.recycle(buf);
+      return false;
+    }
+    const piece = buf.subarray(0, complete);
+    if (isUtf8(piece)) {
+      const kept = log.appendFile(f.stream, f.pos, piece, !ahead);
+      if (kept > 0) f.keepEnd = f.pos + kept;
+      if (ahead) log.recycle(buf);
+    } else {
+      // Not UTF-8 (a program writing binary): the repaired text is kept in memory.
+      log.append(f.stream, Buffer.from(piece.toString('utf8'), 'utf8'));
+      log.recycle(buf);
+    }
+    f.pos += complete;
+    return !atEnd;
   }
 
   /** True when a file holds more than an unfinished last character the log has not read. */
@@ -177,11 +252,13 @@ export class OutputFiles {
     if (size > f.pos) {
       log.drop(size - f.pos);
       f.pos = size;
+      f.gen++;
     }
     if (f.pos - f.keepEnd > this.discardSlack || (final && f.pos > f.keepEnd)) {
       // What the program writes between the fstat and this is not counted (droppedBytes is a floor).
       ftruncateSync(f.fd, f.keepEnd);
       f.pos = f.keepEnd;
+      f.gen++;
     }
   }
 
@@ -198,6 +275,7 @@ export class OutputFiles {
         grew = true;
         ftruncateSync(f.fd, f.keepEnd);
         f.pos = f.keepEnd;
+        f.gen++;
       }
     }
     const now = Date.now();
@@ -260,8 +338,11 @@ export class OutputFiles {
     for (const f of this.files) {
       f.watcher?.close();
       f.watcher = undefined;
-      if (f.fd >= 0) closeSync(f.fd);
-      if (f.childFd >= 0) closeSync(f.childFd);
+      // Off the event loop: the last close of an unlinked file frees its page cache (~5 ms per
+      // 100 MB), which would hold up whatever the loop does next (another run's exec.completed).
+      // A read under way (readAsync) closes it when it lands.
+      if (f.fd >= 0 && !f.reading) close(f.fd, ignore);
+      if (f.childFd >= 0) close(f.childFd, ignore);
       f.fd = -1;
       f.childFd = -1;
     }
