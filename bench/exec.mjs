@@ -22,6 +22,8 @@
 //   binary message (stdout paused while bufferedAmount ≥ 1 MiB, resumed on drain;
 //   BENCH_RELAY_FLOW=0 for none), then 'done'. Each encoding line carries relay_mb_s,
 //   relay_ratio (relay / raw) and icpy_vs_relay; one `stream_relay_ceiling` line of its own.
+//   BENCH_STREAM_ROUNDS (7) counted rounds after BENCH_STREAM_WARMUP (2) warm-up rounds, each
+//   target once per round, the order rotated; figures are medians over the counted rounds.
 // - sandbox: the trivial Python run with `sandbox: true` against `sandbox: false` (icpy, WS),
 //   beside the raw cost of bubblewrap (bare spawn of `bwrap … python3 -c` with icpy's own
 //   argument builder, dist/services/exec/sandbox.js, against the bare spawn). Target: sandboxed
@@ -51,7 +53,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100);
-const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
+const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 7);
+// Warm-up rounds, not counted: the server's streaming path (and the client's, and the relay's)
+// is compiled by V8 over its first runs, whose compiler threads take CPU from the rest here.
+const STREAM_WARMUP = Number(process.env.BENCH_STREAM_WARMUP ?? 2);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'trivial,stream,sandbox').split(','));
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 
@@ -424,13 +429,13 @@ if (PARTS.has('stream') && !execMissing) {
     ...ENCODINGS.map((e) => ({ name: e, run: () => icpyStream(e) })),
   ];
   const results = Object.fromEntries(targets.map((t) => [t.name, []]));
-  for (let r = 0; r < STREAM_ROUNDS + 1; r++) {
-    // Rotate which goes first; round 0 warms up.
+  for (let r = 0; r < STREAM_ROUNDS + STREAM_WARMUP; r++) {
+    // Rotate which goes first; the first STREAM_WARMUP rounds warm up.
     const order = targets.map((_, i) => targets[(i + r) % targets.length]);
     for (const t of order) {
       const res = await t.run();
       if (res.bytes !== STREAM_BYTES) throw new Error(`stream (${t.name}): ${res.bytes} of ${STREAM_BYTES} bytes`);
-      if (r > 0) results[t.name].push(res);
+      if (r >= STREAM_WARMUP) results[t.name].push(res);
     }
   }
   const mbps = (x) => STREAM_BYTES / 1e6 / (x.ms / 1000);
@@ -452,6 +457,7 @@ if (PARTS.has('stream') && !execMissing) {
       language: 'python',
       mb: STREAM_MB,
       rounds: STREAM_ROUNDS,
+      warmup_rounds: STREAM_WARMUP,
       icpy_mb_s: round(icpyMbps, 1),
       raw_pipe_mb_s: round(rawMbps, 1),
       icpy_rounds: icpy.map((x) => round(mbps(x), 1)),

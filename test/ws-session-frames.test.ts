@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { encodeBinaryExecOutputParts, decodeBinaryExecOutput } from '../src/services/exec/output-frame.js';
+import { encodeBinaryExecOutputFrame, encodeBinaryExecOutputParts, decodeBinaryExecOutput } from '../src/services/exec/output-frame.js';
+import { HEADROOM, OutputLog } from '../src/services/exec/output-log.js';
 import { WsSession } from '../src/transports/websocket/ws-gateway.js';
 
 const open: { close(): void }[] = [];
@@ -71,5 +72,55 @@ describe('WsSession.sendFrame with parts', () => {
     const [data] = (await msg) as [Buffer];
     expect(data.equals(Buffer.concat(parts))).toBe(true);
     expect(writes).toBe(1);
+  });
+
+  it('onSent comes once the socket has written the frame (parts and single buffers), and after a close without it', async () => {
+    const { session, client } = await pair();
+    const order: string[] = [];
+    const got = new Promise<void>((resolve) => client.on('message', () => (order.push('received'), order.length >= 4 && resolve())));
+    session.sendFrame([Buffer.from([1]), Buffer.alloc(200 * 1024, 0x61)], () => order.push('sent parts'));
+    session.sendFrame(Buffer.alloc(10, 0x62), () => order.push('sent one'));
+    // Not at once: the caller may hand the same buffers to other connections in this turn.
+    expect(order).toEqual([]);
+    await got;
+    expect(order.filter((o) => o.startsWith('sent'))).toEqual(['sent parts', 'sent one']);
+    client.close();
+    await once(client, 'close');
+    await new Promise((r) => setTimeout(r, 20));
+    let late = 0;
+    session.sendFrame(Buffer.alloc(10), () => late++);
+    expect(late).toBe(0);
+    await new Promise((r) => process.nextTick(r));
+    expect(late).toBe(1);
+  });
+
+  it('an exec output frame over one read buffer is sent in place: one buffer over the header room and the log\'s bytes, no copy', async () => {
+    const { session, client } = await pair();
+    const log = new OutputLog(1 << 30);
+    const read = log.readBuffer(300 * 1024);
+    read.fill(0x7a);
+    expect(log.headroom(read)).toBe(HEADROOM);
+    // A view that does not start the read buffer has no room in front of it.
+    expect(log.headroom(read.subarray(1))).toBe(0);
+    const r = { stream: 'stdout' as const, offset: 1000, parts: [read], end: 1000 + read.length };
+    const frame = encodeBinaryExecOutputFrame('x1-abc', r, (p) => log.headroom(p));
+    expect(Array.isArray(frame)).toBe(false);
+    const f0 = frame as Uint8Array;
+    expect(f0.buffer).toBe(read.buffer);
+    expect(f0.byteOffset + f0.byteLength).toBe(read.byteOffset + read.byteLength);
+    const msg = once(client, 'message');
+    session.sendFrame(frame);
+    const [data] = (await msg) as [Buffer];
+    const d = decodeBinaryExecOutput(data);
+    expect(d).toMatchObject({ id: 'x1-abc', stream: 'stdout', offset: 1000 });
+    expect(Buffer.from(d.data).equals(read)).toBe(true);
+    // Without room (the bytes start inside a read): a small frame is copied into one, a large one goes as parts.
+    const inside = { ...r, parts: [read.subarray(10)], end: 1000 + read.length - 10 };
+    expect(Array.isArray(encodeBinaryExecOutputFrame('x1-abc', inside, (p) => log.headroom(p)))).toBe(true);
+    const small = { ...r, parts: [read.subarray(10, 1010)], end: 2000 };
+    const one = encodeBinaryExecOutputFrame('x1-abc', small, (p) => log.headroom(p)) as Uint8Array;
+    expect(Array.isArray(one)).toBe(false);
+    expect(one.buffer).not.toBe(read.buffer);
+    expect(decodeBinaryExecOutput(one).data.length).toBe(1000);
   });
 });

@@ -352,7 +352,8 @@ export class ExecRun {
   private flush(): void {
     const cache: FlushCache = { texts: new Map(), frames: new Map() };
     while (this.published < this.log.end) {
-      const r = this.log.read(this.published, this.opts.batchBytes);
+      // Boundaries only: the event reads its bytes back when someone reads it.
+      const r = this.log.span(this.published, this.opts.batchBytes);
       // The text is decoded only if someone reads the event (a subscriber, events.history, a JSON
       // attachment): a flood watched over binary frames decodes none of it.
       const id = this.id;

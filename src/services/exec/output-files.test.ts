@@ -170,6 +170,24 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(log.read(1, 10).offset).toBe(3);
   });
 
+  it('span gives the boundaries read would, without reading the bytes (cached, in the files, cut inside characters)', () => {
+    const { write, drain, log } = setup();
+    const line = 'a€𝄞'.repeat(300) + '\n';
+    const lines = Math.ceil((6 << 20) / Buffer.byteLength(line));
+    for (let i = 0; i < lines; i++) write(i % 7 === 3 ? 'stderr' : 'stdout', line);
+    drain();
+    for (const max of [1, 2, 5, 4095, 65_536, 100_000, 1 << 20]) {
+      let at = 0;
+      let n = 0;
+      while (at < log.end && n++ < 200) {
+        const sp = log.span(at, max);
+        const r = log.read(at, max);
+        expect(sp).toEqual({ stream: r.stream, offset: r.offset, end: r.end });
+        at = r.end;
+      }
+    }
+  });
+
   it('a buffer lent to a socket is never read over until it is given back; then it is used again', () => {
     const { write, drain, log } = setup();
     const chunk = (c: string) => c.repeat(READ_BYTES - 1) + '\n';

@@ -452,6 +452,60 @@ export class OutputLog {
     }
   }
 
+  /**
+   * Where `read(from, maxBytes)` would end — its stream, offset and end — without handing out its
+   * bytes (an event that keeps offsets needs no more): only the few bytes around a cut inside a
+   * chunk are looked at, from the cache or with a read of 4 bytes, so nothing is read into
+   * memory for it. `from` must be a character start (the end of an earlier read or span).
+   */
+  span(from: number, maxBytes: number): { stream: OutputStream; offset: number; end: number } {
+    if (from >= this.endOffset) return { stream: 'stdout', offset: this.endOffset, end: this.endOffset };
+    let i = this.find(from);
+    let c: Chunk | undefined = this.chunks[i]!;
+    const stream = c.stream;
+    const limit = Math.max(1, maxBytes);
+    let k = from - c.start;
+    let taken = 0;
+    while (c && c.stream === stream) {
+      const avail = c.len - k;
+      if (taken > 0 && taken + avail > limit) break;
+      if (avail > limit - taken) {
+        // A cut inside this chunk: back to the start of the character the limit falls in (at
+        // most 3 continuation bytes), or past the first character when that is all there is.
+        const cut = k + (limit - taken);
+        const look = Math.min(3, cut - k);
+        const b = this.peek(c, cut - look, look + 1);
+        let back = 0;
+        while (back < look && (b[look - back]! & 0xc0) === 0x80) back++;
+        let n = limit - taken - back;
+        if (n === 0 && taken === 0) n = Math.min(avail, charLength(this.peek(c, k, 1)[0] ?? 0x41));
+        taken += n;
+        break;
+      }
+      taken += avail;
+      k = 0;
+      c = this.chunks[++i];
+    }
+    return { stream, offset: from, end: from + taken };
+  }
+
+  /** `n` bytes of a chunk from `k`: cached or in memory as views, else read into a small buffer (not cached). */
+  private peek(c: Chunk, k: number, n: number): Buffer {
+    if (c.buf) return c.buf.subarray(k, k + n);
+    const pos = c.fpos + k;
+    const hit = this.cached(c.stream, pos);
+    if (hit && pos + n <= hit.fpos + hit.buf.length) return hit.buf.subarray(pos - hit.fpos, pos - hit.fpos + n);
+    const fd = this.files?.[c.stream];
+    const out = Buffer.alloc(n);
+    if (fd === undefined || this.closed) return out;
+    try {
+      readSync(fd, out, 0, n, pos);
+    } catch {
+      /* closed meanwhile: zeros read as character starts */
+    }
+    return out;
+  }
+
   private find(offset: number): number {
     let lo = 0;
     let hi = this.chunks.length - 1;
