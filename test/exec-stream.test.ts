@@ -180,4 +180,77 @@ describe('exec flow control', () => {
       await s.close();
     }
   }, 120_000);
+
+  it('a connection that reads is not held back by one attached to the same run that does not: it gets the flood whole, long before the stall timeout', async () => {
+    const total = 24 * 1024 * 1024;
+    const s = await startServer({ exec: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const slow = await connect(s);
+    const fast = await connect(s);
+    try {
+      // The flood, then the program lives on for 4 s: what the fast connection gets meanwhile is
+      // not the end-of-run catch-up.
+      const code = `import sys, time\nb = b"y" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)\nsys.stdout.flush()\ntime.sleep(4)`;
+      const { id } = await fast.call('exec.run', { language: 'python', code, timeoutMs: 60_000 });
+      onBinary(slow, () => {});
+      await slow.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      (slow.ws as any)._socket.pause();
+      let received = 0;
+      let next = 0;
+      onBinary(fast, (d) => {
+        const f = decodeBinaryExecOutput(d);
+        expect(f.offset).toBe(next);
+        next = f.offset + f.data.length;
+        received += f.data.length;
+      });
+      const t0 = Date.now();
+      await fast.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      // The reading is paced by the fastest connection: the one that does not read (10 s before
+      // it would stop holding anything back) does not hold this one to its 2 MiB read-ahead.
+      await fast.waitFor(() => received === total || undefined, 3500, 'the whole flood while the program still runs');
+      expect(Date.now() - t0).toBeLessThan(3500);
+      const done = await fast.waitFor(() => fast.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 30_000, 'completion');
+      expect(done.params.bytes).toBe(total);
+      expect(received).toBe(total);
+    } finally {
+      (slow.ws as any)._socket.resume();
+      await fast.close();
+      await slow.close();
+      await s.close();
+    }
+  }, 60_000);
+
+  it('after the program is gone, a connection that does not read holds exec.completed back for about a second, not until it stalls', async () => {
+    const total = 16 * 1024 * 1024;
+    const s = await startServer({ exec: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const c = await connect(s);
+    const watcher = await connect(s);
+    try {
+      await watcher.call('events.subscribe', { patterns: ['exec.completed'] });
+      const code = `import sys\nb = b"z" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)`;
+      const { id } = await c.call('exec.run', { language: 'python', code, timeoutMs: 60_000 });
+      let received = 0;
+      onBinary(c, (d) => (received += decodeBinaryExecOutput(d).data.length));
+      await c.call('exec.attach', { id, since: 0, encoding: 'binary' });
+      (c.ws as any)._socket.pause();
+      const t0 = Date.now();
+      const ev = await watcher.waitFor(
+        () => watcher.notifications.find((n) => n.params?.topic === 'exec.completed' && n.params?.data?.id === id),
+        20_000,
+        'exec.completed for the watcher',
+      );
+      const ms = Date.now() - t0;
+      expect(ev.params.data.bytes).toBe(total);
+      // The program writes 16 MiB in well under a second; then the stalled connection holds the
+      // last reading back for 1 s (FINAL_PACE_MS), not the 10 s after which it would count as stalled.
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(5000);
+      (c.ws as any)._socket.resume();
+      await c.waitFor(() => c.notifications.find((n) => n.method === 'exec.completed' && n.params.id === id), 30_000, 'completion');
+      expect(received).toBe(total);
+    } finally {
+      await watcher.close();
+      await c.close();
+      await s.close();
+    }
+  }, 60_000);
 });
