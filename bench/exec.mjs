@@ -22,7 +22,7 @@
 //   binary message (stdout paused while bufferedAmount ≥ 1 MiB, resumed on drain;
 //   BENCH_RELAY_FLOW=0 for none), then 'done'. Each encoding line carries relay_mb_s,
 //   relay_ratio (relay / raw) and icpy_vs_relay; one `stream_relay_ceiling` line of its own.
-//   BENCH_STREAM_ROUNDS (7) counted rounds after BENCH_STREAM_WARMUP (2) warm-up rounds, each
+//   BENCH_STREAM_ROUNDS (7) counted rounds after BENCH_STREAM_WARMUP (5) warm-up rounds, each
 //   target once per round, the order rotated; figures are medians over the counted rounds.
 // - sandbox: the trivial Python run with `sandbox: true` against `sandbox: false` (icpy, WS),
 //   beside the raw cost of bubblewrap (bare spawn of `bwrap … python3 -c` with icpy's own
@@ -56,7 +56,7 @@ const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100);
 const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 7);
 // Warm-up rounds, not counted: the server's streaming path (and the client's, and the relay's)
 // is compiled by V8 over its first runs, whose compiler threads take CPU from the rest here.
-const STREAM_WARMUP = Number(process.env.BENCH_STREAM_WARMUP ?? 2);
+const STREAM_WARMUP = Number(process.env.BENCH_STREAM_WARMUP ?? 5);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'trivial,stream,sandbox').split(','));
 const TOKEN = 'bench-' + Math.random().toString(36).slice(2);
 

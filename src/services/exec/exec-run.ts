@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { parseRusage, TIME_FORMAT } from './rusage.js';
 import type { z } from 'zod';
 import type { completionSchema } from './exec.schemas.js';
 import type { SandboxProvider } from './sandbox-port.js';
+import { directSpawner, type SpawnedStdin, type Spawner } from './spawner.js';
 
 /** A validated, resolved request (ExecService checked every field). */
 export interface RunSpec {
@@ -46,6 +46,8 @@ export interface RunTools {
   /** prlimit (util-linux) for the memory and CPU limits. */
   prlimitBin: string | undefined;
   sandbox: SandboxProvider | undefined;
+  /** Who starts the process (default: this process, child_process.spawn). */
+  spawner?: Spawner;
   root: string;
   hide: string[];
   extraReadOnly: string[];
@@ -124,7 +126,8 @@ export class ExecRun {
   readonly log: OutputLog;
   readonly completed: Promise<Completion>;
 
-  private child: ChildProcess | undefined;
+  /** The process's stdin, once it was asked to start. */
+  private child: SpawnedStdin | undefined;
   private dir: string | undefined;
   private rusageFile: string | undefined;
   private wrapped = false;
@@ -176,48 +179,72 @@ export class ExecRun {
     } catch (err) {
       return this.finish(err instanceof IcpyError ? err.message : `Cannot start: ${(err as Error).message}`);
     }
-    let child: ChildProcess;
     try {
       const files = new OutputFiles(this.dir!, () => this.onOutputChanged());
       this.files = files;
       this.log.attachFiles(files.readFds);
-      const [out, err] = files.childFds;
-      try {
-        child = spawn(argv[0]!, argv.slice(1), { cwd: this.spec.cwd, env, detached: true, stdio: ['pipe', out, err] });
-      } finally {
-        files.closeChildFds();
-      }
+      const [stdoutFd, stderrFd] = files.childFds;
+      const [stdoutPath, stderrPath] = files.paths;
+      const spawner = this.tools.spawner ?? directSpawner;
+      // The program has its descriptors (or failed to start): the files go from the folder, ours close.
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        files.release();
+      };
+      this.child = spawner.spawn(
+        { file: argv[0]!, args: argv.slice(1), cwd: this.spec.cwd, env, stdoutPath, stderrPath, stdoutFd, stderrFd },
+        {
+          onSpawn: (pid) => {
+            release();
+            this.onSpawned(pid);
+          },
+          onError: (err) => {
+            release();
+            if (this.exit !== undefined && this.pid !== null) return;
+            this.exit ??= { code: null, signal: null, at: Date.now() };
+            this.finish(`Cannot start: ${err.message}`);
+          },
+          onExit: (code, signal) => this.onExit(code, signal),
+          onClose: () => this.awaitSession(),
+        },
+      );
     } catch (err) {
+      this.files?.release();
       return this.finish(`Cannot start: ${(err as Error).message}`);
     }
-    this.child = child;
-    this.pid = child.pid ?? null;
-    child.on('error', (err) => {
-      if (this.pid === null || this.exit === undefined) {
-        this.exit ??= { code: null, signal: null, at: Date.now() };
-        this.finish(`Cannot start: ${err.message}`);
-      }
-    });
-    if (this.pid === null) return; // 'error' follows
-    child.stdin!.on('error', () => {
-      /* the program closed its stdin (EPIPE): further input is dropped */
-    });
-    child.on('exit', (code, signal) => this.onExit(code, signal));
-    child.on('close', () => this.awaitSession());
-    this.timer = setTimeout(() => this.kill('timeout'), this.spec.timeoutMs);
+    this.timer ??= setTimeout(() => this.kill('timeout'), this.spec.timeoutMs);
+    // Input goes in order behind the start (the helper gets it after the spawn request).
+    if (this.spec.stdin !== null) this.child.write(this.spec.stdin);
+    for (const s of this.pendingStdin) this.child.write(s);
+    this.pendingStdin = [];
+    if (this.spec.closeStdin || this.pendingEof) this.closeStdin();
+  }
+
+  /** The process is up (its pid is its session and process group). */
+  private onSpawned(pid: number): void {
+    if (this.status === 'completed') {
+      // Finished (cancelled, timed out) while it was being started: it goes at once.
+      signalSession(pid, 'SIGKILL');
+      return;
+    }
+    this.pid = pid;
     this.hooks.publish('exec.started', {
       id: this.id,
-      pid: this.pid,
+      pid,
       language: this.spec.language,
       path: this.spec.path,
       cwd: this.spec.cwdRel,
       sandbox: this.spec.sandbox,
     });
     this.hooks.onStarted(this);
-    if (this.spec.stdin !== null) child.stdin!.write(this.spec.stdin);
-    for (const s of this.pendingStdin) child.stdin!.write(s);
-    this.pendingStdin = [];
-    if (this.spec.closeStdin || this.pendingEof) this.closeStdin();
+    // Cancelled (or timed out) while it was being started: the kill it missed.
+    const killing = this.killing;
+    if (killing) {
+      this.killing = undefined;
+      this.kill(killing);
+    }
   }
 
   /** argv and env: [time] [prlimit] [bwrap …] interpreter program args. */
@@ -281,14 +308,14 @@ export class ExecRun {
       if (eof) this.pendingEof = true;
       return bytes;
     }
-    if (data) this.child?.stdin?.write(data);
+    if (data) this.child?.write(data);
     if (eof) this.closeStdin();
     return bytes;
   }
 
   private closeStdin(): void {
     this.stdinClosed = true;
-    this.child?.stdin?.end();
+    this.child?.end();
   }
 
   // ---- output -------------------------------------------------------------------------------

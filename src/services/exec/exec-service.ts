@@ -7,6 +7,7 @@ import type { Disposable } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Session } from '../../core/rpc/index.js';
 import { ExecRun, type AttachResult, type Completion, type RunSpec, type RunTools } from './exec-run.js';
+import { HelperSpawner } from './spawner.js';
 import type { ExecOutputEncoding } from './output-frame.js';
 import { languageForPath, resolveInterpreter, type LanguageTable } from './languages.js';
 import { CODE_PREVIEW_CHARS, type RunHistory } from './run-history.js';
@@ -115,12 +116,15 @@ export class ExecService implements Disposable {
   private readonly tools: RunTools;
   private readonly batchBytes: number;
   private disposed = false;
+  private readonly ownSpawner: HelperSpawner | undefined;
   /** Finished, not yet in the history (bookkeep runs on the next turn). */
   private readonly unrecorded: ExecRun[] = [];
 
   constructor(private readonly opts: ExecServiceOptions) {
     this.rootReal = realpathSync(opts.root);
-    this.tools = { ...opts.tools, root: this.rootReal };
+    // Runs are started by a small helper process, not by forking this one (see spawner.ts).
+    this.ownSpawner = opts.tools.spawner ? undefined : new HelperSpawner();
+    this.tools = { ...opts.tools, spawner: opts.tools.spawner ?? this.ownSpawner, root: this.rootReal };
     // JSON may escape a byte as up to 6 characters (\u001b): keep one event's text under maxEventBytes.
     this.batchBytes = Math.max(4096, Math.min(256 * 1024, Math.floor(opts.maxEventBytes / 8)));
   }
@@ -449,6 +453,7 @@ export class ExecService implements Disposable {
     // Runs the shutdown stopped are in the history too.
     for (const run of this.unrecorded.splice(0)) this.record(run);
     for (const r of all) r.dispose();
+    this.ownSpawner?.dispose();
   }
 }
 

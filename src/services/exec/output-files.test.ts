@@ -15,6 +15,8 @@ function setup(cap = 1 << 30) {
   const log = new OutputLog(cap);
   const files = new OutputFiles(dir, () => {});
   open.push(files);
+  // As a run does once its program has them open.
+  files.unlink();
   log.attachFiles(files.readFds);
   const [out, err] = files.childFds;
   const write = (stream: 'stdout' | 'stderr', data: string | Buffer) => writeSync(stream === 'stdout' ? out : err, typeof data === 'string' ? Buffer.from(data) : data);

@@ -50,8 +50,8 @@ interface StreamFile {
 
 /**
  * A run's stdout and stderr as two files instead of pipes. The program writes (O_APPEND) into a
- * file that was unlinked before it started — nothing to clean up, even after a crash, and no path
- * for anyone to read — and never blocks on a slow reader; the server follows the files (inotify)
+ * file that is unlinked as soon as it has it open (`release`; until then it is in the run's 0700
+ * folder) — nothing to clean up, even after a crash, and no path for anyone to read — and never blocks on a slow reader; the server follows the files (inotify)
  * and indexes what arrives in the OutputLog, which reads the bytes back from the page cache when a
  * client needs them. Against a pipe this saves the server a copy into its own memory of every
  * byte kept (the page faults and the garbage collection of that memory were most of the cost of
@@ -63,6 +63,9 @@ interface StreamFile {
  */
 export class OutputFiles {
   private readonly files: StreamFile[] = [];
+  /** Paths not yet unlinked (until `release`: a process starter may open them by name). */
+  private readonly pathsLeft: string[] = [];
+  private readonly allPaths: string[] = [];
   private lateScanAt = 0;
   private disposed = false;
   private poll: NodeJS.Timeout | undefined;
@@ -76,6 +79,7 @@ export class OutputFiles {
     try {
       for (const stream of ['stdout', 'stderr'] as const) {
         const path = join(dir, stream);
+        this.allPaths.push(path);
         const childFd = openSync(path, 'a', 0o600);
         const f: StreamFile = { stream, fd: -1, childFd, watcher: undefined, pos: 0, keepEnd: 0, dev: 0, ino: 0, reading: false, gen: 0, stuckAt: -1 };
         this.files.push(f);
@@ -91,7 +95,7 @@ export class OutputFiles {
         } catch {
           this.startPolling();
         }
-        unlinkSync(path);
+        this.pathsLeft.push(path);
       }
     } catch (err) {
       this.dispose();
@@ -120,7 +124,33 @@ export class OutputFiles {
     return { stdout: this.files[0]!.fd, stderr: this.files[1]!.fd };
   }
 
-  /** The program has its descriptors (or failed to start): ours go. */
+  /** The files' paths (stdout, stderr), in the run's private folder, until `release`. */
+  get paths(): [string, string] {
+    return [this.allPaths[0]!, this.allPaths[1]!];
+  }
+
+  /**
+   * The program has the files open (or failed to start): their names go — nothing is left on
+   * disk to clean, even after a crash, and no path exists for anyone to read them — and so do
+   * our copies of its descriptors.
+   */
+  release(): void {
+    this.unlink();
+    this.closeChildFds();
+  }
+
+  /** The files' names go (the files stay, open). */
+  unlink(): void {
+    for (const path of this.pathsLeft.splice(0)) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* gone with its folder */
+      }
+    }
+  }
+
+  /** Our copies of the program's descriptors go. */
   closeChildFds(): void {
     for (const f of this.files) {
       if (f.childFd >= 0) closeSync(f.childFd);
@@ -325,6 +355,7 @@ export class OutputFiles {
 
   dispose(): void {
     if (this.disposed) return;
+    this.unlink();
     // Something still writing (a process that left the session) goes with the run's output.
     this.lateScanAt = 0;
     try {
