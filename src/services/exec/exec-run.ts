@@ -186,23 +186,16 @@ export class ExecRun {
       const [stdoutFd, stderrFd] = files.childFds;
       const [stdoutPath, stderrPath] = files.paths;
       const spawner = this.tools.spawner ?? directSpawner;
-      // The program has its descriptors (or failed to start): the files go from the folder, ours close.
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        files.release();
-      };
+      // Once the program has its descriptors (or failed to start), the files leave the folder and ours close.
       this.child = spawner.spawn(
         { file: argv[0]!, args: argv.slice(1), cwd: this.spec.cwd, env, stdoutPath, stderrPath, stdoutFd, stderrFd },
         {
           onSpawn: (pid) => {
-            release();
+            files.release();
             this.onSpawned(pid);
           },
           onError: (err) => {
-            release();
-            if (this.exit !== undefined && this.pid !== null) return;
+            files.release();
             this.exit ??= { code: null, signal: null, at: Date.now() };
             this.finish(`Cannot start: ${err.message}`);
           },
@@ -628,7 +621,7 @@ export class ExecRun {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.pendingStdin = [];
     // All of it: the program and its session are gone (an unfinished last character is repaired).
-    this.files?.drain(this.log, Infinity, this.readAheadLimit(), true);
+    this.files?.drain(this.log, this.readAheadLimit(), true);
     this.flush();
     const exit = this.exit;
     this.completion = {

@@ -20,7 +20,7 @@ function setup(cap = 1 << 30) {
   log.attachFiles(files.readFds);
   const [out, err] = files.childFds;
   const write = (stream: 'stdout' | 'stderr', data: string | Buffer) => writeSync(stream === 'stdout' ? out : err, typeof data === 'string' ? Buffer.from(data) : data);
-  const drain = (final = false) => files.drain(log, Infinity, Infinity, final);
+  const drain = (final = false) => files.drain(log, Infinity, final);
   return { dir, log, files, write, drain, out, err };
 }
 
@@ -256,7 +256,7 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     expect(changes).toBeGreaterThan(0);
     const log = new OutputLog(1 << 20);
     log.attachFiles(files.readFds);
-    files.drain(log, Infinity, Infinity, false);
+    files.drain(log, Infinity, false);
     expect(log.text('stdout')).toBe('polled\n');
   });
 
@@ -294,11 +294,11 @@ describe('OutputFiles + OutputLog (file chunks)', () => {
     let peak = 0;
     for (let i = 0; i < 32; i++) {
       writeSync(files.childFds[0], block);
-      files.drain(log, Infinity, Infinity, false);
+      files.drain(log, Infinity, false);
       peak = Math.max(peak, fstatSync(files.readFds.stdout).size);
     }
     expect(peak).toBeLessThanOrEqual((1 << 20) + slack + (1 << 20));
-    files.drain(log, Infinity, Infinity, true);
+    files.drain(log, Infinity, true);
     expect(log.droppedBytes).toBe(31 << 20);
     expect(fstatSync(files.readFds.stdout).size).toBe(1 << 20);
   });

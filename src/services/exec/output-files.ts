@@ -159,25 +159,19 @@ export class OutputFiles {
   }
 
   /**
-   * Read what the program wrote since the last time into the log, up to `budget` bytes per file.
-   * `aheadUntil`: a connection reads behind, so past this offset the log grows only once a file's
-   * unread part is large, and what is read past it is indexed, not cached (the connection will
-   * read it back when it gets there). `final`: the program is gone — read to the end, an
-   * unfinished last character included (repaired), whatever `aheadUntil`. Returns true when a
-   * file has more than the budget allowed.
+   * Read what the program wrote since the last time into the log, here and now (the run's end,
+   * tests; live output goes through readAsync). `aheadUntil`: a connection reads behind, so past
+   * this offset the log grows only once a file's unread part is large, and what is read past it
+   * is indexed, not cached (the connection will read it back when it gets there). `final`: the
+   * program is gone — read to the end, an unfinished last character included (repaired),
+   * whatever `aheadUntil`.
    */
-  drain(log: OutputLog, budget: number, aheadUntil: number, final: boolean): boolean {
-    if (this.disposed) return false;
-    let more = false;
+  drain(log: OutputLog, aheadUntil: number, final: boolean): void {
+    if (this.disposed) return;
     for (const f of this.files) {
       // A read under way (readAsync) starts where this one does: it is dropped when it lands.
       f.gen++;
-      let used = 0;
       while (!log.truncated) {
-        if (used >= budget) {
-          more = true;
-          break;
-        }
         const unread = fstatSync(f.fd).size - f.pos;
         const ahead = log.end >= aheadUntil;
         if (unread <= 0 || (ahead && !final && unread < BACKLOG_BYTES)) break;
@@ -185,12 +179,10 @@ export class OutputFiles {
         const buf = log.readBuffer(want);
         const n = readSync(f.fd, buf, 0, want, f.pos);
         if (n <= 0) break;
-        used += n;
         if (!this.take(f, log, buf, n, unread, final, ahead)) break;
       }
       if (log.truncated) this.discard(f, log, final);
     }
-    return more;
   }
 
   /**
