@@ -113,6 +113,8 @@ const ORPHAN_POLL_MS = 50;
  */
 export class HelperSpawner implements Spawner {
   private helper: ChildProcess | undefined;
+  /** A helper died once (the next run starts another); twice: runs are spawned directly from then on. */
+  private failedOnce = false;
   private failed = false;
   private disposed = false;
   private nextId = 1;
@@ -206,13 +208,6 @@ export class HelperSpawner implements Spawner {
       };
       poll();
     }
-  }
-
-  private failedOnce = false;
-
-  /** The helper's pid (tests). */
-  get helperPid(): number | undefined {
-    return this.helper?.pid;
   }
 
   dispose(): void {
