@@ -26,11 +26,16 @@ describe('runs are started by a helper process, not by forking the server', () =
     c = undefined;
     s = undefined;
   });
+  /** A server and a client that sees the exec events. */
+  async function serve(): Promise<WsClient> {
+    s = await startServer();
+    const client = await connect(s);
+    await client.call('events.subscribe', { patterns: ['exec.**'] });
+    return client;
+  }
 
   it("a run's process is the helper's child; the server's event loop does not fork; the helper goes with the server", async () => {
-    s = await startServer();
-    c = await connect(s);
-    await c.call('events.subscribe', { patterns: ['exec.**'] });
+    c = await serve();
     const { id } = await c.call('exec.run', { language: 'bash', code: 'sleep 0.5; echo done' });
     const pid = await startedPid(c, id);
     const parent = proc(pid).ppid;
@@ -42,16 +47,14 @@ describe('runs are started by a helper process, not by forking the server', () =
     const done = await completed(c, id);
     expect(done.exitCode).toBe(0);
     await c.close();
-    await s.close();
+    await s!.close();
     c = undefined;
     s = undefined;
     await until(() => !processAlive(parent), 'the helper to exit with the server');
   });
 
   it('the helper dying under a run: the run still completes with its exit code, and the next run starts', async () => {
-    s = await startServer();
-    c = await connect(s);
-    await c.call('events.subscribe', { patterns: ['exec.**'] });
+    c = await serve();
     const { id } = await c.call('exec.run', { language: 'bash', code: 'sleep 0.8; echo still here; exit 3' });
     const pid = await startedPid(c, id);
     const helper = proc(pid).ppid;
@@ -63,6 +66,27 @@ describe('runs are started by a helper process, not by forking the server', () =
     // A new helper (or, failing that, the server itself) starts the next run.
     const r = await c.call('exec.run', { language: 'bash', code: 'echo again', wait: true });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'again\n' });
+  });
+
+  it('input a program does not read is bounded: past 8 MiB unread, exec.write is LIMIT_EXCEEDED and the server holds no more', async () => {
+    s = await startServer();
+    c = await connect(s);
+    const { id } = await c.call('exec.run', { language: 'bash', code: 'sleep 30' });
+    const chunk = 'z'.repeat(1024 * 1024);
+    let accepted = 0;
+    let refused: any;
+    for (let i = 0; i < 12 && !refused; i++) {
+      try {
+        accepted += (await c.call('exec.write', { id, data: chunk })).bytes;
+      } catch (err: any) {
+        refused = err;
+      }
+    }
+    expect(refused).toMatchObject({ code: -32008, data: { limit: 'unreadStdinBytes', max: 8 * 1024 * 1024 } });
+    // The pipe (64 KiB here) takes a little beyond the 8 MiB before input counts as unread.
+    expect(accepted).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    expect(accepted).toBeLessThanOrEqual(9 * 1024 * 1024);
+    await c.call('exec.cancel', { id });
   });
 
   it('input written right after exec.run reaches the program behind its start, in order', async () => {

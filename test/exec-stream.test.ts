@@ -126,6 +126,11 @@ describe('exec.output events in the broker', () => {
   });
 });
 
+/** Python writing `total` bytes (a multiple of 64 KiB) of `ch` in 64 KiB lines, then `after`. */
+function flood(total: number, ch: string, after = ''): string {
+  return `import sys\nb = b"${ch}" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)\n${after}`;
+}
+
 describe('exec flow control', () => {
   it('a client that stops reading neither holds the program back nor grows the server; it then catches up whole, in order', async () => {
     const total = 96 * 1024 * 1024;
@@ -143,7 +148,7 @@ describe('exec flow control', () => {
         next = f.offset + f.data.length;
         received += f.data.length;
       });
-      const code = `import sys\nb = b"x" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)`;
+      const code = flood(total, 'x');
       const { id } = await c.call('exec.run', { language: 'python', code, timeoutMs: 120_000 });
       // Stop reading the socket right after the attach reply: the server's buffer fills, and what
       // the connection lacks waits in the output file.
@@ -189,7 +194,7 @@ describe('exec flow control', () => {
     try {
       // The flood, then the program lives on for 4 s: what the fast connection gets meanwhile is
       // not the end-of-run catch-up.
-      const code = `import sys, time\nb = b"y" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)\nsys.stdout.flush()\ntime.sleep(4)`;
+      const code = flood(total, 'y', 'sys.stdout.flush()\nimport time\ntime.sleep(4)');
       const { id } = await fast.call('exec.run', { language: 'python', code, timeoutMs: 60_000 });
       onBinary(slow, () => {});
       await slow.call('exec.attach', { id, since: 0, encoding: 'binary' });
@@ -226,7 +231,7 @@ describe('exec flow control', () => {
     const watcher = await connect(s);
     try {
       await watcher.call('events.subscribe', { patterns: ['exec.completed'] });
-      const code = `import sys\nb = b"z" * 65535 + b"\\n"\nfor _ in range(${total / 65536}): sys.stdout.buffer.write(b)`;
+      const code = flood(total, 'z');
       const { id } = await c.call('exec.run', { language: 'python', code, timeoutMs: 60_000 });
       let received = 0;
       onBinary(c, (d) => (received += decodeBinaryExecOutput(d).data.length));

@@ -110,6 +110,8 @@ const FINAL_PACE_MS = 1000;
 
 /** Bytes of exec.write input held for a run still queued. */
 const MAX_PENDING_STDIN = 1024 * 1024;
+/** Bytes of input written to a running program that it has not read yet (held in a pipe's writer meanwhile). */
+export const MAX_UNREAD_STDIN = 8 * 1024 * 1024;
 
 /**
  * One execution: its process group, its output log (offsets, cap, marker), the connections
@@ -148,6 +150,8 @@ export class ExecRun {
   private exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | undefined;
   private pendingStdin: string[] = [];
   private pendingStdinBytes = 0;
+  /** Input handed to the program's stdin that is not in its pipe yet. */
+  private unreadStdinBytes = 0;
   private pendingEof = false;
   private stdinClosed = false;
   private resolveCompleted!: (c: Completion) => void;
@@ -209,8 +213,8 @@ export class ExecRun {
     }
     this.timer ??= setTimeout(() => this.kill('timeout'), this.spec.timeoutMs);
     // Input goes in order behind the start (the helper gets it after the spawn request).
-    if (this.spec.stdin !== null) this.child.write(this.spec.stdin);
-    for (const s of this.pendingStdin) this.child.write(s);
+    if (this.spec.stdin !== null) this.writeStdin(this.spec.stdin);
+    for (const s of this.pendingStdin) this.writeStdin(s);
     this.pendingStdin = [];
     if (this.spec.closeStdin || this.pendingEof) this.closeStdin();
   }
@@ -301,9 +305,21 @@ export class ExecRun {
       if (eof) this.pendingEof = true;
       return bytes;
     }
-    if (data) this.child?.write(data);
+    if (this.unreadStdinBytes + bytes > MAX_UNREAD_STDIN) {
+      throw new IcpyError('LIMIT_EXCEEDED', `Run ${this.id} has not read ${this.unreadStdinBytes} bytes of its input yet: write again once it has`, {
+        limit: 'unreadStdinBytes',
+        max: MAX_UNREAD_STDIN,
+      });
+    }
+    if (data) this.writeStdin(data, bytes);
     if (eof) this.closeStdin();
     return bytes;
+  }
+
+  private writeStdin(data: string, bytes = Buffer.byteLength(data)): void {
+    if (!this.child) return;
+    this.unreadStdinBytes += bytes;
+    this.child.write(data, () => (this.unreadStdinBytes -= bytes));
   }
 
   private closeStdin(): void {

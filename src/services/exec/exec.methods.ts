@@ -89,7 +89,8 @@ export function createExecMethods(exec: ExecService, maxTimeoutMs: number) {
 
   const write = defineMethod({
     name: 'exec.write',
-    description: "Send input to a run's stdin; eof: true closes it afterwards. Input for a queued run is held (at most 1 MiB) until it starts.",
+    description:
+      "Send input to a run's stdin; eof: true closes it afterwards. Input for a queued run is held (at most 1 MiB) until it starts; a running program may have at most 8 MiB written to it that it has not read yet (LIMIT_EXCEEDED unreadStdinBytes: write again once it has).",
     params: z.strictObject({ id, data: z.string().max(1024 * 1024).default(''), eof: z.boolean().default(false) }),
     result: z.object({ bytes: z.number().int() }),
     scope: 'execute',

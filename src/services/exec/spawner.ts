@@ -35,7 +35,8 @@ export interface SpawnEvents {
 
 /** The started process's stdin. */
 export interface SpawnedStdin {
-  write(data: string): void;
+  /** `written` runs once the data has gone into the program's stdin pipe (or could not: the program is gone). */
+  write(data: string, written: () => void): void;
   end(): void;
 }
 
@@ -57,16 +58,19 @@ export function spawnDirect(req: SpawnRequest, ev: SpawnEvents): SpawnedStdin {
   child.on('error', (err) => {
     if (!started) ev.onError(err);
   });
-  child.stdin!.on('error', () => {
-    /* the program closed its stdin (EPIPE): further input is dropped */
-  });
   if (child.pid !== undefined) {
     started = true;
+    child.stdin!.on('error', () => {
+      /* the program closed its stdin (EPIPE): further input is dropped */
+    });
     child.on('exit', (code, signal) => ev.onExit(code, signal));
     child.on('close', () => ev.onClose());
     ev.onSpawn(child.pid);
   }
-  return { write: (d) => void child.stdin!.write(d), end: () => void child.stdin!.end() };
+  return {
+    write: (d, written) => (child.stdin && !child.stdin.destroyed ? void child.stdin.write(d, () => written()) : written()),
+    end: () => void child.stdin?.end(),
+  };
 }
 
 export const directSpawner: Spawner = { spawn: spawnDirect, dispose() {} };
@@ -82,12 +86,16 @@ export type FromHelper =
   | { t: 'spawned'; id: number; pid: number }
   | { t: 'error'; id: number; message: string; code?: string }
   | { t: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
-  | { t: 'close'; id: number };
+  | { t: 'close'; id: number }
+  /** One `in` has gone into the program's stdin (in order, one per `in`). */
+  | { t: 'wrote'; id: number };
 
 interface Pending {
   ev: SpawnEvents;
   pid: number | undefined;
   exited: boolean;
+  /** `written` callbacks of the `in`s not yet answered by `wrote`, in order. */
+  writes: (() => void)[];
 }
 
 /** The helper's script and Node flags: the built file, or (from the sources, under tests) the .ts through icpy's tsx. */
@@ -127,12 +135,21 @@ export class HelperSpawner implements Spawner {
     const helper = this.ensure();
     if (!helper) return spawnDirect(req, ev);
     const id = this.nextId++;
-    this.pending.set(id, { ev, pid: undefined, exited: false });
+    const p: Pending = { ev, pid: undefined, exited: false, writes: [] };
+    this.pending.set(id, p);
     const send = (m: ToHelper) => {
       if (helper.connected) helper.send(m);
     };
     send({ t: 'spawn', id, file: req.file, args: req.args, cwd: req.cwd, env: req.env, stdout: req.stdoutPath, stderr: req.stderrPath });
-    return { write: (data) => send({ t: 'in', id, data }), end: () => send({ t: 'eof', id }) };
+    return {
+      write: (data, written) => {
+        // Gone (closed, or the helper with it): nothing holds the data any more.
+        if (this.pending.get(id) !== p) return written();
+        p.writes.push(written);
+        send({ t: 'in', id, data });
+      },
+      end: () => send({ t: 'eof', id }),
+    };
   }
 
   private ensure(): ChildProcess | undefined {
@@ -176,8 +193,12 @@ export class HelperSpawner implements Spawner {
         p.exited = true;
         p.ev.onExit(m.code, m.signal);
         break;
+      case 'wrote':
+        p.writes.shift()?.();
+        break;
       case 'close':
         this.pending.delete(m.id);
+        for (const w of p.writes.splice(0)) w();
         p.ev.onClose();
         break;
     }
@@ -192,6 +213,7 @@ export class HelperSpawner implements Spawner {
     const orphans = [...this.pending.values()];
     this.pending.clear();
     for (const p of orphans) {
+      for (const w of p.writes.splice(0)) w();
       if (p.pid === undefined) {
         p.ev.onError(new Error('the process starter (spawn helper) died'));
         continue;
