@@ -26,13 +26,39 @@ describe('runs are started by a helper process, not by forking the server', () =
     c = undefined;
     s = undefined;
   });
-  /** A server and a client that sees the exec events. */
+  /**
+   * A server and a client that sees the exec events, once the helper is up: the first run is
+   * spawned by the server itself (nobody waits for the helper's start), the helper starts beside it.
+   */
   async function serve(): Promise<WsClient> {
     s = await startServer();
     const client = await connect(s);
     await client.call('events.subscribe', { patterns: ['exec.**'] });
+    // The first run starts the helper.
+    expect((await client.call('exec.run', { language: 'bash', code: 'true', wait: true })).exitCode).toBe(0);
+    await until(async () => {
+      const r = await client.call('exec.run', { language: 'bash', code: 'sleep 0.2', wait: false });
+      const pid = await startedPid(client, r.id);
+      let parent = 0;
+      try {
+        parent = proc(pid).ppid;
+      } catch {
+        /* already gone */
+      }
+      await completed(client, r.id);
+      return parent !== 0 && parent !== process.pid;
+    }, 'runs started by the helper');
     return client;
   }
+
+  it("the first run does not wait for the helper's start: the server spawns it", async () => {
+    s = await startServer();
+    c = await connect(s);
+    await c.call('events.subscribe', { patterns: ['exec.**'] });
+    const { id } = await c.call('exec.run', { language: 'bash', code: 'sleep 0.3' });
+    expect(proc(await startedPid(c, id)).ppid).toBe(process.pid);
+    await completed(c, id);
+  });
 
   it("a run's process is the helper's child; the server's event loop does not fork; the helper goes with the server", async () => {
     c = await serve();

@@ -61,3 +61,4 @@ process.on('message', (m: ToHelper) => {
 });
 
 process.on('disconnect', () => process.exit(0));
+send({ t: 'ready', id: 0 });

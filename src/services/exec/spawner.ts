@@ -83,6 +83,8 @@ export type ToHelper =
 
 /** Messages from the helper. */
 export type FromHelper =
+  /** Up and listening (sent once, at its start). */
+  | { t: 'ready'; id: 0 }
   | { t: 'spawned'; id: number; pid: number }
   | { t: 'error'; id: number; message: string; code?: string }
   | { t: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
@@ -114,13 +116,16 @@ function helperScript(): { path: string; execArgv: string[] } | undefined {
 const ORPHAN_POLL_MS = 50;
 
 /**
- * Runs started by the helper process. The helper is forked at the first run and lives until
+ * Runs started by the helper process. The helper is forked at the first run (which, like every
+ * run until the helper says `ready`, is spawned directly: nobody waits for a Node start) and lives until
  * `dispose` (or the server's exit: it exits when its IPC channel closes). Should it die, runs it
  * started are followed by their pid (their exit code then comes from GNU time's report) and new
  * runs start directly until a new helper is up.
  */
 export class HelperSpawner implements Spawner {
   private helper: ChildProcess | undefined;
+  /** The helper said `ready`: runs go to it (before that they are spawned directly, not kept waiting for its start). */
+  private ready = false;
   /** A helper died once (the next run starts another); twice: runs are spawned directly from then on. */
   private failedOnce = false;
   private failed = false;
@@ -133,7 +138,7 @@ export class HelperSpawner implements Spawner {
 
   spawn(req: SpawnRequest, ev: SpawnEvents): SpawnedStdin {
     const helper = this.ensure();
-    if (!helper) return spawnDirect(req, ev);
+    if (!helper || !this.ready) return spawnDirect(req, ev);
     const id = this.nextId++;
     const p: Pending = { ev, pid: undefined, exited: false, writes: [] };
     this.pending.set(id, p);
@@ -165,7 +170,8 @@ export class HelperSpawner implements Spawner {
       return undefined;
     }
     this.helper = helper;
-    helper.on('message', (m: FromHelper) => this.onMessage(m));
+    this.ready = false;
+    helper.on('message', (m: FromHelper) => (m.t === 'ready' ? void (this.ready = true) : this.onMessage(m)));
     helper.on('error', () => this.lost(helper));
     helper.on('exit', () => this.lost(helper));
     // Not a reason for the server to stay up.
@@ -208,6 +214,7 @@ export class HelperSpawner implements Spawner {
   private lost(helper: ChildProcess): void {
     if (this.helper !== helper) return;
     this.helper = undefined;
+    this.ready = false;
     if (this.failedOnce) this.failed = true;
     this.failedOnce = true;
     const orphans = [...this.pending.values()];
