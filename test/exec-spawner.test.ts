@@ -115,6 +115,27 @@ describe('runs are started by a helper process, not by forking the server', () =
     await c.call('exec.cancel', { id });
   });
 
+  it('a cancel right as the run starts (before GNU time has started the program) still stops it at once, not at the SIGKILL grace', async () => {
+    s = await startServer();
+    c = await connect(s);
+    const slow: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t0 = Date.now();
+      const { id } = await c.call('exec.run', { language: 'bash', code: 'sleep 30' });
+      // As the server says it started, without a round trip more.
+      c.ws.send(JSON.stringify({ jsonrpc: '2.0', id: `cancel-${i}`, method: 'exec.cancel', params: { id } }));
+      const run = await until(async () => {
+        const x = (await c!.call('exec.list', {})).runs.find((y: any) => y.id === id);
+        return x?.status === 'completed' ? x : undefined;
+      }, 'the cancelled run to complete');
+      expect(run.completion).toMatchObject({ cancelled: true, timedOut: false });
+      const ms = Date.now() - t0;
+      if (ms >= 1500) slow.push(ms);
+    }
+    // The kill grace is 2 s: a run that waited for its SIGKILL shows here.
+    expect(slow).toEqual([]);
+  });
+
   it('input written right after exec.run reaches the program behind its start, in order', async () => {
     s = await startServer();
     c = await connect(s);

@@ -532,7 +532,13 @@ export class ExecRun {
     if (pid === null) return;
     // The GNU time wrapper is spared at first so it can still report the program's rusage.
     const spare = this.wrapped ? pid : undefined;
-    signalSession(pid, 'SIGTERM', spare);
+    const term = () => {
+      const hit = signalSession(pid, 'SIGTERM', spare).filter((p) => p !== spare);
+      // A kill right at the start can come before the wrapper has started the program: nothing
+      // but the wrapper to signal yet, so look again shortly (until the SIGKILL at the grace).
+      if (hit.length === 0 && spare !== undefined && !this.exit && this.status !== 'completed') this.killTimers.push(setTimeout(term, 20));
+    };
+    term();
     const grace = this.opts.killGraceMs;
     this.killTimers.push(
       setTimeout(() => signalSession(pid, 'SIGKILL', spare), grace),
